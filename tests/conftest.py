@@ -1,0 +1,111 @@
+"""Shared fixtures: small generated IDX datasets and temporary git repos holding a copy
+of the project, in which the real `dvc` runs with the project's virtual environment."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from featuremaps.synthetic import write_idx_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvcignore",
+                 ".gitignore", "plots"]
+
+
+def project_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"),
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONPATH": str(tmp / "repo" / "src"),
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    })
+    return env
+
+
+class Project:
+    """A temporary git repo holding a copy of the project, driven with the real dvc."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.path = tmp / "repo"
+        self.env = project_env(tmp)
+
+    def run(self, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
+        proc = subprocess.run(list(args), cwd=self.path, env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        return proc
+
+    def dvc(self, *args, **kw):
+        return self.run("dvc", *args, **kw)
+
+    def git(self, *args, **kw):
+        return self.run("git", *args, **kw)
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_params(self, **sections) -> None:
+        """set_params(train={"epochs": 1}) updates the given keys, keeping the rest."""
+        p = self.params()
+        for section, values in sections.items():
+            if isinstance(values, dict):
+                p.setdefault(section, {}).update(values)
+            else:
+                p[section] = values
+        (self.path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+
+    def repro(self, *args, **kw):
+        return self.dvc("repro", *args, **kw)
+
+    def status(self) -> dict:
+        return json.loads(self.dvc("status", "--json").stdout or "{}")
+
+    def commit(self, message="update"):
+        self.git("add", "-A")
+        self.git("commit", "-qm", message, "--allow-empty")
+
+
+SMALL = dict(train={"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
+             extract={"batch_size": 128, "top_k": 4},
+             render={"dpi": 40, "n_samples": 8})
+
+
+@pytest.fixture
+def idx_dir(tmp_path) -> Path:
+    return write_idx_folder(tmp_path / "idx", n_train=300, n_test=100, compress=True)
+
+
+def new_project(tmp: Path, idx: Path, **params) -> Project:
+    proj = Project(tmp)
+    proj.path.mkdir()
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, proj.path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            (proj.path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, proj.path / name)
+    proj.git("init", "-q", "-b", "main")
+    proj.set_params(data={"source": "idx", "idx_dir": str(idx)}, **{**SMALL, **params})
+    proj.commit("project")
+    return proj
+
+
+@pytest.fixture
+def project(tmp_path, idx_dir) -> Project:
+    """A fresh repo with the whole project, set to a small generated IDX dataset."""
+    return new_project(tmp_path, idx_dir)

@@ -1,0 +1,127 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from featuremaps.errors import DatasetError
+from featuremaps.idx import read_idx, write_idx
+
+
+@pytest.fixture
+def images():
+    return np.arange(5 * 7 * 6, dtype=np.uint8).reshape(5, 7, 6)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_round_trip(tmp_path, images, compress):
+    path = tmp_path / ("x.gz" if compress else "x")
+    write_idx(path, images, compress)
+    out = read_idx(path, 3)
+    assert out.dtype == np.uint8 and out.shape == (5, 7, 6)
+    np.testing.assert_array_equal(out, images)
+
+
+def test_labels_are_one_dimensional(tmp_path):
+    write_idx(tmp_path / "l", np.array([3, 1, 4, 1, 5], dtype=np.uint8))
+    np.testing.assert_array_equal(read_idx(tmp_path / "l", 1), [3, 1, 4, 1, 5])
+    with pytest.raises(DatasetError, match="magic number 0x00000801; expected 0x00000803"):
+        read_idx(tmp_path / "l", 3)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_truncated(tmp_path, images, compress):
+    full = tmp_path / "full"
+    write_idx(full, images)
+    data = full.read_bytes()[:-10]
+    path = tmp_path / "cut"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(DatasetError, match=r"cut: IDX header says shape \(5, 7, 6\) = 226 bytes but the (file|data) has 216"):
+        read_idx(path, 3)
+
+
+def test_trailing_bytes_are_refused(tmp_path, images):
+    path = tmp_path / "long"
+    write_idx(path, images)
+    path.write_bytes(path.read_bytes() + b"xx")
+    with pytest.raises(DatasetError, match="the file has 228"):
+        read_idx(path, 3)
+
+
+def test_wrong_magic(tmp_path, images):
+    path = tmp_path / "bad"
+    write_idx(path, images)
+    data = bytearray(path.read_bytes())
+    data[2] = 0x0D  # float32 instead of unsigned bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=r"bad: bad IDX magic number 0x00000d03; expected 0x00000803"):
+        read_idx(path, 3)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_oversized_header_allocates_nothing(tmp_path, compress):
+    # The header claims 4e9 images; the reader must refuse before allocating anything.
+    data = struct.pack(">2sBBIII", b"\0\0", 8, 3, 4_000_000_000, 28, 28) + b"\0" * 100
+    path = tmp_path / "huge"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(DatasetError, match=r"huge: IDX header claims shape \(4000000000, 28, 28\)"):
+        read_idx(path, 3)
+
+
+def test_header_larger_than_file(tmp_path):
+    data = struct.pack(">2sBBIII", b"\0\0", 8, 3, 1000, 28, 28) + b"\0" * 784
+    path = tmp_path / "short"
+    path.write_bytes(data)
+    with pytest.raises(DatasetError, match="784016 bytes but the file has 800"):
+        read_idx(path, 3)
+
+
+def test_missing_and_empty(tmp_path):
+    with pytest.raises(DatasetError, match="file not found"):
+        read_idx(tmp_path / "nope", 3)
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(DatasetError, match="no header"):
+        read_idx(tmp_path / "empty", 3)
+
+
+def test_corrupt_gzip(tmp_path, images):
+    path = tmp_path / "x.gz"
+    write_idx(path, images, compress=True)
+    data = bytearray(path.read_bytes())
+    data[20:40] = b"\xff" * 20
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="x.gz"):
+        read_idx(path, 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=400), ndim=st.sampled_from([1, 3]), compress=st.booleans())
+def test_fuzz_random_bytes(tmp_path_factory, data, ndim, compress):
+    path = tmp_path_factory.mktemp("fuzz") / "f"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    try:
+        out = read_idx(path, ndim)
+    except DatasetError:
+        return
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.ndim == ndim
+
+
+@settings(max_examples=300, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+       cut=st.integers(0, 400), compress=st.booleans())
+def test_fuzz_mutated_valid_file(tmp_path_factory, flips, cut, compress):
+    images = np.random.default_rng(0).integers(0, 256, (4, 9, 9), dtype=np.uint8)
+    folder = tmp_path_factory.mktemp("mut")
+    write_idx(folder / "ok", images)
+    data = bytearray((folder / "ok").read_bytes())
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    data = bytes(data[: len(data) - cut % len(data)])
+    path = folder / "f"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    try:
+        out = read_idx(path, 3)
+    except DatasetError:
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.size == len(data) - 16

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from featuremaps.errors import ParamsError
+from featuremaps.params import Params, load_params, params_as_dict, params_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_project_params_load_and_match_defaults():
+    p = load_params(ROOT / "params.yaml")
+    assert p.train.lr == 1e-3 and p.train.batch_size == 256 and p.train.epochs == 10
+    assert p.extract.layers == ("conv1", "conv2")
+    # params.yaml states every setting; the declared defaults are the same values.
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    defaults = params_as_dict(Params())
+    for section, values in raw.items():
+        if isinstance(values, dict):
+            assert set(values) == set(defaults[section]), section
+    assert p.model == Params().model and p.train == Params().train
+
+
+def test_missing_keys_take_defaults():
+    p = params_from_dict({"train": {"lr": 0.01}})
+    assert p.train.lr == 0.01 and p.train.epochs == 10 and p.render.dpi == 100
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, render"),
+    ({"train": {"learning_rate": 1}}, "unknown key train.learning_rate; allowed keys in train: epochs"),
+    ({"train": {"lr": 0}}, "train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),
+    ({"train": {"lr": -0.1}}, "train.lr = -0.1 is not allowed"),
+    ({"train": {"lr": "fast"}}, "train.lr = 'fast' is not allowed; expected a number"),
+    ({"train": {"epochs": 0}}, "train.epochs = 0 is not allowed; expected an integer in [1, 100000]"),
+    ({"train": {"epochs": 2.5}}, "train.epochs = 2.5 is not allowed; expected an integer"),
+    ({"train": {"batch_size": -4}}, "train.batch_size = -4 is not allowed"),
+    ({"train": {"epochs": True}}, "train.epochs = True is not allowed"),
+    ({"train": {"rescore_train": 1}}, "train.rescore_train = 1 is not allowed; expected true or false"),
+    ({"train": {"device": "tpu"}}, "train.device = 'tpu' is not allowed; expected one of auto, cpu, cuda, mps"),
+    ({"model": {"dropout": 1.0}}, "model.dropout = 1.0 is not allowed; expected a number in [0.0, 1.0)"),
+    ({"model": {"dropout2d": -0.1}}, "model.dropout2d = -0.1 is not allowed"),
+    ({"data": {"val_fraction": 1}}, "data.val_fraction = 1 is not allowed; expected a number in (0.0, 1.0)"),
+    ({"data": {"val_fraction": 0.0}}, "data.val_fraction = 0.0 is not allowed"),
+    ({"data": {"source": "s3"}}, "data.source = 's3' is not allowed; expected one of auto, torchvision, npm, idx"),
+    ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected a list of strings"),
+    ({"extract": {"layers": "conv1"}}, "extract.layers = 'conv1' is not allowed"),
+    ({"extract": {"layers": ["conv1", "conv1"]}}, "names a layer twice"),
+    ({"train": 3}, "train must be a mapping"),
+    ({"seed": -1}, "seed = -1 is not allowed"),
+])
+def test_bad_values_name_key_value_and_what_is_allowed(raw, message):
+    with pytest.raises(ParamsError) as info:
+        params_from_dict(raw)
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tmp_path / "params.yaml")
