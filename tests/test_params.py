@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_project_params_load_and_match_defaults():
     p = load_params(ROOT / "params.yaml")
-    assert p.train.lr == 1e-3 and p.train.batch_size == 256 and p.train.epochs == 10
+    assert p.train.lr == 1e-3 and p.train.batch_size == 256 and p.train.epochs == 15
     assert p.extract.layers == ("conv1", "conv2")
     # params.yaml states every setting; the declared defaults are the same values.
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -24,7 +24,7 @@ def test_project_params_load_and_match_defaults():
 
 def test_missing_keys_take_defaults():
     p = params_from_dict({"train": {"lr": 0.01}})
-    assert p.train.lr == 0.01 and p.train.epochs == 10 and p.render.dpi == 100
+    assert p.train.lr == 0.01 and p.train.epochs == 15 and p.render.dpi == 100
 
 
 @pytest.mark.parametrize("raw, message", [

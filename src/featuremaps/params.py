@@ -50,7 +50,7 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = _f(10, low=1, high=100000)
+    epochs: int = _f(15, low=1, high=100000)
     batch_size: int = _f(256, low=1, high=1 << 20)
     eval_batch_size: int = _f(1024, low=1, high=1 << 20)
     lr: float = _f(1e-3, low=0.0, high=10.0, low_open=True)

@@ -1,0 +1,171 @@
+"""Conv activations of every image, streamed batch by batch through forward hooks.
+
+    from featuremaps.activations import extract_activations
+    result = extract_activations(model, splits, mean, std, params.extract, classes, device)
+
+The model runs in eval mode under torch.inference_mode(); each batch's maps are reduced
+(spatial sums per image, per-class sums) as soon as they are captured, so memory does
+not grow with the number of images. Sums are float64, divided by counts at the end, so
+per-class means are exact.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from featuremaps.errors import ParamsError
+from featuremaps.model import conv_layer_names
+from featuremaps.params import ExtractParams
+
+
+@contextlib.contextmanager
+def hooked_layers(model, layers, activation: str = "relu"):
+    """Yield a dict that each forward pass fills with {layer: activation}; hooks always removed."""
+    allowed = conv_layer_names(model)
+    unknown = [name for name in layers if name not in allowed]
+    if unknown:
+        raise ParamsError(f"params.yaml: extract.layers names {unknown[0]!r}, which is not a conv layer "
+                          f"of the model; its conv layers: {', '.join(allowed)}")
+    modules = dict(model.named_modules())
+    captured = {}
+
+    def hook_for(name):
+        def hook(module, inputs, output):
+            captured[name] = F.relu(output) if activation == "relu" else output
+        return hook
+
+    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def feature_columns(layer: str, n_features: int) -> list:
+    return [f"{layer}_f{j + 1:02d}" for j in range(n_features)]
+
+
+@dataclass
+class Extraction:
+    layers: list
+    activation: str
+    means_split: str
+    classes: list
+    per_image: dict            # column -> 1-D array (split, index, label, pred, <layer>_fNN...)
+    class_sums: dict           # layer -> float64 [C,F,h,w]
+    class_counts: np.ndarray   # int64 [C]
+    input_sums: np.ndarray     # float64 [C,H,W], grey levels 0..255
+    examples: dict             # index [C] (-1 = none), input uint8 [C,H,W], <layer> float32 [C,F,h,w]
+    top_k: dict                # column -> 1-D array (layer, feature, rank, split, index, label, value)
+
+    @property
+    def class_means(self) -> dict:
+        counts = self.class_counts.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {name: s / counts[:, None, None, None] for name, s in self.class_sums.items()}
+
+    @property
+    def input_means(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.input_sums / self.class_counts[:, None, None]
+
+
+def normalised_batch(images: np.ndarray, mean: float, std: float, device) -> torch.Tensor:
+    x = torch.from_numpy(images).to(device).unsqueeze(1).float()
+    return x.div_(255.0).sub_(mean).div_(std)
+
+
+@torch.inference_mode()
+def extract_activations(model, splits: dict, mean: float, std: float, params: ExtractParams,
+                        classes: list, device=torch.device("cpu")) -> Extraction:
+    """Run `model` over every split in `splits` ({name: (images uint8, labels)})."""
+    model.eval().to(device)
+    n_classes = len(classes)
+    # float64 accumulation stays on the device where it is supported.
+    acc_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
+    columns = {"split": [], "index": [], "label": [], "pred": []}
+    layer_sums = {name: [] for name in params.layers}
+    class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
+    means_images, means_labels = splits[params.means_split]
+    input_sums = torch.zeros((n_classes, *means_images.shape[1:]), dtype=torch.float64, device=acc_device)
+    with hooked_layers(model, params.layers, params.activation) as captured:
+        for split, (images, labels) in splits.items():
+            for start in range(0, len(images), params.batch_size):
+                xb = normalised_batch(images[start:start + params.batch_size], mean, std, device)
+                yb = torch.from_numpy(labels[start:start + params.batch_size].astype(np.int64))
+                preds = model(xb).argmax(1).cpu()
+                columns["split"].append(np.full(len(yb), split))
+                columns["index"].append(np.arange(start, start + len(yb), dtype=np.int64))
+                columns["label"].append(yb.numpy().astype(np.uint8))
+                columns["pred"].append(preds.numpy().astype(np.uint8))
+                for name in params.layers:
+                    act = captured[name]
+                    layer_sums[name].append(act.sum((2, 3)).float().cpu().numpy())
+                    if split == params.means_split:
+                        if name not in class_sums:
+                            class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
+                                                           device=acc_device)
+                        class_sums[name].index_add_(0, yb.to(acc_device), act.to(acc_device, torch.float64))
+                if split == params.means_split:
+                    yd = yb.to(acc_device)
+                    counts += torch.bincount(yd, minlength=n_classes)
+                    pixels = torch.from_numpy(images[start:start + params.batch_size])
+                    input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
+        per_image = {k: np.concatenate(v) for k, v in columns.items()}
+        for name, chunks in layer_sums.items():
+            sums = np.concatenate(chunks)
+            for j, col in enumerate(feature_columns(name, sums.shape[1])):
+                per_image[col] = sums[:, j]
+        examples = example_maps(model, captured, means_images, means_labels, mean, std, params, n_classes, device)
+    return Extraction(
+        layers=list(params.layers), activation=params.activation, means_split=params.means_split,
+        classes=list(classes), per_image=per_image,
+        class_sums={k: v.cpu().numpy() for k, v in class_sums.items()},
+        class_counts=counts.cpu().numpy(), input_sums=input_sums.cpu().numpy(), examples=examples,
+        top_k=top_k_table(per_image, params.layers, params.means_split, params.top_k))
+
+
+def example_maps(model, captured, images, labels, mean, std, params, n_classes, device) -> dict:
+    """The first image of each class and its maps; a class with no image gets index -1."""
+    index = np.full(n_classes, -1, dtype=np.int64)
+    present = np.unique(labels)
+    for c in present:
+        index[c] = int(np.argmax(labels == c))
+    chosen = index[index >= 0]
+    model(normalised_batch(images[chosen], mean, std, device))
+    out = {"index": index, "input": np.zeros((n_classes, *images.shape[1:]), dtype=np.uint8)}
+    out["input"][index >= 0] = images[chosen]
+    for name in params.layers:
+        act = captured[name].float().cpu().numpy()
+        maps = np.full((n_classes, *act.shape[1:]), np.nan, dtype=np.float32)
+        maps[index >= 0] = act
+        out[name] = maps
+    return out
+
+
+def top_k_table(per_image: dict, layers, split: str, k: int) -> dict:
+    """For each layer and feature, the k images of `split` with the largest summed activation."""
+    rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": []}
+    in_split = per_image["split"] == split
+    index, label = per_image["index"][in_split], per_image["label"][in_split]
+    for layer in layers:
+        feature = 1
+        while (col := f"{layer}_f{feature:02d}") in per_image:
+            values = per_image[col][in_split]
+            # Largest first; ties broken by the lower index so the table is deterministic.
+            order = np.lexsort((index, -values.astype(np.float64)))[:k]
+            n = len(order)
+            rows["layer"] += [layer] * n
+            rows["feature"] += [feature] * n
+            rows["rank"] += list(range(1, n + 1))
+            rows["split"] += [split] * n
+            rows["index"] += index[order].tolist()
+            rows["label"] += label[order].tolist()
+            rows["value"] += values[order].tolist()
+            feature += 1
+    return rows

@@ -1,0 +1,151 @@
+"""Training from memory: each split one normalised tensor, batches sliced from a seeded
+per-epoch permutation (no Dataset, no DataLoader, no per-sample decoding).
+
+    from featuremaps.train import fit
+    result = fit(model, train_x, train_y, val_x, val_y, params.train, seed)
+
+AdamW + StepLR + gradient clipping as the seed notebook; every epoch evaluates the val
+split; the best epoch by val loss is kept.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from featuremaps.params import TrainParams
+
+log = logging.getLogger("featuremaps.train")
+
+
+def normalised_images(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    """uint8 [N,H,W] -> float32 [N,1,H,W], (x/255 - mean)/std, computed once."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).float()
+    return x.div_(255.0).sub_(mean).div_(std)
+
+
+@dataclass
+class EpochStats:
+    loss: float
+    accuracy: float
+
+
+@dataclass
+class FitResult:
+    history: list = field(default_factory=list)   # dicts: epoch, losses, accuracies, lr
+    best_epoch: int = 0
+    best_state: dict | None = None
+    val_predictions: np.ndarray | None = None
+    train_seconds: float = 0.0
+    train_images: int = 0
+
+
+def _prepare(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, device, progress=None) -> EpochStats:
+    """One pass over (x, y) in a random order; loss/accuracy are running means over batches."""
+    model.train()
+    order = torch.randperm(len(x), generator=generator)
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, len(x), params.batch_size):
+        idx = order[start:start + params.batch_size]
+        xb = _prepare(x[idx], device, params.channels_last)
+        yb = y[idx].to(device, non_blocking=True)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
+        optimizer.step()
+        total_loss += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == yb).sum()
+        if progress is not None:
+            progress.update(len(idx))
+            if (start // params.batch_size) % 10 == 0:
+                progress.set_postfix(loss=f"{loss.item():.4f}")
+    return EpochStats(total_loss.item() / len(x), correct.item() / len(x))
+
+
+@torch.inference_mode()
+def evaluate(model, x, y, batch_size: int, device, channels_last: bool = True):
+    """(EpochStats, predictions) of `model` in eval mode over (x, y)."""
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64)
+    preds = torch.empty(len(x), dtype=torch.int64)
+    for start in range(0, len(x), batch_size):
+        logits = model(_prepare(x[start:start + batch_size], device, channels_last))
+        yb = y[start:start + batch_size].to(device)
+        total_loss += F.cross_entropy(logits, yb, reduction="sum").double().cpu()
+        preds[start:start + batch_size] = logits.argmax(1).cpu()
+    correct = (preds == y.cpu()).sum().item()
+    return EpochStats(total_loss.item() / len(x), correct / len(x)), preds.numpy()
+
+
+def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, device) -> FitResult:
+    """Train for params.epochs; keep the state with the lowest val loss."""
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    if params.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, params.lr_step_size, params.lr_gamma)
+    train_y = train_y.long()
+    val_y = val_y.long()
+    result = FitResult()
+    best_loss = float("inf")
+    interactive = sys.stderr.isatty()
+    start_time = time.perf_counter()
+    for epoch in range(1, params.epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        with tqdm(total=len(train_x), desc=f"epoch {epoch}/{params.epochs}", unit="img",
+                  disable=not interactive, leave=True) as bar:
+            train_stats = train_one_epoch(model, train_x, train_y, optimizer, params, generator, device, bar)
+            if params.rescore_train:
+                train_stats, _ = evaluate(model, train_x, train_y, params.eval_batch_size, device,
+                                          params.channels_last)
+            val_stats, val_pred = evaluate(model, val_x, val_y, params.eval_batch_size, device,
+                                           params.channels_last)
+            bar.set_postfix(loss=f"{train_stats.loss:.4f}", acc=f"{train_stats.accuracy:.4f}",
+                            val_loss=f"{val_stats.loss:.4f}", val_acc=f"{val_stats.accuracy:.4f}")
+        scheduler.step()
+        result.history.append({"epoch": epoch, "train_loss": train_stats.loss, "val_loss": val_stats.loss,
+                               "train_accuracy": train_stats.accuracy, "val_accuracy": val_stats.accuracy,
+                               "lr": lr})
+        if not interactive:
+            log.info("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f", epoch, params.epochs,
+                     train_stats.loss, train_stats.accuracy, val_stats.loss, val_stats.accuracy)
+        if val_stats.loss < best_loss:
+            best_loss = val_stats.loss
+            result.best_epoch = epoch
+            result.best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
+            result.val_predictions = val_pred
+    result.train_seconds = time.perf_counter() - start_time
+    result.train_images = params.epochs * len(train_x)
+    return result
+
+
+def metrics_of(result: FitResult, device) -> dict:
+    best = result.history[result.best_epoch - 1]
+    last = result.history[-1]
+    return {
+        "val_accuracy": best["val_accuracy"],
+        "val_loss": best["val_loss"],
+        "best_epoch": result.best_epoch,
+        "train_accuracy": last["train_accuracy"],
+        "train_loss": last["train_loss"],
+        "epochs": len(result.history),
+        "train_seconds": round(result.train_seconds, 3),
+        "images_per_second": round(result.train_images / max(result.train_seconds, 1e-9), 1),
+        "device": str(device),
+    }
