@@ -88,37 +88,42 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
     n_classes = len(classes)
     # float64 accumulation stays on the device where it is supported.
     acc_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
-    columns = {"split": [], "index": [], "label": [], "pred": []}
-    layer_sums = {name: [] for name in params.layers}
+    # Per-image outputs are allocated once, up front: small arrays kept alive between the
+    # batches' large temporaries would fragment the heap and make memory grow with N.
+    total = sum(len(labels) for _, labels in splits.values())
+    per_image = {"split": np.empty(total, dtype=object), "index": np.empty(total, dtype=np.int64),
+                 "label": np.empty(total, dtype=np.uint8), "pred": np.empty(total, dtype=np.uint8)}
+    layer_sums = {}
     class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
     means_images, means_labels = splits[params.means_split]
     input_sums = torch.zeros((n_classes, *means_images.shape[1:]), dtype=torch.float64, device=acc_device)
+    row = 0
     with hooked_layers(model, params.layers, params.activation) as captured:
         for split, (images, labels) in splits.items():
+            per_image["split"][row:row + len(labels)] = split
             for start in range(0, len(images), params.batch_size):
                 xb = normalised_batch(images[start:start + params.batch_size], mean, std, device)
                 yb = torch.from_numpy(labels[start:start + params.batch_size].astype(np.int64))
-                preds = model(xb).argmax(1).cpu()
-                columns["split"].append(np.full(len(yb), split))
-                columns["index"].append(np.arange(start, start + len(yb), dtype=np.int64))
-                columns["label"].append(yb.numpy().astype(np.uint8))
-                columns["pred"].append(preds.numpy().astype(np.uint8))
+                rows = slice(row, row + len(yb))
+                per_image["pred"][rows] = model(xb).argmax(1).cpu().numpy()
+                per_image["index"][rows] = np.arange(start, start + len(yb))
+                per_image["label"][rows] = yb.numpy()
                 for name in params.layers:
                     act = captured[name]
-                    layer_sums[name].append(act.sum((2, 3)).float().cpu().numpy())
+                    if name not in layer_sums:
+                        layer_sums[name] = np.empty((total, act.shape[1]), dtype=np.float32)
+                        class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
+                                                       device=acc_device)
+                    layer_sums[name][rows] = act.sum((2, 3)).float().cpu().numpy()
                     if split == params.means_split:
-                        if name not in class_sums:
-                            class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
-                                                           device=acc_device)
                         class_sums[name].index_add_(0, yb.to(acc_device), act.to(acc_device, torch.float64))
                 if split == params.means_split:
                     yd = yb.to(acc_device)
                     counts += torch.bincount(yd, minlength=n_classes)
                     pixels = torch.from_numpy(images[start:start + params.batch_size])
                     input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
-        per_image = {k: np.concatenate(v) for k, v in columns.items()}
-        for name, chunks in layer_sums.items():
-            sums = np.concatenate(chunks)
+                row += len(yb)
+        for name, sums in layer_sums.items():
             for j, col in enumerate(feature_columns(name, sums.shape[1])):
                 per_image[col] = sums[:, j]
         examples = example_maps(model, captured, means_images, means_labels, mean, std, params, n_classes, device)

@@ -67,7 +67,7 @@ class TrainParams:
 class ExtractParams:
     layers: tuple = _f(default_factory=lambda: ("conv1", "conv2"), min_len=1)
     activation: str = _f("relu", choices=("relu", "raw"))
-    batch_size: int = _f(1024, low=1, high=1 << 20)
+    batch_size: int = _f(256, low=1, high=1 << 20)
     means_split: str = _f("train", choices=("train", "val"))
     top_k: int = _f(8, low=1, high=100)
     device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))

@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from featuremaps.activation_store import read_npz, read_per_image, write_extraction
+from featuremaps.activations import extract_activations, hooked_layers
+from featuremaps.errors import ArtifactError, ParamsError
+from featuremaps.model import build_model, model_config
+from featuremaps.params import ExtractParams, ModelParams
+from featuremaps.synthetic import synthetic_images
+
+CLASSES = [str(i) for i in range(10)]
+MEAN, STD = 0.13, 0.3
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = build_model(model_config(ModelParams(), (28, 28), 10))
+    # Make the untrained model's dropout matter: extraction must switch it off.
+    m.dropout.p = m.dropout2d.p = 0.5
+    return m
+
+
+@pytest.fixture(scope="module")
+def splits():
+    tx, ty = synthetic_images(150, seed=0)
+    vx, vy = synthetic_images(37, seed=1)
+    return {"train": (tx, ty), "val": (vx, vy)}
+
+
+def brute_force(model, images, activation):
+    """One full-batch forward pass with hand-made hooks, no streaming."""
+    model.eval()
+    store = {}
+    hooks = [getattr(model, n).register_forward_hook(lambda m, i, o, n=n: store.__setitem__(n, o))
+             for n in ("conv1", "conv2")]
+    x = (torch.from_numpy(images).float().unsqueeze(1) / 255 - MEAN) / STD
+    with torch.no_grad():
+        logits = model(x)
+    for h in hooks:
+        h.remove()
+    if activation == "relu":
+        store = {k: F.relu(v) for k, v in store.items()}
+    return logits.argmax(1).numpy(), {k: v.double().numpy() for k, v in store.items()}
+
+
+@pytest.mark.parametrize("activation", ["relu", "raw"])
+def test_matches_brute_force(model, splits, activation):
+    params = ExtractParams(batch_size=32, activation=activation, top_k=5)
+    ex = extract_activations(model, splits, MEAN, STD, params, CLASSES)
+    images, labels = splits["train"]
+    preds, maps = brute_force(model, images, activation)
+    train = ex.per_image["split"] == "train"
+    assert train.sum() == 150 and (~train).sum() == 37
+    np.testing.assert_array_equal(ex.per_image["pred"][train], preds)
+    np.testing.assert_array_equal(ex.per_image["index"][train], np.arange(150))
+    for layer in ("conv1", "conv2"):
+        sums = maps[layer].sum((2, 3))
+        for j in range(sums.shape[1]):
+            np.testing.assert_allclose(ex.per_image[f"{layer}_f{j + 1:02d}"][train], sums[:, j], rtol=1e-5, atol=1e-4)
+        for c in range(10):
+            expected = maps[layer][labels == c].mean(0)
+            np.testing.assert_allclose(ex.class_means[layer][c], expected, rtol=1e-5, atol=1e-6)
+        # top-k by brute force: argsort of the sums
+        for j in range(sums.shape[1]):
+            rows = [(i, v) for l, f, i, v in zip(ex.top_k["layer"], ex.top_k["feature"], ex.top_k["index"],
+                                                  ex.top_k["value"]) if l == layer and f == j + 1]
+            expected_idx = np.argsort(-sums[:, j], kind="stable")[:5]
+            assert [i for i, _ in rows] == expected_idx.tolist()
+            np.testing.assert_allclose([v for _, v in rows], sums[expected_idx, j], rtol=1e-5)
+    np.testing.assert_array_equal(ex.class_counts, np.bincount(labels, minlength=10))
+    np.testing.assert_allclose(ex.input_means[3], images[labels == 3].mean(0), rtol=1e-12)
+    first = [int(np.argmax(labels == c)) for c in range(10)]
+    np.testing.assert_array_equal(ex.examples["index"], first)
+    np.testing.assert_array_equal(ex.examples["input"], images[first])
+    np.testing.assert_allclose(ex.examples["conv2"], maps["conv2"][first], rtol=1e-5, atol=1e-6)
+    if activation == "relu":
+        assert ex.class_means["conv1"].min() >= 0
+    else:
+        assert ex.class_means["conv1"].min() < 0
+
+
+def test_batch_size_does_not_matter(model, splits):
+    a = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=7), CLASSES)
+    b = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=1000), CLASSES)
+    for col in a.per_image:
+        if a.per_image[col].dtype.kind == "f":
+            np.testing.assert_allclose(a.per_image[col], b.per_image[col], rtol=1e-5, atol=1e-4)
+        else:
+            np.testing.assert_array_equal(a.per_image[col], b.per_image[col])
+    for layer in ("conv1", "conv2"):
+        np.testing.assert_allclose(a.class_means[layer], b.class_means[layer], rtol=1e-10)
+    assert a.top_k["index"] == b.top_k["index"]
+
+
+def test_hooks_removed_even_on_error(model):
+    assert not model.conv1._forward_hooks
+    with pytest.raises(RuntimeError, match="boom"):
+        with hooked_layers(model, ["conv1", "conv2"]) as captured:
+            model(torch.zeros(1, 1, 28, 28))
+            assert set(captured) == {"conv1", "conv2"}
+            assert len(model.conv2._forward_hooks) == 1
+            raise RuntimeError("boom")
+    assert not model.conv1._forward_hooks and not model.conv2._forward_hooks
+
+
+def test_unknown_layer_lists_conv_layers(model, splits):
+    with pytest.raises(ParamsError, match="extract.layers names 'fc1', which is not a conv layer of the model; "
+                                          "its conv layers: conv1, conv2"):
+        extract_activations(model, splits, MEAN, STD, ExtractParams(layers=("conv1", "fc1")), CLASSES)
+    assert not model.conv1._forward_hooks
+
+
+def test_missing_class_is_reported_not_a_crash(model, splits):
+    x, y = splits["train"]
+    keep = y != 7
+    ex = extract_activations(model, {"train": (x[keep], y[keep]), "val": splits["val"]}, MEAN, STD,
+                             ExtractParams(), CLASSES)
+    assert ex.examples["index"][7] == -1 and ex.class_counts[7] == 0
+    assert np.isnan(ex.class_means["conv2"][7]).all() and np.isnan(ex.examples["conv2"][7]).all()
+    assert not np.isnan(ex.class_means["conv2"][6]).any()
+
+
+def test_files_round_trip(tmp_path, model, splits):
+    ex = extract_activations(model, splits, MEAN, STD, ExtractParams(top_k=3), CLASSES)
+    write_extraction(ex, tmp_path)
+    frame = read_per_image(tmp_path / "per_image.parquet", ["conv1", "conv2"])
+    assert list(frame.columns[:4]) == ["split", "index", "label", "pred"] and len(frame) == 187
+    assert frame["conv2_f16"].dtype == np.float32
+    import pyarrow.parquet as pq
+    assert pq.read_schema(tmp_path / "per_image.parquet").metadata[b"activation"] == b"relu"
+    means = read_npz(tmp_path / "class_means.npz", ["conv2_means", "counts", "input_means"])
+    assert str(means["activation"]) == "relu" and means["conv2_sums"].dtype == np.float64
+    frame.drop(columns=["pred"]).to_parquet(tmp_path / "broken.parquet")
+    with pytest.raises(ArtifactError, match="broken.parquet: missing column pred"):
+        read_per_image(tmp_path / "broken.parquet", ["conv1"])
+    with pytest.raises(ArtifactError, match=r"missing column conv3_f01\.\.\."):
+        read_per_image(tmp_path / "per_image.parquet", ["conv3"])

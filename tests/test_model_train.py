@@ -1,0 +1,114 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from featuremaps.device import select_device
+from featuremaps.errors import ArtifactError, ParamsError
+from featuremaps.model import build_model, conv_layer_names, load_checkpoint, model_config, save_checkpoint
+from featuremaps.params import ModelParams, TrainParams
+from featuremaps.synthetic import synthetic_images
+from featuremaps.train import evaluate, fit, metrics_of, normalised_images, train_one_epoch
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("shape, n_classes", [((28, 28), 10), ((32, 20), 4), ((9, 13), 26)])
+def test_model_shapes(shape, n_classes):
+    model = build_model(model_config(ModelParams(conv1_channels=5, conv2_channels=7), shape, n_classes))
+    assert model(torch.zeros(3, 1, *shape)).shape == (3, n_classes)
+    assert model.fc1.in_features == 7 * (shape[0] // 4) * (shape[1] // 4)
+    assert conv_layer_names(model) == ["conv1", "conv2"]
+    assert [n for n, _ in model.named_children()][:5] == ["conv1", "conv2", "pool", "fc1", "fc2"]
+
+
+def test_seed_architecture_by_default():
+    model = build_model(model_config(ModelParams(), (28, 28), 10))
+    assert (model.conv1.out_channels, model.conv2.out_channels) == (6, 16)
+    assert (model.fc1.in_features, model.fc1.out_features, model.fc2.out_features) == (784, 120, 84)
+    assert model.dropout.p == 0.1 and model.dropout2d.p == 0.1
+
+
+def tiny_data(n=256, seed=0):
+    x, y = synthetic_images(n, seed=seed)
+    return normalised_images(x, 0.13, 0.3), torch.from_numpy(y).long()
+
+
+def test_normalisation_is_applied_once():
+    x = normalised_images(np.array([[[0, 255]]], dtype=np.uint8), 0.5, 0.25)
+    assert x.shape == (1, 1, 1, 2)
+    np.testing.assert_allclose(x.flatten().numpy(), [-2.0, 2.0])
+
+
+def test_one_epoch_lowers_the_loss():
+    torch.manual_seed(0)
+    x, y = tiny_data()
+    model = build_model(model_config(ModelParams(), (28, 28), 10))
+    before, _ = evaluate(model, x, y, 128, CPU)
+    params = TrainParams(batch_size=16, lr=3e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=params.lr)
+    stats = train_one_epoch(model, x, y, opt, params, torch.Generator().manual_seed(0), CPU)
+    after, _ = evaluate(model, x, y, 128, CPU)
+    assert after.loss < before.loss * 0.8
+    assert 0 <= stats.accuracy <= 1 and stats.loss > 0
+
+
+def run_fit(epochs=2, seed=0, **kw):
+    torch.manual_seed(seed)
+    x, y = tiny_data(320)
+    vx, vy = tiny_data(80, seed=1)
+    model = build_model(model_config(ModelParams(), (28, 28), 10))
+    params = TrainParams(epochs=epochs, batch_size=32, **kw)
+    return model, fit(model, x, y, vx, vy, params, seed, CPU)
+
+
+def test_fit_keeps_best_epoch_and_is_deterministic():
+    _, a = run_fit(3)
+    _, b = run_fit(3)
+    assert a.history == b.history
+    losses = [h["val_loss"] for h in a.history]
+    assert a.best_epoch == int(np.argmin(losses)) + 1
+    assert [h["lr"] for h in a.history] == pytest.approx([1e-3, 1e-3 * 0.995, 1e-3 * 0.995 ** 2])
+    metrics = metrics_of(a, CPU)
+    assert metrics["val_loss"] == min(losses) and metrics["epochs"] == 3
+    assert metrics["train_loss"] == a.history[-1]["train_loss"]
+    assert set(metrics) == {"val_accuracy", "val_loss", "best_epoch", "train_accuracy", "train_loss",
+                            "epochs", "train_seconds", "images_per_second", "device"}
+    _, c = run_fit(3, seed=1)
+    assert c.history != a.history
+
+
+def test_rescore_train_uses_eval_mode_over_the_whole_split():
+    model, result = run_fit(1, rescore_train=True)
+    x, y = tiny_data(320)
+    # The last epoch's model is the best one here (a single epoch); rescoring equals evaluate().
+    stats, _ = evaluate(model, x, y, 64, CPU)
+    assert result.history[0]["train_loss"] == pytest.approx(stats.loss, rel=1e-5)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model, _ = run_fit(1)
+    model.eval()
+    config = model_config(ModelParams(), (28, 28), 10)
+    save_checkpoint(tmp_path / "model.pt", model, config, 0.13, 0.3, [str(i) for i in range(10)])
+    raw = torch.load(tmp_path / "model.pt", weights_only=True, map_location="cpu")
+    assert raw["config"] == config and raw["classes"][3] == "3"
+    loaded, ckpt = load_checkpoint(tmp_path / "model.pt", {"image_shape": [28, 28], "n_classes": 10})
+    x, _ = tiny_data(64)
+    with torch.inference_mode():
+        # same weights; the trained copy is channels-last, so allow float rounding
+        np.testing.assert_allclose(loaded(x).numpy(), model(x).detach().numpy(), rtol=1e-4, atol=1e-6)
+        assert (loaded(x).argmax(1) == model(x).argmax(1)).all()
+    with pytest.raises(ArtifactError, match=r"was trained with image_shape=\[28, 28\] but the dataset has "
+                                            r"image_shape=\[32, 32\]"):
+        load_checkpoint(tmp_path / "model.pt", {"image_shape": [32, 32]})
+
+
+def test_select_device():
+    assert select_device("cpu") == CPU
+    assert select_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ParamsError, match="train.device = 'cuda' but this machine has no CUDA device; "
+                                              "available here: auto, cpu"):
+            select_device("cuda")
