@@ -1,0 +1,285 @@
+"""The figures, drawn from stored outputs only (never the model over the dataset).
+
+Each function takes arrays and RenderParams, saves one PNG and closes its figure. Grids
+of images are composed into one mosaic (torchvision's make_grid) and drawn with a single
+imshow, labelled by ticks, which keeps a 10 x 17 grid as fast to draw as one image.
+A figure's size in inches is a function of its grid (grid_figsize), so its pixel size
+is known in advance: width and height in inches x dpi.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib import colors as mcolors  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from featuremaps.files import atomic_path  # noqa: E402
+from featuremaps.params import RenderParams  # noqa: E402
+
+# Room around a grid of tiles for titles, tick labels and a colour bar, in inches.
+MARGIN_W, MARGIN_H = 2.4, 1.3
+PAD = 1  # pixels between tiles in a mosaic
+
+
+def grid_figsize(n_rows: int, n_cols: int, tile_inches: float) -> tuple[float, float]:
+    return (n_cols * tile_inches + MARGIN_W, n_rows * tile_inches + MARGIN_H)
+
+
+def save(fig, path: Path, dpi: int) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
+
+def _upscale(tile: np.ndarray, size: tuple) -> np.ndarray:
+    """Nearest-neighbour enlargement of a 2-D tile to `size` (whole multiples, then edge pad)."""
+    fy, fx = max(size[0] // tile.shape[0], 1), max(size[1] // tile.shape[1], 1)
+    big = np.kron(tile, np.ones((fy, fx), dtype=tile.dtype))
+    return np.pad(big, ((0, size[0] - big.shape[0]), (0, size[1] - big.shape[1])), mode="edge")
+
+
+def mosaic(tiles, n_cols: int, tile_px: tuple, pad_value: float = 1.0) -> np.ndarray:
+    """RGBA tiles (each [h,w,4] in 0..1) -> one RGBA image, tiles upscaled to tile_px, white gaps."""
+    up = np.stack([np.stack([_upscale(t[..., c], tile_px) for c in range(4)], -1) for t in tiles])
+    grid = make_grid(torch.from_numpy(up).permute(0, 3, 1, 2), nrow=n_cols, padding=PAD, pad_value=pad_value)
+    return grid.permute(1, 2, 0).numpy()
+
+
+def _rgba(values: np.ndarray, cmap, norm) -> np.ndarray:
+    out = cmap(norm(np.nan_to_num(values, nan=0.0)))
+    out[np.isnan(values)] = (1, 1, 1, 1)  # a class with no image stays white
+    return out
+
+
+def _label_grid(ax, n_rows, n_cols, tile_px, row_labels=None, col_labels=None, fontsize=9):
+    step_y, step_x = tile_px[0] + PAD, tile_px[1] + PAD
+    ax.set_xticks([PAD + step_x * j + tile_px[1] / 2 for j in range(n_cols)])
+    ax.set_xticklabels(col_labels or [""] * n_cols, fontsize=fontsize, rotation=0)
+    ax.set_yticks([PAD + step_y * i + tile_px[0] / 2 for i in range(n_rows)])
+    ax.set_yticklabels(row_labels or [""] * n_rows, fontsize=fontsize)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def activation_norm(values: np.ndarray, activation: str, params: RenderParams):
+    """(cmap, norm): post-ReLU maps start at zero; raw maps get a diverging map centred on zero."""
+    finite = values[np.isfinite(values)]
+    if activation == "raw":
+        m = float(np.abs(finite).max()) if finite.size else 1.0
+        return plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m or -1, m or 1)
+    top = float(finite.max()) if finite.size else 1.0
+    return plt.get_cmap(params.cmap), mcolors.Normalize(0.0, top if top > 0 else 1.0)
+
+
+def map_grid_figure(path: Path, inputs: np.ndarray, maps: np.ndarray, row_labels: list, title: str,
+                    activation: str, params: RenderParams, shared_scale: bool, input_label: str,
+                    value_label: str) -> None:
+    """Rows = classes: the input (grey) then one tile per feature map, one colour scale or one per map."""
+    n_rows, n_feat = maps.shape[:2]
+    tile_px = inputs.shape[1:]
+    grey = mcolors.Normalize(0, max(float(np.nanmax(inputs)) if np.isfinite(inputs).any() else 1, 1e-9))
+    tiles = []
+    cmap, norm = activation_norm(maps, activation, params)
+    for r in range(n_rows):
+        tiles.append(_rgba(inputs[r], plt.get_cmap("gray"), grey))
+        for f in range(n_feat):
+            m = maps[r, f]
+            if not shared_scale and np.isfinite(m).any():
+                lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
+                m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+                tiles.append(_rgba(m, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)))
+            else:
+                tiles.append(_rgba(m, cmap, norm))
+    image = mosaic(tiles, n_feat + 1, tile_px)
+    fig = plt.figure(figsize=grid_figsize(n_rows, n_feat + 1, params.tile_inches), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(image, interpolation="nearest")
+    _label_grid(ax, n_rows, n_feat + 1, tile_px, row_labels,
+                [input_label] + [f"Feature {f + 1}" for f in range(n_feat)],
+                fontsize=8 if n_feat > 10 else 9)
+    if shared_scale:
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
+        bar.set_label(value_label)
+    else:
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=mcolors.Normalize(0, 1), cmap=params.cmap), ax=ax,
+                           shrink=0.6, pad=0.01, ticks=[0, 1])
+        bar.ax.set_yticklabels(["map min", "map max"])
+        bar.set_label("one scale per map")
+    fig.suptitle(title, fontsize=12)
+    save(fig, path, params.dpi)
+
+
+def filters_figure(path: Path, weights: np.ndarray, layer: str, params: RenderParams) -> None:
+    """Kernels [out, in, k, k]: rows = output features, columns = input channels, centred on zero."""
+    n_out, n_in = weights.shape[:2]
+    m = float(np.abs(weights).max()) or 1.0
+    cmap, norm = plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m)
+    tiles = [_rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
+    tile_px = (weights.shape[2] * 8, weights.shape[3] * 8)
+    image = mosaic(tiles, n_in, tile_px, pad_value=0.55)  # grey gaps: white is a zero weight here
+    fig = plt.figure(figsize=grid_figsize(n_out, max(n_in, 3), params.tile_inches * 0.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(image, interpolation="nearest")
+    _label_grid(ax, n_out, n_in, tile_px, [f"Feature {o + 1}" for o in range(n_out)],
+                ["input" if n_in == 1 else f"in {i + 1}" for i in range(n_in)], fontsize=8)
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.02)
+    bar.set_label("weight")
+    fig.suptitle(f"{layer} filters ({weights.shape[2]}x{weights.shape[3]})", fontsize=11)
+    save(fig, path, params.dpi)
+
+
+def histogram_layout(n_features: int) -> tuple[int, int]:
+    cols = int(np.ceil(np.sqrt(n_features)))
+    return int(np.ceil(n_features / cols)), cols
+
+
+def histogram_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Bin edges spanning the data's full range, min to max (nothing clipped)."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, bins + 1)
+
+
+def histograms_figure(path: Path, sums: np.ndarray, labels: np.ndarray, classes: list, layer: str,
+                      activation: str, params: RenderParams) -> list:
+    """One panel per feature: each class's density of per-image summed activation. Returns the edges."""
+    n_feat = sums.shape[1]
+    rows, cols = histogram_layout(n_feat)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.6 + 1.8, rows * 1.9 + 0.9), layout="constrained",
+                             squeeze=False)
+    colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    all_edges = []
+    for f, ax in enumerate(axes.flat):
+        if f >= n_feat:
+            ax.set_visible(False)
+            continue
+        edges = histogram_edges(sums[:, f], params.hist_bins)
+        all_edges.append(edges)
+        for c, name in enumerate(classes):
+            values = sums[labels == c, f]
+            if len(values):
+                density, _ = np.histogram(values, bins=edges, density=True)
+                ax.stairs(density, edges, color=colours(c % colours.N), linewidth=1.1, label=name)
+        ax.set_title(f"Feature {f + 1}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+        if f // cols == rows - 1 or f + cols >= n_feat:
+            ax.set_xlabel("summed activation", fontsize=8)
+        if f % cols == 0:
+            ax.set_ylabel("density", fontsize=8)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right center", fontsize=8, title="class")
+    what = "ReLU(conv)" if activation == "relu" else "raw conv output"
+    fig.suptitle(f"{layer}: per-image spatial sum of {what}, density per class", fontsize=11)
+    save(fig, path, params.dpi)
+    return all_edges
+
+
+def selectivity_figure(path: Path, layer_means: dict, classes: list, params: RenderParams) -> None:
+    """Class x feature heatmaps of mean summed activation, min-max scaled per feature across classes."""
+    fig, axes = plt.subplots(1, len(layer_means), layout="constrained", squeeze=False,
+                             figsize=(sum(m.shape[1] for m in layer_means.values()) * 0.38 + 2.8 * len(layer_means),
+                                      len(classes) * 0.36 + 1.6),
+                             width_ratios=[m.shape[1] + 2 for m in layer_means.values()])
+    for ax, (layer, means) in zip(axes.flat, layer_means.items()):
+        lo, hi = np.nanmin(means, axis=0, keepdims=True), np.nanmax(means, axis=0, keepdims=True)
+        norm = np.divide(means - lo, hi - lo, out=np.zeros_like(means), where=hi > lo)
+        im = ax.imshow(norm, cmap=params.cmap, vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(means.shape[1]), [str(f + 1) for f in range(means.shape[1])], fontsize=8)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        ax.set_xlabel(f"{layer} feature")
+        ax.set_title(layer, fontsize=10)
+    bar = fig.colorbar(im, ax=axes[0, -1], shrink=0.8, ticks=[0, 1])
+    bar.ax.set_yticklabels(["least\nresponsive\nclass", "most\nresponsive\nclass"], fontsize=8)
+    bar.set_label("class mean, scaled per feature")
+    fig.suptitle("Class selectivity: which feature fires for which class", fontsize=11)
+    save(fig, path, params.dpi)
+
+
+def top_examples_figure(path: Path, images: np.ndarray, table, classes: list, layer: str,
+                        params: RenderParams) -> None:
+    """Rows = features, columns = the k images with the largest summed activation."""
+    rows = table[table["layer"] == layer].sort_values(["feature", "rank"])
+    n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
+    tile_px = images.shape[1:]
+    tiles = np.ones((n_feat * k, *tile_px, 4))
+    grey = plt.get_cmap("gray")
+    for feature, rank, index in zip(rows["feature"], rows["rank"], rows["index"]):
+        tiles[(feature - 1) * k + rank - 1] = grey(images[index] / 255.0)
+    image = mosaic(tiles, k, tile_px)
+    fig = plt.figure(figsize=grid_figsize(n_feat, k, params.tile_inches * 0.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(image, interpolation="nearest")
+    _label_grid(ax, n_feat, k, tile_px, [f"Feature {f + 1}" for f in range(n_feat)],
+                [f"#{r + 1}" for r in range(k)], fontsize=8)
+    step_y, step_x = tile_px[0] + PAD, tile_px[1] + PAD
+    for feature, rank, label in zip(rows["feature"], rows["rank"], rows["label"]):
+        ax.text(PAD + step_x * (rank - 1) + 1, PAD + step_y * (feature - 1) + 1, classes[label].split(" ")[0],
+                color="yellow", fontsize=7, va="top", ha="left")
+    fig.suptitle(f"{layer}: the {k} {rows['split'].iloc[0]} images with the largest summed activation "
+                 f"per feature (label at top left)", fontsize=10)
+    save(fig, path, params.dpi)
+
+
+def samples_figure(path: Path, images: np.ndarray, labels: np.ndarray, preds: np.ndarray, classes: list,
+                   split: str, params: RenderParams) -> None:
+    n = len(images)
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 1.6 + 0.5), layout="constrained",
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+        right = labels[i] == preds[i]
+        ax.set_title(f"true {classes[labels[i]]}\npred {classes[preds[i]]}", fontsize=7,
+                     color="black" if right else "red")
+    fig.suptitle(f"Sample {split} images: true label and prediction (red: wrong)", fontsize=10)
+    save(fig, path, params.dpi)
+
+
+def confusion_figure(path: Path, matrix: np.ndarray, classes: list, params: RenderParams) -> None:
+    """Counts, coloured by the share of each true class (row-normalised)."""
+    n = len(classes)
+    share = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(n * 0.55 + 2.8, n * 0.5 + 1.6), layout="constrained")
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"Confusion matrix, val split, best epoch (accuracy {accuracy:.2%})", fontsize=10)
+    save(fig, path, params.dpi)
+
+
+def training_curves_figure(path: Path, history, best_epoch: int, params: RenderParams) -> None:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    for ax, key, name in ((loss_ax, "loss", "Cross-entropy loss"), (acc_ax, "accuracy", "Accuracy")):
+        ax.plot(history["epoch"], history[f"train_{key}"], marker="o", ms=3, label="train")
+        ax.plot(history["epoch"], history[f"val_{key}"], marker="o", ms=3, label="val")
+        ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Training curves (best epoch = lowest val loss)", fontsize=11)
+    save(fig, path, params.dpi)

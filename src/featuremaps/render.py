@@ -1,0 +1,185 @@
+"""Which figures the render stage draws, from which stored inputs, with what caption.
+
+    from featuremaps.render import load_inputs, render_figures
+    figures = render_figures(load_inputs(), params.render, Path("reports/figures"))
+
+Everything comes from the files earlier stages wrote; nothing runs the model over data.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from featuremaps import figures as fig
+from featuremaps.activation_store import (CLASS_MEANS, EXAMPLES, PER_IMAGE, TOP_K, layer_features, read_npz,
+                                          read_per_image, read_top_k)
+from featuremaps.data import read_meta, read_split
+from featuremaps.errors import ArtifactError
+from featuremaps.model import load_checkpoint
+from featuremaps.params import RenderParams
+
+
+@dataclass
+class Figure:
+    file: str
+    title: str
+    caption: str
+
+
+@dataclass
+class Inputs:
+    meta: dict
+    splits: dict            # split -> (images, labels)
+    per_image: pd.DataFrame
+    class_means: dict
+    examples: dict
+    top_k: pd.DataFrame
+    weights: dict           # layer -> conv kernels [out, in, k, k]
+    metrics: dict
+    history: pd.DataFrame
+    confusion: pd.DataFrame
+
+    @property
+    def layers(self) -> list:
+        return [str(x) for x in self.class_means["layers"]]
+
+    @property
+    def activation(self) -> str:
+        return str(self.class_means["activation"])
+
+    @property
+    def means_split(self) -> str:
+        return str(self.class_means["split"])
+
+
+def _read_csv(path: Path, columns: list) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the train stage first (dvc repro)") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArtifactError(f"{path}: missing columns {', '.join(missing)}; rerun the train stage")
+    return frame
+
+
+def load_inputs(data="data", reports="reports") -> Inputs:
+    data, reports = Path(data), Path(reports)
+    meta = read_meta(data / "dataset")
+    acts = data / "activations"
+    class_means = read_npz(acts / CLASS_MEANS, ["layers", "activation", "split", "counts", "input_means"])
+    layers = [str(x) for x in class_means["layers"]]
+    per_image = read_per_image(acts / PER_IMAGE, layers)
+    _, ckpt = load_checkpoint(data / "model" / "model.pt")
+    try:
+        metrics = json.loads((reports / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{reports / 'metrics.json'}: unreadable ({exc}); rerun the train stage") from None
+    return Inputs(
+        meta=meta,
+        splits={s: read_split(data / "dataset", s) for s in ("train", "val")},
+        per_image=per_image,
+        class_means=class_means,
+        examples=read_npz(acts / EXAMPLES, ["index", "input"] + layers),
+        top_k=read_top_k(acts / TOP_K),
+        weights={name: ckpt["state_dict"][f"{name}.weight"].numpy() for name in layers},
+        metrics=metrics,
+        history=_read_csv(reports / "plots" / "history.csv",
+                          ["epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy"]),
+        confusion=_read_csv(reports / "plots" / "confusion.csv", ["actual", "predicted"]),
+    )
+
+
+def sample_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Up to n indices taking the first image of each class in turn, then the second, ..."""
+    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = [idx[i] for i in range(max(map(len, by_class), default=0)) for idx in by_class if i < len(idx)]
+    return np.array(order[:n], dtype=np.int64)
+
+
+def render_figures(inp: Inputs, params: RenderParams, out: Path) -> list:
+    """Draw every figure into `out`; return them in reading order with their captions."""
+    classes = inp.meta["classes"]
+    act = "ReLU(conv)" if inp.activation == "relu" else "raw conv output"
+    unit = f"{act} activation"
+    done = []
+
+    def add(file, title, caption):
+        done.append(Figure(file, title, caption))
+        return out / file
+
+    val_images, val_labels = inp.splits["val"]
+    val_preds = inp.per_image[inp.per_image["split"] == "val"].sort_values("index")["pred"].to_numpy()
+    pick = sample_indices(val_labels, params.n_samples)
+    fig.samples_figure(add("samples.png", "Sample images",
+                           f"{len(pick)} val images, the first of each class in turn, with their true label and "
+                           f"the model's prediction; wrong predictions are red."),
+                       val_images[pick], val_labels[pick], val_preds[pick], classes, "val", params)
+
+    fig.training_curves_figure(add("training_curves.png", "Training curves",
+                                   "Loss and accuracy per epoch on the train split (running mean over the "
+                                   "epoch's batches, unless train.rescore_train) and the val split. The dashed "
+                                   "line is the epoch kept: lowest val loss."),
+                               inp.history, int(inp.metrics["best_epoch"]), params)
+    matrix = pd.crosstab(pd.Categorical(inp.confusion["actual"], classes),
+                         pd.Categorical(inp.confusion["predicted"], classes), dropna=False).to_numpy()
+    fig.confusion_figure(add("confusion_matrix.png", "Confusion matrix",
+                             "Val images by true class (rows) and predicted class (columns), from the kept "
+                             "epoch. Colour is the share of the row, so classes of different sizes compare."),
+                         matrix, classes, params)
+
+    examples = inp.examples
+    row_labels = [classes[c] if examples["index"][c] >= 0 else f"{classes[c]} (no image)"
+                  for c in range(len(classes))]
+    scale = "one colour scale for the whole grid" if params.shared_scale else "one colour scale per map"
+    means_split, counts = inp.means_split, inp.class_means["counts"]
+    for layer in inp.layers:
+        fig.map_grid_figure(add(f"{layer}_feature_maps.png", f"{layer} feature maps",
+                                f"One image per class (the first of the {means_split} split), then each of "
+                                f"{layer}'s feature maps for it: {unit}, {scale}. Bright = the feature "
+                                f"responds there."),
+                            examples["input"].astype(np.float64), examples[layer], row_labels,
+                            f"{layer} feature maps ({act}) for one {means_split} image per class",
+                            inp.activation, params, params.shared_scale, "Input", unit)
+        fig.map_grid_figure(add(f"{layer}_class_means.png", f"{layer} mean maps per class",
+                                f"Each {layer} map averaged over all {int(counts.sum()):,} {means_split} images "
+                                f"of a class (a mean, not a sum), beside the class's mean input. One shared "
+                                f"colour scale, so classes compare fairly whatever their size."),
+                            inp.class_means["input_means"],
+                            inp.class_means[f"{layer}_means"],
+                            [f"{classes[c]} (n={int(counts[c])})" for c in range(len(classes))],
+                            f"{layer}: mean {act} map per class over the {means_split} split", inp.activation,
+                            params, True, "Mean input", f"mean {unit}")
+        fig.filters_figure(add(f"{layer}_filters.png", f"{layer} filters",
+                               f"The learned {layer} kernels: one row per output feature, one column per "
+                               f"input channel; red positive, blue negative, white zero."),
+                           inp.weights[layer], layer, params)
+        split_rows = inp.per_image["split"] == means_split
+        sums = inp.per_image.loc[split_rows, layer_features(inp.per_image, layer)].to_numpy()
+        fig.histograms_figure(add(f"{layer}_histograms.png", f"{layer} activation histograms",
+                                  f"For each {layer} feature, the distribution of each {means_split} image's "
+                                  f"spatially summed {unit}, one outline per class, each normalised to unit area "
+                                  f"so classes of different sizes compare. The x range covers all the data."),
+                              sums, inp.per_image.loc[split_rows, "label"].to_numpy(), classes, layer,
+                              inp.activation, params)
+        fig.top_examples_figure(add(f"{layer}_top_examples.png", f"{layer} top images per feature",
+                                    f"For each {layer} feature, the {means_split} images with the largest summed "
+                                    f"activation: what the feature looks for across the dataset."),
+                                inp.splits[means_split][0], inp.top_k, classes, layer, params)
+    split_rows = inp.per_image["split"] == means_split
+    labels = inp.per_image.loc[split_rows, "label"].to_numpy()
+    layer_means = {}
+    for layer in inp.layers:
+        sums = inp.per_image.loc[split_rows, layer_features(inp.per_image, layer)].to_numpy(np.float64)
+        layer_means[layer] = np.stack([sums[labels == c].mean(0) if (labels == c).any()
+                                       else np.full(sums.shape[1], np.nan) for c in range(len(classes))])
+    fig.selectivity_figure(add("class_feature_selectivity.png", "Class selectivity",
+                               f"Mean summed activation of each feature (columns) for each class (rows) over the "
+                               f"{means_split} split, divided by the feature's largest class mean: 1 marks the "
+                               f"class a feature fires for most."),
+                           layer_means, classes, params)
+    return done

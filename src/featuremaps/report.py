@@ -1,0 +1,60 @@
+"""reports/index.html: one page, no network needed, linking every figure with how to read it."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import yaml
+
+from featuremaps.files import write_text
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; } td, th { padding: 0.2rem 0.8rem; border-bottom: 1px solid #ddd; text-align: left; }
+figure { margin: 2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; max-width: 80ch; } pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
+nav a { margin-right: 0.8rem; }
+"""
+
+
+def _table(rows) -> str:
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def report_html(figures: list, meta: dict, metrics: dict, params: dict, figure_dir: str = "figures") -> str:
+    dataset = [("dataset", meta["dataset"]), ("source", meta["source"] + (
+        f" (asked: {meta['requested_source']})" if meta.get("requested_source") != meta["source"] else "")),
+               ("images", f"{meta['counts']['train']:,} train, {meta['counts']['val']:,} val "
+                          f"({'x'.join(map(str, meta['image_shape']))} pixels)"),
+               ("val split", meta["val_split"]), ("classes", ", ".join(meta["classes"]))]
+    dataset += [("note", n) for n in meta.get("notes", [])]
+    nav = "".join(f'<a href="#{Path(f.file).stem}">{html.escape(f.title)}</a>' for f in figures)
+    items = "".join(
+        f'<figure id="{Path(f.file).stem}"><h3>{html.escape(f.title)}</h3>'
+        f'<img src="{figure_dir}/{f.file}" alt="{html.escape(f.title)}" loading="lazy">'
+        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+        for f in figures)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>featuremaps report: {html.escape(meta['dataset'])}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
+<body>
+<h1>What the convolutional layers see</h1>
+<p class="sub">{html.escape(meta['dataset'])}: val accuracy {metrics['val_accuracy']:.2%} at epoch
+{metrics['best_epoch']} of {metrics['epochs']}</p>
+<nav>{nav}</nav>
+<h2>Dataset</h2>{_table(dataset)}
+<h2>Metrics</h2>{_table((k, _fmt(v)) for k, v in metrics.items())}
+<h2>Figures</h2>{items}
+<h2>Parameters</h2><pre>{html.escape(yaml.safe_dump(params, sort_keys=False))}</pre>
+</body></html>
+"""
+
+
+def write_report(path, figures: list, meta: dict, metrics: dict, params: dict) -> None:
+    write_text(path, report_html(figures, meta, metrics, params))
