@@ -33,7 +33,7 @@ model = build_model(model_config(p.model, splits["train"][0].shape[1:], 10))
 start = time.perf_counter()
 ex = extract_activations(model, splits, 0.13, 0.3, p.extract, [str(i) for i in range(10)], device)
 seconds = time.perf_counter() - start
-write_extraction(ex, folder + "/out")
+write_extraction(ex, folder + "/out", {})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"baseline": baseline, "peak": peak, "seconds": seconds, "images": len(ex.per_image["index"])}))
 """

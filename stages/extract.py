@@ -8,7 +8,7 @@ import logging
 import time
 
 from featuremaps.activation_store import write_extraction
-from featuremaps.activations import extract_activations
+from featuremaps.activations import extract_activations, layer_weights
 from featuremaps.data import SPLITS, read_meta, read_split
 from featuremaps.device import select_device
 from featuremaps.model import load_checkpoint
@@ -28,7 +28,7 @@ def main():
     start = time.perf_counter()
     ex = extract_activations(model, splits, ckpt["mean"], ckpt["std"], params.extract, meta["classes"], device)
     seconds = time.perf_counter() - start
-    write_extraction(ex, "data/activations")
+    write_extraction(ex, "data/activations", layer_weights(model, ex.layers))
     log = logging.getLogger("featuremaps")
     log.info("%d images, layers %s (%s) in %.1f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)

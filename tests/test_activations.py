@@ -125,7 +125,7 @@ def test_missing_class_is_reported_not_a_crash(model, splits):
 
 def test_files_round_trip(tmp_path, model, splits):
     ex = extract_activations(model, splits, MEAN, STD, ExtractParams(top_k=3), CLASSES)
-    write_extraction(ex, tmp_path)
+    write_extraction(ex, tmp_path, {"conv1": np.zeros((6, 1, 3, 3), np.float32)})
     frame = read_per_image(tmp_path / "per_image.parquet", ["conv1", "conv2"])
     assert list(frame.columns[:4]) == ["split", "index", "label", "pred"] and len(frame) == 187
     assert frame["conv2_f16"].dtype == np.float32

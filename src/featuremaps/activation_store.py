@@ -5,6 +5,7 @@ data/activations/
   class_means.npz    per layer: <layer>_sums (float64), <layer>_means; counts; input_means
   examples.npz       first image of each class: index, input, <layer> maps
   top_k.parquet      layer, feature, rank, split, index, label, value
+  filters.npz        each hooked layer's kernels [out, in, k, k], so render needs no torch
 Each records which activation it holds (relu or raw).
 """
 from __future__ import annotations
@@ -16,15 +17,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featuremaps.activations import Extraction, feature_columns
+from typing import TYPE_CHECKING
+
 from featuremaps.errors import ArtifactError
 from featuremaps.files import atomic_path, write_npz
+
+if TYPE_CHECKING:
+    from featuremaps.activations import Extraction
 
 PER_IMAGE = "per_image.parquet"
 CLASS_MEANS = "class_means.npz"
 EXAMPLES = "examples.npz"
 TOP_K = "top_k.parquet"
+FILTERS = "filters.npz"
 BASE_COLUMNS = ["split", "index", "label", "pred"]
+
+
+def feature_columns(layer: str, n_features: int) -> list:
+    return [f"{layer}_f{j + 1:02d}" for j in range(n_features)]
 
 
 def _write_parquet(path: Path, columns: dict, metadata: dict) -> None:
@@ -34,7 +44,7 @@ def _write_parquet(path: Path, columns: dict, metadata: dict) -> None:
         pq.write_table(table, tmp)
 
 
-def write_extraction(ex: Extraction, out_dir: str | Path) -> None:
+def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None:
     out_dir = Path(out_dir)
     meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split}
     per_image = dict(ex.per_image)
@@ -51,6 +61,7 @@ def write_extraction(ex: Extraction, out_dir: str | Path) -> None:
     write_npz(out_dir / CLASS_MEANS, **arrays)
     write_npz(out_dir / EXAMPLES, layers=np.array(ex.layers), classes=np.array(ex.classes),
               activation=np.array(ex.activation), split=np.array(ex.means_split), **ex.examples)
+    write_npz(out_dir / FILTERS, **filters)
 
 
 def read_per_image(path: str | Path, layers=None) -> pd.DataFrame:

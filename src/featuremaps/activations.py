@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from featuremaps.activation_store import feature_columns
 from featuremaps.errors import ParamsError
 from featuremaps.model import conv_layer_names
 from featuremaps.params import ExtractParams
@@ -46,10 +47,6 @@ def hooked_layers(model, layers, activation: str = "relu"):
             handle.remove()
 
 
-def feature_columns(layer: str, n_features: int) -> list:
-    return [f"{layer}_f{j + 1:02d}" for j in range(n_features)]
-
-
 @dataclass
 class Extraction:
     layers: list
@@ -73,6 +70,12 @@ class Extraction:
     def input_means(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.input_sums / self.class_counts[:, None, None]
+
+
+def layer_weights(model, layers) -> dict:
+    """{layer: kernels [out, in, k, k] as float32 numpy} for the hooked layers."""
+    modules = dict(model.named_modules())
+    return {name: modules[name].weight.detach().float().cpu().numpy() for name in layers}
 
 
 def normalised_batch(images: np.ndarray, mean: float, std: float, device) -> torch.Tensor:

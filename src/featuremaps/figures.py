@@ -1,8 +1,9 @@
 """The figures, drawn from stored outputs only (never the model over the dataset).
 
 Each function takes arrays and RenderParams, saves one PNG and closes its figure. Grids
-of images are composed into one mosaic (torchvision's make_grid) and drawn with a single
-imshow, labelled by ticks, which keeps a 10 x 17 grid as fast to draw as one image.
+of images are composed into one mosaic and drawn with a single imshow, labelled by
+ticks, which keeps a 10 x 17 grid as fast to draw as one image. The mosaic is numpy,
+not torchvision's make_grid: importing torch would double the stage's run time.
 A figure's size in inches is a function of its grid (grid_figsize), so its pixel size
 is known in advance: width and height in inches x dpi.
 """
@@ -15,9 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from featuremaps.files import atomic_path  # noqa: E402
 from featuremaps.params import RenderParams  # noqa: E402
@@ -46,9 +45,15 @@ def _upscale(tile: np.ndarray, size: tuple) -> np.ndarray:
 
 def mosaic(tiles, n_cols: int, tile_px: tuple, pad_value: float = 1.0) -> np.ndarray:
     """RGBA tiles (each [h,w,4] in 0..1) -> one RGBA image, tiles upscaled to tile_px, white gaps."""
-    up = np.stack([np.stack([_upscale(t[..., c], tile_px) for c in range(4)], -1) for t in tiles])
-    grid = make_grid(torch.from_numpy(up).permute(0, 3, 1, 2), nrow=n_cols, padding=PAD, pad_value=pad_value)
-    return grid.permute(1, 2, 0).numpy()
+    n_rows = -(-len(tiles) // n_cols)
+    h, w = tile_px
+    grid = np.full((PAD + n_rows * (h + PAD), PAD + n_cols * (w + PAD), 4), pad_value)
+    grid[..., 3] = 1.0
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, n_cols)
+        y, x = PAD + r * (h + PAD), PAD + c * (w + PAD)
+        grid[y:y + h, x:x + w] = np.stack([_upscale(tile[..., k], tile_px) for k in range(4)], -1)
+    return grid
 
 
 def _rgba(values: np.ndarray, cmap, norm) -> np.ndarray:
