@@ -109,3 +109,36 @@ def new_project(tmp: Path, idx: Path, **params) -> Project:
 def project(tmp_path, idx_dir) -> Project:
     """A fresh repo with the whole project, set to a small generated IDX dataset."""
     return new_project(tmp_path, idx_dir)
+
+
+def run_stage(folder: Path, stage: str, check=True) -> subprocess.CompletedProcess:
+    """Run one stage script in `folder` (a copy of stages/ and params.yaml), without DVC."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"stage {stage} failed:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def stage_folder(folder: Path, idx: Path, **sections) -> Path:
+    """A folder holding stages/ and a params.yaml set to the IDX dataset `idx` and small settings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "stages", folder / "stages", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(source="idx", idx_dir=str(idx))
+    for section, values in {**SMALL, **sections}.items():
+        params[section].update(values)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stage_outputs(tmp_path_factory) -> Path:
+    """A folder where download, train, extract and render ran once on a small IDX dataset (no DVC)."""
+    tmp = tmp_path_factory.mktemp("outputs")
+    folder = stage_folder(tmp / "run", write_idx_folder(tmp / "idx", 300, 100))
+    for stage in ("download", "train", "extract", "render"):
+        run_stage(folder, stage)
+    return folder

@@ -78,8 +78,10 @@ def torchvision_splits(dataset: str, root: Path):
         train = cls(root=str(root), train=True, download=True)
         test = cls(root=str(root), train=False, download=True)
     except (RuntimeError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise SourceUnavailable(f"torchvision could not download {dataset} ({first})") from None
+        # torchvision lists each mirror it tried; the last line holds the underlying cause.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        cause = lines[-1] if lines else exc.__class__.__name__
+        raise SourceUnavailable(f"torchvision could not download {dataset} ({cause})") from None
     return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
 
 

@@ -154,13 +154,17 @@ def histogram_edges(values: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(lo, hi, bins + 1)
 
 
+def histogram_figsize(n_features: int) -> tuple[float, float]:
+    rows, cols = histogram_layout(n_features)
+    return (cols * 2.6 + 1.8, rows * 1.9 + 0.9)
+
+
 def histograms_figure(path: Path, sums: np.ndarray, labels: np.ndarray, classes: list, layer: str,
                       activation: str, params: RenderParams) -> list:
     """One panel per feature: each class's density of per-image summed activation. Returns the edges."""
     n_feat = sums.shape[1]
     rows, cols = histogram_layout(n_feat)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.6 + 1.8, rows * 1.9 + 0.9), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=histogram_figsize(n_feat), layout="constrained", squeeze=False)
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     all_edges = []
     for f, ax in enumerate(axes.flat):

@@ -37,7 +37,7 @@ def report_html(figures: list, meta: dict, metrics: dict, params: dict, figure_d
     nav = "".join(f'<a href="#{Path(f.file).stem}">{html.escape(f.title)}</a>' for f in figures)
     items = "".join(
         f'<figure id="{Path(f.file).stem}"><h3>{html.escape(f.title)}</h3>'
-        f'<img src="{figure_dir}/{f.file}" alt="{html.escape(f.title)}" loading="lazy">'
+        f'<img src="{figure_dir}/{f.file}" alt="{html.escape(f.title)}">'
         f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
         for f in figures)
     return f"""<!DOCTYPE html>

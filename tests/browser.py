@@ -1,0 +1,55 @@
+"""Open a page in headless Chromium with every network request refused, and record what it asked for."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def require_browser():
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (Debian package chromium; .ci/run installs it)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
+
+
+def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict:
+    """Load file://page_path; non-file requests are aborted. Returns requests, failures, external ones."""
+    from playwright.sync_api import sync_playwright
+    require_browser()
+    seen = {"requests": [], "failed": [], "external": [], "console_errors": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+
+        def route(r):
+            if r.request.url.startswith(("file:", "data:", "blob:")):
+                r.continue_()
+            else:
+                seen["external"].append(r.request.url)
+                r.abort()
+        page.route("**/*", route)
+        page.on("request", lambda r: seen["requests"].append(r.url))
+        page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+        page.on("console", lambda m: m.type == "error" and seen["console_errors"].append(m.text))
+        page.goto(page_path.resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(wait_ms)
+        seen["images_loaded"] = page.evaluate(
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+        seen["svg_or_canvas_with_content"] = page.evaluate(
+            "Array.from(document.querySelectorAll('svg, canvas')).filter(e => "
+            "(e.tagName === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5).length")
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    return seen
+
+
+def is_blank(png: Path) -> bool:
+    import numpy as np
+    from PIL import Image
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    return pixels.std() < 2.0

@@ -1,0 +1,97 @@
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from browser import is_blank, open_offline
+from featuremaps import figures
+from featuremaps.params import params_from_dict
+
+FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png"] + [
+    f"{layer}_{kind}.png" for layer in ("conv1", "conv2")
+    for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples")]
+
+
+@pytest.fixture(scope="module")
+def render_params(stage_outputs):
+    return params_from_dict(yaml.safe_load((stage_outputs / "params.yaml").read_text())).render
+
+
+def size_of(png):
+    with Image.open(png) as im:
+        return im.size
+
+
+def expected_px(size_in, dpi):
+    # Agg truncates inches x dpi to whole pixels
+    return (int(size_in[0] * dpi + 1e-6), int(size_in[1] * dpi + 1e-6))
+
+
+def test_every_figure_is_written_and_not_blank(stage_outputs):
+    out = stage_outputs / "reports/figures"
+    assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)
+    for name in FIGURES:
+        assert not is_blank(out / name), name
+
+
+def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
+    out, p = stage_outputs / "reports/figures", render_params
+    # 10 classes; conv1 has 6 features, conv2 16; plus the input column.
+    assert size_of(out / "conv1_feature_maps.png") == expected_px(figures.grid_figsize(10, 7, p.tile_inches), p.dpi)
+    assert size_of(out / "conv2_feature_maps.png") == expected_px(figures.grid_figsize(10, 17, p.tile_inches), p.dpi)
+    assert size_of(out / "conv2_class_means.png") == expected_px(figures.grid_figsize(10, 17, p.tile_inches), p.dpi)
+    # filters: rows = output features, columns = input channels (at least 3 wide)
+    assert size_of(out / "conv2_filters.png") == expected_px(figures.grid_figsize(16, 6, p.tile_inches * 0.6), p.dpi)
+    assert size_of(out / "conv1_filters.png") == expected_px(figures.grid_figsize(6, 3, p.tile_inches * 0.6), p.dpi)
+    # top examples: one row per feature, k = extract.top_k columns
+    assert size_of(out / "conv2_top_examples.png") == expected_px(figures.grid_figsize(16, 4, p.tile_inches * 0.8), p.dpi)
+    assert size_of(out / "conv2_histograms.png") == expected_px(figures.histogram_figsize(16), p.dpi)
+    assert figures.histogram_layout(16) == (4, 4) and figures.histogram_layout(6) == (2, 3)
+
+
+def test_histogram_bins_cover_the_data(stage_outputs, render_params, tmp_path):
+    frame = pd.read_parquet(stage_outputs / "data/activations/per_image.parquet")
+    train = frame[frame["split"] == "train"]
+    cols = [c for c in frame.columns if c.startswith("conv2_f")]
+    sums = train[cols].to_numpy()
+    edges = figures.histograms_figure(tmp_path / "h.png", sums, train["label"].to_numpy(),
+                                      [str(i) for i in range(10)], "conv2", "relu", render_params)
+    assert len(edges) == 16
+    for j, e in enumerate(edges):
+        assert e[0] <= sums[:, j].min() and e[-1] >= sums[:, j].max()
+        assert len(e) == render_params.hist_bins + 1
+        # every image falls in a bin: nothing clipped
+        assert np.histogram(sums[:, j], bins=e)[0].sum() == len(sums)
+
+
+def test_mosaic_places_tiles_in_a_grid():
+    tiles = [np.full((2, 2, 4), v) for v in (0.1, 0.2, 0.3)]
+    grid = figures.mosaic(tiles, n_cols=2, tile_px=(4, 4), pad_value=0.9)
+    assert grid.shape == (1 + 2 * 5, 1 + 2 * 5, 4)
+    assert grid[1, 1, 0] == 0.1 and grid[1, 6, 0] == 0.2 and grid[6, 1, 0] == 0.3
+    assert grid[0, 0, 0] == 0.9 and grid[6, 6, 0] == 0.9  # padding and the empty cell
+
+
+def test_per_map_scale_option(stage_outputs, render_params, tmp_path):
+    import dataclasses
+    ex = np.load(stage_outputs / "data/activations/examples.npz")
+    p = dataclasses.replace(render_params, shared_scale=False)
+    figures.map_grid_figure(tmp_path / "m.png", ex["input"].astype(float), ex["conv1"], [str(i) for i in range(10)],
+                            "t", "relu", p, False, "Input", "v")
+    assert not is_blank(tmp_path / "m.png")
+
+
+def test_report_links_every_figure_and_loads_offline(stage_outputs, tmp_path):
+    page = stage_outputs / "reports/index.html"
+    text = page.read_text()
+    links = re.findall(r'<img src="([^"]+)"', text)
+    assert sorted(links) == sorted(f"figures/{f}" for f in FIGURES)
+    assert "http://" not in text and "https://" not in text
+    assert "Dataset" in text and "val_accuracy" in text and "idx" in text
+    seen = open_offline(page, tmp_path / "shot.png")
+    assert seen["external"] == [] and seen["failed"] == []
+    assert all(ok for _, ok in seen["images_loaded"]) and len(seen["images_loaded"]) == len(FIGURES)
+    assert not is_blank(tmp_path / "shot.png")
