@@ -20,7 +20,7 @@ import psutil, torch
 baseline = psutil.Process().memory_info().rss
 from featuremaps.activation_store import write_extraction
 from featuremaps.activations import extract_activations
-from featuremaps.data import read_split
+from featuremaps.dataset import read_split
 from featuremaps.device import select_device
 from featuremaps.model import build_model, model_config
 from featuremaps.params import Params

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from common import dataset_60k, median_time
-from featuremaps.data import pixel_mean_std
+from featuremaps.dataset import pixel_mean_std
 from featuremaps.model import build_model, model_config
 from featuremaps.params import Params
 from featuremaps.train import evaluate, normalised_images, train_one_epoch

@@ -5,7 +5,8 @@
 import logging
 from pathlib import Path
 
-from featuremaps.data import load_dataset, write_dataset
+from featuremaps.data import load_dataset
+from featuremaps.dataset import write_dataset
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
 

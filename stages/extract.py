@@ -9,7 +9,7 @@ import time
 
 from featuremaps.activation_store import write_extraction
 from featuremaps.activations import extract_activations, layer_weights
-from featuremaps.data import SPLITS, read_meta, read_split
+from featuremaps.dataset import SPLITS, read_meta, read_split
 from featuremaps.device import select_device
 from featuremaps.model import load_checkpoint
 from featuremaps.params import load_params

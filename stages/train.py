@@ -9,7 +9,7 @@ import logging
 import pandas as pd
 import torch
 
-from featuremaps.data import read_meta, read_split
+from featuremaps.dataset import read_meta, read_split
 from featuremaps.device import select_device
 from featuremaps.files import write_csv, write_json
 from featuremaps.model import build_model, model_config, save_checkpoint

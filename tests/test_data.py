@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featuremaps import data
+from featuremaps import data, dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
 from featuremaps.idx import write_idx
 from featuremaps.params import DataParams
@@ -91,7 +91,7 @@ def test_auto_falls_back_to_npm(tmp_path, monkeypatch):
     assert "falling back to the offline npm copy" in ds.notes[0]
     assert len(ds.train_labels) == 90 and len(ds.val_labels) == 30
     assert np.bincount(ds.val_labels).tolist() == [3] * 10  # stratified
-    meta = data.write_dataset(ds, tmp_path / "out", "auto")
+    meta = dataset.write_dataset(ds, tmp_path / "out", "auto")
     assert meta["source"] == "npm" and meta["requested_source"] == "auto"
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["notes"] == ds.notes
     # torchvision alone does not fall back: it says the source is unavailable
@@ -141,14 +141,14 @@ def test_idx_source_uses_test_split_and_names(tmp_path):
 def test_meta_records_hashes_and_normalisation(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", 64, 16)
     ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), 0, tmp_path / "dl")
-    meta = data.write_dataset(ds, tmp_path / "out", "idx")
-    images, labels = data.read_split(tmp_path / "out", "train")
+    meta = dataset.write_dataset(ds, tmp_path / "out", "idx")
+    images, labels = dataset.read_split(tmp_path / "out", "train")
     np.testing.assert_array_equal(images, ds.train_images)
     pixels = images.astype(np.float64) / 255
     assert meta["mean"] == pytest.approx(pixels.mean(), abs=1e-12)
     assert meta["std"] == pytest.approx(pixels.std(), abs=1e-9)
     assert meta["counts"] == {"train": 64, "val": 16}
-    assert meta["sha256"]["train"] == data.split_sha256(images, labels)
+    assert meta["sha256"]["train"] == dataset.split_sha256(images, labels)
     assert meta["sha256"]["train"] != meta["sha256"]["val"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["meta.json", "train.npz", "val.npz"]
 

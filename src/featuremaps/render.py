@@ -21,7 +21,7 @@ import pandas as pd
 from featuremaps import figures as fig
 from featuremaps.activation_store import (CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, layer_features,
                                           read_npz, read_per_image, read_top_k)
-from featuremaps.data import read_meta, read_split
+from featuremaps.dataset import read_meta, read_split
 from featuremaps.errors import ArtifactError
 from featuremaps.params import RenderParams
 

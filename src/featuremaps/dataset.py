@@ -1,0 +1,84 @@
+"""The stored dataset: data/dataset/{train,val}.npz and meta.json, written and read back.
+
+train.npz and val.npz hold `images` uint8 [N,H,W] and `labels` uint8 [N]; meta.json holds
+the dataset, the source used, class names, counts, a sha256 per split and the train
+split's pixel mean/std in [0, 1] units (the normalisation every later stage uses).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from featuremaps.errors import ArtifactError
+from featuremaps.files import write_json, write_npz
+
+SPLITS = ("train", "val")
+
+
+def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """Content hash of one split: shape, then image bytes, then label bytes."""
+    digest = hashlib.sha256(repr(images.shape).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
+    """Mean and std of all pixels in [0, 1] units, accumulated in float64 chunk by chunk."""
+    total = total_sq = 0.0
+    for start in range(0, len(images), 8192):
+        chunk = images[start:start + 8192].astype(np.float64) / 255.0
+        total += chunk.sum()
+        total_sq += np.square(chunk).sum()
+    n = images.size
+    mean = total / n
+    return mean, float(np.sqrt(max(total_sq / n - mean * mean, 0.0)))
+
+
+def write_dataset(ds, out_dir: Path, requested_source: str) -> dict:
+    """Write a featuremaps.data.Dataset as train.npz, val.npz and meta.json; return the meta."""
+    mean, std = pixel_mean_std(ds.train_images)
+    splits = {"train": (ds.train_images, ds.train_labels), "val": (ds.val_images, ds.val_labels)}
+    meta = {
+        "dataset": ds.name,
+        "source": ds.source,
+        "requested_source": requested_source,
+        "notes": ds.notes,
+        "val_split": ds.val_origin,
+        "classes": ds.classes,
+        "image_shape": list(ds.train_images.shape[1:]),
+        "counts": {s: int(len(y)) for s, (_, y) in splits.items()},
+        "class_counts": {s: np.bincount(y, minlength=len(ds.classes)).tolist() for s, (_, y) in splits.items()},
+        "sha256": {s: split_sha256(x, y) for s, (x, y) in splits.items()},
+        "mean": mean,
+        "std": std if std > 0 else 1.0,
+    }
+    for split, (images, labels) in splits.items():
+        write_npz(out_dir / f"{split}.npz", images=images, labels=labels)
+    write_json(out_dir / "meta.json", meta)
+    return meta
+
+
+def read_meta(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_split(data_dir: str | Path, split: str):
+    """(images uint8 [N,H,W], labels uint8 [N]) of one stored split."""
+    path = Path(data_dir) / f"{split}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return npz["images"], npz["labels"]
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc})") from None
