@@ -7,13 +7,19 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: run test venv clean
 
-run: $(STAMP)
+TEMPLATE := .dvc/plots/offline.html
+
+run: $(STAMP) $(TEMPLATE)
 	dvc repro
 
-test: $(STAMP)
+test: $(STAMP) $(TEMPLATE)
 	pytest
 
 venv: $(STAMP)
+
+# `dvc plots show/diff` pages that draw offline: vega inlined, fetched once with npm.
+$(TEMPLATE): src/featuremaps/plots_template.py $(STAMP)
+	python -m featuremaps.plots_template $@ || echo "warning: no offline plots template; dvc plots pages will load vega from a CDN"
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml

@@ -42,7 +42,7 @@ def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict
             "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
         seen["svg_or_canvas_with_content"] = page.evaluate(
             "Array.from(document.querySelectorAll('svg, canvas')).filter(e => "
-            "(e.tagName === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5).length")
+            "(e.tagName.toLowerCase() === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5).length")
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
     return seen
