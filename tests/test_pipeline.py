@@ -1,0 +1,76 @@
+"""End to end: the four stages under the real `dvc`, and which stages each change reruns."""
+import json
+import re
+
+from browser import is_blank, open_offline
+
+
+def ran(proc) -> list:
+    return re.findall(r"Running stage '(\w+)'", proc.stdout)
+
+
+def test_pipeline_reruns_only_what_changed(project, tmp_path):
+    first = project.repro()
+    assert ran(first) == ["download", "train", "extract", "render"]
+    metrics = json.loads((project.path / "reports/metrics.json").read_text())
+    assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
+    history = (project.path / "reports/plots/history.csv").read_text().splitlines()
+    assert history[0] == "epoch,train_loss,val_loss,train_accuracy,val_accuracy,lr" and len(history) == 2
+    assert (project.path / "reports/plots/confusion.csv").read_text().startswith("actual,predicted")
+    for name in ("per_image.parquet", "class_means.npz", "examples.npz", "top_k.parquet", "filters.npz"):
+        assert (project.path / "data/activations" / name).exists()
+    assert ran(project.repro()) == []
+    assert project.status() == {}
+    shown = project.dvc("metrics", "show").stdout
+    assert "val_accuracy" in shown and "reports/metrics.json" in shown
+    project.commit("baseline")
+
+    project.set_params(render={"cmap": "magma"})
+    assert ran(project.repro()) == ["render"]
+    project.set_params(extract={"top_k": 3})
+    assert ran(project.repro()) == ["extract", "render"]
+    project.set_params(train={"lr": 0.002})
+    assert ran(project.repro()) == ["train", "extract", "render"]
+    project.set_params(data={"val_fraction": 0.2})  # idx has a test split: dataset unchanged
+    assert ran(project.repro())[0] == "download"
+    project.commit("params")
+
+    figures = project.path / "src/featuremaps/figures.py"
+    figures.write_text(figures.read_text() + "\n# edited\n")
+    assert set(project.status()) == {"render"}
+    assert ran(project.repro()) == ["render"]
+    acts = project.path / "src/featuremaps/activations.py"
+    acts.write_text(acts.read_text() + "\n# edited\n")
+    assert set(project.status()) == {"extract"}
+    model = project.path / "src/featuremaps/model.py"
+    model.write_text(model.read_text() + "\n# edited\n")
+    assert set(project.status()) == {"train", "extract"}
+    assert ran(project.repro()) == ["train", "extract", "render"]
+
+    # dvc plots show writes a page that draws offline, with the figures as images
+    out = project.dvc("plots", "show", "-o", str(tmp_path / "plots")).stdout
+    assert "index.html" in out
+    page = tmp_path / "plots/index.html"
+    assert "cdn.jsdelivr" not in page.read_text()
+    seen = open_offline(page, tmp_path / "plots.png", wait_ms=2500)
+    assert seen["external"] == [] and seen["console_errors"] == []
+    assert seen["svg_or_canvas_with_content"] >= 3  # loss, accuracy, confusion
+    assert any("conv2_feature_maps" in src and ok for src, ok in seen["images_loaded"])
+    assert not is_blank(tmp_path / "plots.png")
+
+
+def test_experiments_and_diffs(project):
+    project.repro()
+    project.commit("baseline")
+    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "render.dpi=50", "-n", "fast")
+    shown = project.dvc("exp", "show", "--json").stdout
+    assert "fast" in shown and "0.003" in shown
+    params = project.dvc("params", "diff").stdout
+    assert "train.lr" in params and "0.003" in params
+    metrics = project.dvc("metrics", "diff").stdout
+    assert "val_accuracy" in metrics or "val_loss" in metrics
+    diff = project.dvc("plots", "diff", "HEAD", "-o", str(project.tmp / "diff")).stdout
+    assert "index.html" in diff
+    refused = project.dvc("exp", "run", "-S", "train.learning_rate=0.1", check=False)
+    assert refused.returncode != 0
+    assert "learning_rate" in refused.stderr + refused.stdout
