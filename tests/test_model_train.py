@@ -112,3 +112,25 @@ def test_select_device():
         with pytest.raises(ParamsError, match="train.device = 'cuda' but this machine has no CUDA device; "
                                               "available here: auto, cpu"):
             select_device("cuda")
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_untrusted_and_broken_checkpoints_are_refused(tmp_path):
+    torch.save({"state_dict": {}, "config": {}, "mean": 0.0, "std": 1.0, "classes": [], "x": Evil()},
+               tmp_path / "evil.pt")
+    with pytest.raises(ArtifactError, match="evil.pt: not a loadable featuremaps checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    model, _ = run_fit(1)
+    save_checkpoint(tmp_path / "ok.pt", model, model_config(ModelParams(), (28, 28), 10), 0.1, 0.3, list("0123456789"))
+    data = (tmp_path / "ok.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="cut.pt: not a loadable featuremaps checkpoint"):
+        load_checkpoint(tmp_path / "cut.pt")
+    other = build_model(model_config(ModelParams(conv2_channels=8), (28, 28), 10))
+    save_checkpoint(tmp_path / "other.pt", other, model_config(ModelParams(), (28, 28), 10), 0.1, 0.3, list("0123456789"))
+    with pytest.raises(ArtifactError, match="other.pt: weights do not fit the model it describes"):
+        load_checkpoint(tmp_path / "other.pt")
