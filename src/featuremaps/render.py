@@ -167,6 +167,9 @@ def render_figures(inp: Inputs, params: RenderParams, out: Path) -> list:
                   for c in range(len(classes))]
     scale = "one colour scale for the whole grid" if params.shared_scale else "one colour scale per map"
     means_split, counts = inp.means_split, inp.class_means["counts"]
+    split_rows = inp.per_image["split"] == means_split
+    labels = inp.per_image.loc[split_rows, "label"].to_numpy()
+    layer_means = {}  # layer -> class x feature mean of the summed activation
     for layer in inp.layers:
         job(fig.map_grid_figure)(add(f"{layer}_feature_maps.png", f"{layer} feature maps",
                                 f"One image per class (the first of the {means_split} split), then each of "
@@ -188,25 +191,19 @@ def render_figures(inp: Inputs, params: RenderParams, out: Path) -> list:
                                f"The learned {layer} kernels: one row per output feature, one column per "
                                f"input channel; red positive, blue negative, white zero."),
                            inp.weights[layer], layer, params)
-        split_rows = inp.per_image["split"] == means_split
         sums = inp.per_image.loc[split_rows, layer_features(inp.per_image, layer)].to_numpy()
+        layer_means[layer] = np.stack([sums[labels == c].mean(0, dtype=np.float64) if (labels == c).any()
+                                       else np.full(sums.shape[1], np.nan) for c in range(len(classes))])
         job(fig.histograms_figure)(add(f"{layer}_histograms.png", f"{layer} activation histograms",
                                   f"For each {layer} feature, the distribution of each {means_split} image's "
                                   f"spatially summed {unit}, one outline per class, each normalised to unit area "
                                   f"so classes of different sizes compare. The x range covers all the data."),
-                              sums, inp.per_image.loc[split_rows, "label"].to_numpy(), classes, layer,
+                              sums, labels, classes, layer,
                               inp.activation, params)
         job(fig.top_examples_figure)(add(f"{layer}_top_examples.png", f"{layer} top images per feature",
                                     f"For each {layer} feature, the {means_split} images with the largest summed "
                                     f"activation: what the feature looks for across the dataset."),
                                 inp.splits[means_split][0], inp.top_k, classes, layer, params)
-    split_rows = inp.per_image["split"] == means_split
-    labels = inp.per_image.loc[split_rows, "label"].to_numpy()
-    layer_means = {}
-    for layer in inp.layers:
-        sums = inp.per_image.loc[split_rows, layer_features(inp.per_image, layer)].to_numpy(np.float64)
-        layer_means[layer] = np.stack([sums[labels == c].mean(0) if (labels == c).any()
-                                       else np.full(sums.shape[1], np.nan) for c in range(len(classes))])
     job(fig.selectivity_figure)(add("class_feature_selectivity.png", "Class selectivity",
                                f"Mean summed activation of each feature (columns) for each class (rows) over the "
                                f"{means_split} split, divided by the feature's largest class mean: 1 marks the "
