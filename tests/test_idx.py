@@ -60,12 +60,16 @@ def test_wrong_magic(tmp_path, images):
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_oversized_header_allocates_nothing(tmp_path, compress):
-    # The header claims 4e9 images; the reader must refuse before allocating anything.
-    data = struct.pack(">2sBBIII", b"\0\0", 8, 3, 4_000_000_000, 28, 28) + b"\0" * 100
+@pytest.mark.parametrize("shape, claimed", [((4_000_000_000, 28, 28), "3136000000000"),
+                                            # 2**64 bytes: overflows a 64-bit product to a small number
+                                            ((2**32 - 1, 2**16, 2**16), "18446744069414584320")])
+def test_oversized_header_allocates_nothing(tmp_path, compress, shape, claimed):
+    # The header claims billions of images; the reader must refuse before allocating anything.
+    data = struct.pack(">2sBBIII", b"\0\0", 8, 3, *shape) + b"\0" * 100
     path = tmp_path / "huge"
     path.write_bytes(gzip.compress(data) if compress else data)
-    with pytest.raises(DatasetError, match=r"huge: IDX header claims shape \(4000000000, 28, 28\)"):
+    with pytest.raises(DatasetError, match=rf"huge: IDX header claims shape \({', '.join(map(str, shape))}\) "
+                                           rf"\({claimed} bytes\); at most 4294967296 bytes are allowed"):
         read_idx(path, 3)
 
 

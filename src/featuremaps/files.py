@@ -1,17 +1,22 @@
 """Atomic writes: every output goes to a temporary name in its folder, then is renamed.
 
-A stage killed half way therefore leaves either the previous file or none, never a
-truncated one that DVC could record.
+A stage killed half way therefore leaves the previous file in place (dvc.yaml marks every
+output `persist`, so DVC does not delete it first), never a truncated one. The temporary
+names match TEMP_PATTERN, which .dvcignore and .gitignore list, so a leftover from a kill
+is never recorded by DVC or git; the next write of the same file removes it.
 """
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+TEMP_PATTERN = ".*.tmp*"  # .<name>.<random>.tmp<suffix>, listed in .dvcignore and .gitignore
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -22,6 +27,9 @@ def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    leftovers = Path(glob.escape(str(path.parent))) / f".{glob.escape(path.name)}.*.tmp{path.suffix}"
+    for stale in glob.glob(str(leftovers)):
+        os.unlink(stale)  # left by a killed run; DVC's lock means no other writer is running
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     try:

@@ -7,6 +7,7 @@ DatasetError naming it.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -53,7 +54,7 @@ def _read(fh, path: Path, ndim: int, file_size: int | None) -> np.ndarray:
         raise DatasetError(f"{path}: truncated IDX header ({4 + len(raw_shape)} of {4 + 4 * ndim} bytes)")
     shape = struct.unpack(f">{ndim}I", raw_shape)
     header = 4 + 4 * ndim
-    expected = int(np.prod(shape, dtype=np.int64)) if shape else 0
+    expected = math.prod(shape)  # Python ints: a hostile header cannot overflow it
     if expected > MAX_BYTES:
         raise DatasetError(f"{path}: IDX header claims shape {shape} ({expected} bytes); "
                            f"at most {MAX_BYTES} bytes are allowed")

@@ -10,6 +10,7 @@ torch.load(path, weights_only=True, map_location="cpu") on any machine.
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -78,7 +79,13 @@ def load_checkpoint(path, expected_config: dict | None = None):
         raise ArtifactError(f"{path}: not found; run the train stage first (dvc repro)")
     try:
         ckpt = torch.load(path, weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
+    except pickle.UnpicklingError as exc:
+        # weights_only refused a pickled global (a class or function that could run code).
+        name = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise ArtifactError(f"{path}: refused: it holds Python objects other than tensors"
+                            f"{f' ({name.group(1)})' if name else ''}, which could run code when loaded; "
+                            f"a featuremaps checkpoint holds only tensors, numbers and strings") from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
         raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint ({first})") from None
     if not isinstance(ckpt, dict) or not {"state_dict", "config", "mean", "std", "classes"} <= set(ckpt):

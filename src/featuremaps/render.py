@@ -206,8 +206,11 @@ def render_figures(inp: Inputs, params: RenderParams, out: Path) -> list:
                                 inp.splits[means_split][0], inp.top_k, classes, layer, params)
     job(fig.selectivity_figure)(add("class_feature_selectivity.png", "Class selectivity",
                                f"Mean summed activation of each feature (columns) for each class (rows) over the "
-                               f"{means_split} split, divided by the feature's largest class mean: 1 marks the "
-                               f"class a feature fires for most."),
+                               f"{means_split} split, scaled per feature from its least (0) to its most (1) "
+                               f"responsive class: the class each feature fires for."),
                            layer_means, classes, params)
     run_jobs(jobs)
+    # The folder is a persist output: drop figures of layers no longer extracted.
+    for stale in set(out.glob("*.png")) - {out / f.file for f in done}:
+        stale.unlink()
     return done

