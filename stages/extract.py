@@ -25,11 +25,13 @@ def main():
     model, ckpt = load_checkpoint("data/model/model.pt", {"image_shape": meta["image_shape"],
                                                           "n_classes": len(meta["classes"])})
     splits = {split: read_split(DATA, split) for split in SPLITS}
+    log = logging.getLogger("featuremaps")
+    log.info("extracting %s (%s) from %d images on %s", ", ".join(params.extract.layers),
+             params.extract.activation, sum(len(labels) for _, labels in splits.values()), device)
     start = time.perf_counter()
     ex = extract_activations(model, splits, ckpt["mean"], ckpt["std"], params.extract, meta["classes"], device)
     seconds = time.perf_counter() - start
     write_extraction(ex, "data/activations", layer_weights(model, ex.layers))
-    log = logging.getLogger("featuremaps")
     log.info("%d images, layers %s (%s) in %.1f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)
     missing = [ex.classes[c] for c, i in enumerate(ex.examples["index"]) if i < 0]

@@ -91,7 +91,7 @@ def idx_dir(tmp_path) -> Path:
 
 def new_project(tmp: Path, idx: Path, **params) -> Project:
     proj = Project(tmp)
-    proj.path.mkdir()
+    proj.path.mkdir(parents=True)
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():

@@ -53,7 +53,7 @@ def params_read_by(script: Path) -> set:
 
 def test_deps_are_exactly_the_code_each_stage_runs():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["download", "train", "extract", "render"]
+    assert list(stages) == ["check", "download", "train", "extract", "render"]
     for name, stage in stages.items():
         script = ROOT / "stages" / f"{name}.py"
         code_deps = {d for d in stage["deps"] if d.endswith(".py")}
@@ -65,6 +65,7 @@ def test_deps_are_exactly_the_code_each_stage_runs():
 
 def test_params_are_exactly_the_sections_each_stage_reads():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages.pop("check")["params"] == [{"params.yaml": None}]  # the whole file
     for name, stage in stages.items():
         script = ROOT / "stages" / f"{name}.py"
         assert set(stage["params"]) == params_read_by(script), name

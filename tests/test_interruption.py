@@ -1,40 +1,78 @@
-"""A stage killed half way leaves no half-written output; the next `dvc repro` completes."""
+"""A stage killed half way leaves nothing DVC could record; the next `dvc repro` completes
+with the results of an uninterrupted run. Two `dvc repro` at once: DVC's lock keeps one out."""
+from __future__ import annotations
+
+import json
 import os
 import signal
 import subprocess
 import time
 
-import pandas as pd
+import pytest
+import yaml
+
+from conftest import new_project
+from featuremaps.synthetic import write_idx_folder
+
+# Slow enough to be killed inside the training loop and inside extraction.
+SLOW = dict(train={"epochs": 2, "batch_size": 32}, extract={"batch_size": 1})
 
 
-def kill_during(proc, script, after=1.0, timeout=120):
-    """SIGKILL the process group of `proc` `after` seconds into the run of stages/<script>."""
-    import psutil
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        children = psutil.Process(proc.pid).children(recursive=True)
-        if any(script in " ".join(c.cmdline()) for c in children if c.is_running()):
-            time.sleep(after)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.05)
-    return False
+def kill_when(proj, marker: str, delay: float = 0.0, timeout: float = 300) -> str:
+    """Start `dvc repro`, SIGKILL it and its stage the moment `marker` appears in its output
+    (after `delay` seconds); return the output seen."""
+    proc = subprocess.Popen(["dvc", "repro"], cwd=proj.path, env=proj.env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen, deadline = [], time.time() + timeout
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line or time.time() > deadline:
+            time.sleep(delay)
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert marker in "".join(seen), "".join(seen)
+    return "".join(seen)
 
 
-def test_sigkill_during_extract_then_repro(project):
-    project.set_params(extract={"batch_size": 8})
-    project.repro("train")
-    proc = subprocess.Popen(["dvc", "repro"], cwd=project.path, env=project.env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert kill_during(proc, "stages/extract.py")
-    per_image = project.path / "data/activations/per_image.parquet"
-    if per_image.exists():  # whatever was renamed into place is whole
-        assert len(pd.read_parquet(per_image)) == 400
-    assert "extract" in project.status()
-    project.repro()
-    assert project.status() == {}
-    assert len(pd.read_parquet(project.path / "data/activations/per_image.parquet")) == 400
+def stage_outs(proj) -> dict:
+    """Each stage's recorded outputs and their hashes, from dvc.lock."""
+    lock = yaml.safe_load((proj.path / "dvc.lock").read_text())["stages"]
+    return {name: {o["path"]: o["md5"] for o in stage.get("outs", [])} for name, stage in lock.items()}
+
+
+def untimed_metrics(proj) -> dict:
+    metrics = json.loads((proj.path / "reports/metrics.json").read_text())
+    return {k: v for k, v in metrics.items() if k not in ("train_seconds", "images_per_second")}
+
+
+@pytest.fixture(scope="module")
+def idx(tmp_path_factory):
+    return write_idx_folder(tmp_path_factory.mktemp("idx"), n_train=6000, n_test=1000)  # extraction at batch 1: about 1 s
+
+
+def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_path, idx):
+    reference = new_project(tmp_path / "reference", idx, **SLOW)
+    reference.repro()
+
+    proj = new_project(tmp_path / "killed", idx, **SLOW)
+    kill_when(proj, "featuremaps.train: epoch 1/2")  # inside the training loop
+    assert not (proj.path / "data/model/model.pt").exists()
+    assert {"train", "extract", "render"} <= set(proj.status())
+    assert set(stage_outs(proj)) == {"check", "download"}
+
+    kill_when(proj, "featuremaps: extracting", delay=0.3)  # inside extraction
+    assert not (proj.path / "data/activations/per_image.parquet").exists()
+    assert {"extract", "render"} <= set(proj.status()) and "train" not in proj.status()
+
+    proj.repro()
+    assert proj.status() == {}
+    ours, theirs = stage_outs(proj), stage_outs(reference)
+    for outs in (ours, theirs):  # these two show the training time
+        del outs["train"]["reports/metrics.json"], outs["render"]["reports/index.html"]
+    assert ours == theirs  # dataset, model, history, activations, figures: the same bytes
+    assert untimed_metrics(proj) == untimed_metrics(reference)
 
 
 def test_two_repros_at_once(project):
@@ -47,4 +85,6 @@ def test_two_repros_at_once(project):
     for code, out in zip(codes, outputs):
         if code != 0:
             assert "lock" in out.lower(), out
+    # Every stage recorded, and every recorded output is the file on disk (status compares hashes).
+    assert set(stage_outs(project)) == {"check", "download", "train", "extract", "render"}
     assert project.status() == {}

@@ -91,6 +91,9 @@ def test_checkpoint_round_trip(tmp_path):
     model.eval()
     config = model_config(ModelParams(), (28, 28), 10)
     save_checkpoint(tmp_path / "model.pt", model, config, 0.13, 0.3, [str(i) for i in range(10)])
+    save_checkpoint(tmp_path / "again.pt", model, config, 0.13, 0.3, [str(i) for i in range(10)])
+    # The same weights give the same bytes, so DVC sees an unchanged model after a retrain.
+    assert (tmp_path / "model.pt").read_bytes() == (tmp_path / "again.pt").read_bytes()
     raw = torch.load(tmp_path / "model.pt", weights_only=True, map_location="cpu")
     assert raw["config"] == config and raw["classes"][3] == "3"
     loaded, ckpt = load_checkpoint(tmp_path / "model.pt", {"image_shape": [28, 28], "n_classes": 10})

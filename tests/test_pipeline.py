@@ -11,7 +11,7 @@ def ran(proc) -> list:
 
 def test_pipeline_reruns_only_what_changed(project, tmp_path):
     first = project.repro()
-    assert ran(first) == ["download", "train", "extract", "render"]
+    assert ran(first) == ["check", "download", "train", "extract", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     history = (project.path / "reports/plots/history.csv").read_text().splitlines()
@@ -25,14 +25,15 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert "val_accuracy" in shown and "reports/metrics.json" in shown
     project.commit("baseline")
 
+    # Every params edit reruns `check` (the whole file), whose unchanged output reruns nothing.
     project.set_params(render={"cmap": "magma"})
-    assert ran(project.repro()) == ["render"]
+    assert ran(project.repro()) == ["check", "render"]
     project.set_params(extract={"top_k": 3})
-    assert ran(project.repro()) == ["extract", "render"]
+    assert ran(project.repro()) == ["check", "extract", "render"]
     project.set_params(train={"lr": 0.002})
-    assert ran(project.repro()) == ["train", "extract", "render"]
+    assert ran(project.repro()) == ["check", "train", "extract", "render"]
     project.set_params(data={"val_fraction": 0.2})  # idx has a test split: dataset unchanged
-    assert ran(project.repro())[0] == "download"
+    assert ran(project.repro()) == ["check", "download"]
     project.commit("params")
 
     figures = project.path / "src/featuremaps/figures.py"

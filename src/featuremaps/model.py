@@ -65,8 +65,10 @@ def save_checkpoint(path, model: nn.Module, config: dict, mean: float, std: floa
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     ckpt = {"state_dict": state, "config": config, "mean": float(mean), "std": float(std),
             "classes": list(classes)}
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    # Through a file object: torch names the archive inside after a file path (here a random
+    # temporary one), so the same weights would hash differently and DVC would rerun extract.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(ckpt, fh)
 
 
 def load_checkpoint(path, expected_config: dict | None = None):

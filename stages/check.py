@@ -1,0 +1,21 @@
+"""Stage check: the whole of params.yaml, before any other stage runs.
+
+    python stages/check.py      (normally run by `dvc repro`)
+
+DVC reruns a stage only when the params it lists change, so a mistyped section
+(`trian:` for `train:`) would otherwise be ignored in silence. This stage lists the
+whole file and stops `dvc repro` with one line naming the bad key. Its output only says
+the file was valid, so it never changes and never makes another stage rerun.
+"""
+from featuremaps.files import write_text
+from featuremaps.params import load_params
+from featuremaps.stage import run_stage
+
+
+def main():
+    load_params()
+    write_text("data/params.ok", "params.yaml is valid\n")
+
+
+if __name__ == "__main__":
+    run_stage(main)
