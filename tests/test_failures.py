@@ -3,7 +3,9 @@
 Each case starts from a copy of a repo where the whole pipeline ran, breaks one thing,
 and checks that `dvc repro` exits non-zero, that the stage said exactly one `error:` line
 naming what, where and what is allowed (no traceback), and that every file that existed
-before, the outputs, dvc.lock and the DVC cache included, is byte-for-byte unchanged.
+before, the outputs and the DVC cache included, is byte-for-byte unchanged. dvc.lock too,
+but for the entry of the `check` stage where that stage passed: DVC records the params
+it checked.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from conftest import Project, new_project
 from featuremaps.data import NPM_SHA256
@@ -62,6 +65,7 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
     """Run `dvc repro *repro_args`; assert it fails with one error line holding every fragment of
     `expect` and changes no file. Returns the error line."""
     before = snapshot(proj.path)
+    lock_before = (proj.path / "dvc.lock").read_bytes()
     assert any(name.startswith(".dvc/cache/") for name in before)
     proc = proj.dvc("repro", *repro_args, check=False)
     output = proc.stdout + proc.stderr
@@ -74,8 +78,18 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
         assert fragment in errors[0], errors[0]
     after = snapshot(proj.path)
     assert sorted(set(before) ^ set(after)) == []
-    assert [name for name in before if before[name] != after[name]] == []
+    changed = [name for name in before if before[name] != after[name]]
+    if changed == ["dvc.lock"]:  # the check stage passed and recorded the params it checked
+        assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
+        changed = []
+    assert changed == []
     return errors[0]
+
+
+def locked_stages(lock: Path | bytes, but: str) -> dict:
+    """dvc.lock's stage entries, all but one."""
+    text = lock if isinstance(lock, bytes) else lock.read_bytes()
+    return {name: entry for name, entry in yaml.safe_load(text)["stages"].items() if name != but}
 
 
 # ----------------------------------------------------------------------------- dataset files
