@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from conftest import new_project
+from conftest import ROOT, new_project, run_stage, stage_folder
 from featuremaps.synthetic import write_idx_folder
 
 # Slow enough to be killed inside the training loop and inside extraction.
@@ -88,3 +89,23 @@ def test_two_repros_at_once(project):
     # Every stage recorded, and every recorded output is the file on disk (status compares hashes).
     assert set(stage_outs(project)) == {"check", "download", "train", "extract", "render"}
     assert project.status() == {}
+
+
+def test_ctrl_c_stops_a_stage_with_one_line(tmp_path, idx):
+    folder = stage_folder(tmp_path, idx, **SLOW)
+    run_stage(folder, "download")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=folder, env=env, stderr=subprocess.PIPE,
+                            text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "epoch 1/2" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    seen += proc.stderr.readlines()
+    assert proc.wait() == 130
+    assert seen[-1] == "interrupted: run `dvc repro` again to finish\n"
+    assert "Traceback" not in "".join(seen)
+    assert not (folder / "data/model/model.pt").exists()
+    assert not list(folder.rglob(".*.tmp*"))

@@ -10,10 +10,15 @@ log = logging.getLogger("featuremaps")
 
 
 def run_stage(main) -> None:
-    """Run a stage's main(); a FeaturemapsError ends it with one line and exit status 1."""
+    """Run a stage's main(); a FeaturemapsError ends it with one line and exit status 1,
+    Ctrl-C with one line and the usual 130."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     try:
         main()
     except FeaturemapsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        # Outputs are renamed into place whole, so there is nothing half-written to report.
+        print("interrupted: run `dvc repro` again to finish", file=sys.stderr)
+        sys.exit(130)
