@@ -1,4 +1,5 @@
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,7 @@ import yaml
 from PIL import Image
 
 from browser import is_blank, open_offline
+from conftest import run_stage
 from featuremaps import figures
 from featuremaps.params import params_from_dict
 
@@ -35,6 +37,20 @@ def test_every_figure_is_written_and_not_blank(stage_outputs):
     assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)
     for name in FIGURES:
         assert not is_blank(out / name), name
+
+
+def test_figures_of_layers_no_longer_extracted_are_removed(stage_outputs, tmp_path):
+    """reports/figures persists across runs, so render drops what it no longer draws."""
+    folder = tmp_path / "run"
+    shutil.copytree(stage_outputs, folder)
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["extract"]["layers"] = ["conv1"]
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    (folder / "reports/figures/notes.txt").write_text("kept: not a figure")
+    run_stage(folder, "extract")
+    run_stage(folder, "render")
+    names = sorted(p.name for p in (folder / "reports/figures").iterdir())
+    assert names == sorted([f for f in FIGURES if not f.startswith("conv2_")] + ["notes.txt"])
 
 
 def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
