@@ -129,3 +129,19 @@ def test_fuzz_mutated_valid_file(tmp_path_factory, flips, cut, compress):
     except DatasetError:
         return
     assert out.dtype == np.uint8 and out.ndim == 3 and out.size == len(data) - 16
+
+
+@settings(max_examples=300, deadline=None)
+@given(dims=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 40), min_size=3, max_size=3),
+       body=st.integers(0, 2000), compress=st.booleans())
+def test_fuzz_header_dimensions(tmp_path_factory, dims, body, compress):
+    """Any claimed shape, huge (products past 2**63) or zero, with any body length: an array of
+    exactly that shape, or DatasetError."""
+    data = struct.pack(">2sBB3I", b"\0\0", 8, 3, *dims) + bytes(range(256)) * (body // 256) + bytes(body % 256)
+    path = tmp_path_factory.mktemp("dims") / "f"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    try:
+        out = read_idx(path, 3)
+    except DatasetError:
+        return
+    assert out.shape == tuple(dims) and out.size == body
