@@ -255,11 +255,11 @@ class RunsCode:
 
 
 @pytest.mark.parametrize("case, expect", [
-    ("other-architecture", ["weights do not fit the model it describes"]),
+    ("other-architecture", ["weights do not fit the model it describes (", "); rerun the train stage"]),
     ("other-image-size", ["was trained with image_shape=[32, 32] but the dataset has image_shape=[28, 28]; "
                           "rerun the train stage"]),
     ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, mean, std, classes"]),
-    ("truncated", ["not a loadable featuremaps checkpoint"]),
+    ("truncated", ["not a loadable featuremaps checkpoint (", "); rerun the train stage to write one"]),
     ("pickled-object", ["refused: it holds Python objects other than tensors (posix.system), which could run "
                         "code when loaded"]),
 ])

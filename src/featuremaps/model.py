@@ -89,7 +89,8 @@ def load_checkpoint(path, expected_config: dict | None = None):
                             f"a featuremaps checkpoint holds only tensors, numbers and strings") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-        raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint ({first})") from None
+        raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint ({first}); "
+                            f"rerun the train stage to write one") from None
     if not isinstance(ckpt, dict) or not {"state_dict", "config", "mean", "std", "classes"} <= set(ckpt):
         raise ArtifactError(f"{path}: not a featuremaps checkpoint; expected keys state_dict, config, "
                             f"mean, std, classes")
@@ -105,5 +106,6 @@ def load_checkpoint(path, expected_config: dict | None = None):
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, RuntimeError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ArtifactError(f"{path}: weights do not fit the model it describes ({first})") from None
+        raise ArtifactError(f"{path}: weights do not fit the model it describes ({first}); "
+                            f"rerun the train stage") from None
     return model.eval(), ckpt
