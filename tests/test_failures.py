@@ -10,6 +10,7 @@ it checked.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -291,6 +292,30 @@ def test_per_image_missing_columns(repo, drop, expect):
     frame = pd.read_parquet(path)
     frame.drop(columns=drop(frame.columns) if callable(drop) else drop).to_parquet(path)
     fails_cleanly(repo, "--single-item", "render", expect=[f"data/activations/per_image.parquet: {expect}"])
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("truncated", "data/dataset/train.npz: not a dataset split with images and labels ("),
+    ("float-images", "data/dataset/train.npz: images float32 [300, 28, 28] and labels uint8 [300]; expected "
+                     "uint8 [N,H,W] and uint8 [N]; rerun the download stage"),
+    ("meta-not-json", "data/dataset/meta.json: not valid JSON ("),
+    ("meta-without-keys", "data/dataset/meta.json: missing image_shape, mean; expected the keys dataset, "),
+])
+def test_bad_dataset_files(repo, case, expect):
+    folder = repo.path / "data/dataset"
+    if case == "truncated":
+        (folder / "train.npz").write_bytes((folder / "train.npz").read_bytes()[:3000])
+    elif case == "float-images":
+        with np.load(folder / "train.npz") as npz:
+            images, labels = npz["images"], npz["labels"]
+        np.savez(folder / "train.npz", images=images.astype(np.float32), labels=labels)
+    elif case == "meta-not-json":
+        (folder / "meta.json").write_text('{"dataset": "mnist",')
+    else:
+        meta = json.loads((folder / "meta.json").read_text())
+        del meta["image_shape"], meta["mean"]
+        (folder / "meta.json").write_text(json.dumps(meta))
+    fails_cleanly(repo, "--single-item", "train", expect=[expect])
 
 
 def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):

@@ -10,6 +10,7 @@ Each records which activation it holds (relu or raw).
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +97,8 @@ def read_npz(path: str | Path, required=()) -> dict:
             arrays = {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable NPZ file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path}: not a readable NPZ file ({exc}); rerun extract") from None
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ArtifactError(f"{path}: missing arrays {', '.join(missing)}; rerun extract")

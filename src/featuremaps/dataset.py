@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from featuremaps.errors import ArtifactError
 from featuremaps.files import write_json, write_npz
 
 SPLITS = ("train", "val")
+# What the later stages read from meta.json.
+META_KEYS = ("dataset", "source", "classes", "image_shape", "counts", "mean", "std")
 
 
 def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
@@ -65,11 +68,16 @@ def write_dataset(ds, out_dir: Path, requested_source: str) -> dict:
 def read_meta(data_dir: str | Path) -> dict:
     path = Path(data_dir) / "meta.json"
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
     except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+        raise ArtifactError(f"{path}: not valid JSON ({exc}); rerun the download stage") from None
+    missing = [k for k in META_KEYS if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise ArtifactError(f"{path}: missing {', '.join(missing)}; expected the keys {', '.join(META_KEYS)}; "
+                            f"rerun the download stage")
+    return meta
 
 
 def read_split(data_dir: str | Path, split: str):
@@ -77,8 +85,14 @@ def read_split(data_dir: str | Path, split: str):
     path = Path(data_dir) / f"{split}.npz"
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return npz["images"], npz["labels"]
+            images, labels = npz["images"], npz["labels"]
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc}); "
+                            f"rerun the download stage") from None
+    if (images.dtype, labels.dtype, images.ndim, labels.ndim) != (np.uint8, np.uint8, 3, 1) \
+            or len(images) != len(labels):
+        raise ArtifactError(f"{path}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
+                            f"{list(labels.shape)}; expected uint8 [N,H,W] and uint8 [N]; rerun the download stage")
+    return images, labels
