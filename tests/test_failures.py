@@ -318,6 +318,15 @@ def test_bad_dataset_files(repo, case, expect):
     fails_cleanly(repo, "--single-item", "train", expect=[expect])
 
 
+@pytest.mark.parametrize("text, expect", [
+    ("", "not a readable CSV file (No columns to parse from file); rerun the train stage"),
+    ("epoch,loss\n1,0.5\n", "missing columns train_loss, val_loss, train_accuracy, val_accuracy; rerun the train stage"),
+], ids=["empty", "other-columns"])
+def test_bad_training_history(repo, text, expect):
+    (repo.path / "reports/plots/history.csv").write_text(text)
+    fails_cleanly(repo, "--single-item", "render", expect=[f"reports/plots/history.csv: {expect}"])
+
+
 def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
     """What a kill inside an atomic write leaves behind is ignored by DVC and git."""
     leftover = repo.path / "data/model/.model.pt.k1ll3d.tmp.pt"

@@ -64,6 +64,9 @@ def _read_csv(path: Path, columns: list) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the train stage first (dvc repro)") from None
+    except ValueError as exc:  # pandas' EmptyDataError and ParserError
+        raise ArtifactError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0][:200]}); "
+                            f"rerun the train stage") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ArtifactError(f"{path}: missing columns {', '.join(missing)}; rerun the train stage")
