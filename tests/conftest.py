@@ -2,6 +2,7 @@
 of the project, in which the real `dvc` runs with the project's virtual environment."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -142,3 +143,21 @@ def stage_outputs(tmp_path_factory) -> Path:
     for stage in ("download", "train", "extract", "render"):
         run_stage(folder, stage)
     return folder
+
+
+def snapshot(root: Path) -> dict:
+    """sha256 of every file under root, but git's own files, DVC's tmp/ (locks, state) and bytecode."""
+    skip = {".git", "tmp", "__pycache__"}
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not (d in skip and (d != "tmp" or dirpath.endswith(".dvc")))]
+        for name in filenames:
+            path = Path(dirpath, name)
+            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def locked_stages(lock: Path | bytes, but: str) -> dict:
+    """dvc.lock's stage entries, all but one."""
+    text = lock if isinstance(lock, bytes) else lock.read_bytes()
+    return {name: entry for name, entry in yaml.safe_load(text)["stages"].items() if name != but}

@@ -21,14 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
+from conftest import Project, locked_stages, new_project, snapshot
+from npm_fakes import fake_npm, make_npm_tarball
 
-from conftest import Project, new_project
 from featuremaps.data import NPM_SHA256
 from featuremaps.files import TEMP_PATTERN
 from featuremaps.idx import write_idx
 from featuremaps.synthetic import synthetic_images, write_idx_folder
-from npm_fakes import fake_npm, make_npm_tarball
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,18 +47,6 @@ def repo(finished, tmp_path) -> Project:
     """A private copy of the finished repo, DVC cache included."""
     shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
     return Project(tmp_path)
-
-
-def snapshot(root: Path) -> dict:
-    """sha256 of every file under root, but git's own files, DVC's tmp/ (locks, state) and bytecode."""
-    skip = {".git", "tmp", "__pycache__"}
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not (d in skip and (d != "tmp" or dirpath.endswith(".dvc")))]
-        for name in filenames:
-            path = Path(dirpath, name)
-            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
 
 
 def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
@@ -85,12 +72,6 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
         changed = []
     assert changed == []
     return errors[0]
-
-
-def locked_stages(lock: Path | bytes, but: str) -> dict:
-    """dvc.lock's stage entries, all but one."""
-    text = lock if isinstance(lock, bytes) else lock.read_bytes()
-    return {name: entry for name, entry in yaml.safe_load(text)["stages"].items() if name != but}
 
 
 # ----------------------------------------------------------------------------- dataset files

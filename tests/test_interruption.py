@@ -11,8 +11,8 @@ import time
 
 import pytest
 import yaml
+from conftest import ROOT, locked_stages, new_project, run_stage, snapshot, stage_folder
 
-from conftest import ROOT, new_project, run_stage, stage_folder
 from featuremaps.synthetic import write_idx_folder
 
 # Slow enough to be killed inside the training loop and inside extraction.
@@ -75,6 +75,16 @@ def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_p
         del outs["train"]["reports/metrics.json"], outs["render"]["reports/index.html"]
     assert ours == theirs  # dataset, model, history, activations, figures: the same bytes
     assert untimed_metrics(proj) == untimed_metrics(reference)
+
+    # Killed while retraining with new params: the previous outputs stay, byte for byte.
+    proj.set_params(train={"lr": 0.002})
+    before, lock_before = snapshot(proj.path), (proj.path / "dvc.lock").read_bytes()
+    kill_when(proj, "featuremaps.train: epoch 1/2")
+    after = snapshot(proj.path)
+    assert set(after) == set(before)
+    assert [name for name in before if before[name] != after[name]] in ([], ["dvc.lock"])
+    assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
+    assert "train" in proj.status()
 
 
 def test_two_repros_at_once(project):
