@@ -161,3 +161,13 @@ def locked_stages(lock: Path | bytes, but: str) -> dict:
     """dvc.lock's stage entries, all but one."""
     text = lock if isinstance(lock, bytes) else lock.read_bytes()
     return {name: entry for name, entry in yaml.safe_load(text)["stages"].items() if name != but}
+
+
+def assert_unchanged(proj: Project, before: dict, lock_before: bytes) -> None:
+    """Every file as in `before` (a snapshot), but dvc.lock's `check` entry, which DVC updates
+    when that stage passes: it records the params it checked."""
+    after = snapshot(proj.path)
+    assert sorted(set(before) ^ set(after)) == []
+    changed = [name for name in before if before[name] != after[name]]
+    assert changed in ([], ["dvc.lock"]), changed
+    assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")

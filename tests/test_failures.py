@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import Project, locked_stages, new_project, snapshot
+from conftest import Project, assert_unchanged, new_project, snapshot
 from npm_fakes import fake_npm, make_npm_tarball
 
 from featuremaps.data import NPM_SHA256
@@ -64,13 +64,7 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
     assert len(errors) == 1, output
     for fragment in expect:
         assert fragment in errors[0], errors[0]
-    after = snapshot(proj.path)
-    assert sorted(set(before) ^ set(after)) == []
-    changed = [name for name in before if before[name] != after[name]]
-    if changed == ["dvc.lock"]:  # the check stage passed and recorded the params it checked
-        assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
-        changed = []
-    assert changed == []
+    assert_unchanged(proj, before, lock_before)
     return errors[0]
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, locked_stages, new_project, run_stage, snapshot, stage_folder
+from conftest import ROOT, assert_unchanged, new_project, run_stage, snapshot, stage_folder
 
 from featuremaps.synthetic import write_idx_folder
 
@@ -80,10 +80,7 @@ def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_p
     proj.set_params(train={"lr": 0.002})
     before, lock_before = snapshot(proj.path), (proj.path / "dvc.lock").read_bytes()
     kill_when(proj, "featuremaps.train: epoch 1/2")
-    after = snapshot(proj.path)
-    assert set(after) == set(before)
-    assert [name for name in before if before[name] != after[name]] in ([], ["dvc.lock"])
-    assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
+    assert_unchanged(proj, before, lock_before)
     assert "train" in proj.status()
 
 

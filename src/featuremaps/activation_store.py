@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from typing import TYPE_CHECKING
 
-from featuremaps.errors import ArtifactError
+from featuremaps.errors import ArtifactError, first_line
 from featuremaps.files import atomic_path, write_npz
 
 if TYPE_CHECKING:
@@ -68,12 +68,7 @@ def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None
 def read_per_image(path: str | Path, layers=None) -> pd.DataFrame:
     """per_image.parquet as a DataFrame; missing columns stop with their names."""
     path = Path(path)
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+    frame = read_parquet(path)
     missing = [c for c in BASE_COLUMNS if c not in frame.columns]
     for layer in layers or []:
         if not any(c.startswith(f"{layer}_f") for c in frame.columns):
@@ -98,18 +93,18 @@ def read_npz(path: str | Path, required=()) -> dict:
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{path}: not a readable NPZ file ({exc}); rerun extract") from None
+        raise ArtifactError(f"{path}: not a readable NPZ file ({first_line(exc)}); rerun extract") from None
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ArtifactError(f"{path}: missing arrays {', '.join(missing)}; rerun extract")
     return arrays
 
 
-def read_top_k(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """One of extract's Parquet files (per_image, top_k); missing or unreadable stops with one line."""
     try:
         return pd.read_parquet(path)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
     except (OSError, pa.ArrowException, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from None
+        raise ArtifactError(f"{path}: not a readable Parquet file ({first_line(exc)}); rerun extract") from None

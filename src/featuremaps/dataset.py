@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featuremaps.errors import ArtifactError
+from featuremaps.errors import ArtifactError, first_line
 from featuremaps.files import write_json, write_npz
 
 SPLITS = ("train", "val")
@@ -72,7 +72,7 @@ def read_meta(data_dir: str | Path) -> dict:
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
     except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc}); rerun the download stage") from None
+        raise ArtifactError(f"{path}: not valid JSON ({first_line(exc)}); rerun the download stage") from None
     missing = [k for k in META_KEYS if not isinstance(meta, dict) or k not in meta]
     if missing:
         raise ArtifactError(f"{path}: missing {', '.join(missing)}; expected the keys {', '.join(META_KEYS)}; "
@@ -89,7 +89,7 @@ def read_split(data_dir: str | Path, split: str):
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{path}: not a dataset split with images and labels ({exc}); "
+        raise ArtifactError(f"{path}: not a dataset split with images and labels ({first_line(exc)}); "
                             f"rerun the download stage") from None
     if (images.dtype, labels.dtype, images.ndim, labels.ndim) != (np.uint8, np.uint8, 3, 1) \
             or len(images) != len(labels):

@@ -19,3 +19,10 @@ class SourceUnavailable(DatasetError):
 
 class ArtifactError(FeaturemapsError):
     """A file passed between stages that is missing, truncated or does not match."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of a library's exception message (its type where it has none),
+    cut to `limit` characters, for quoting inside our one-line messages."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else exc.__class__.__name__)[:limit]

@@ -27,10 +27,10 @@ def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    leftovers = Path(glob.escape(str(path.parent))) / f".{glob.escape(path.name)}.*.tmp{path.suffix}"
-    for stale in glob.glob(str(leftovers)):
+    prefix, suffix = f".{path.name}.", ".tmp" + path.suffix  # matches TEMP_PATTERN
+    for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), glob.escape(prefix) + "*" + suffix)):
         os.unlink(stale)  # left by a killed run; DVC's lock means no other writer is running
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from featuremaps.errors import ArtifactError
+from featuremaps.errors import ArtifactError, first_line
 from featuremaps.files import atomic_path
 from featuremaps.params import ModelParams
 
@@ -88,8 +88,7 @@ def load_checkpoint(path, expected_config: dict | None = None):
                             f"{f' ({name.group(1)})' if name else ''}, which could run code when loaded; "
                             f"a featuremaps checkpoint holds only tensors, numbers and strings") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-        raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint ({first}); "
+        raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint ({first_line(exc)}); "
                             f"rerun the train stage to write one") from None
     if not isinstance(ckpt, dict) or not {"state_dict", "config", "mean", "std", "classes"} <= set(ckpt):
         raise ArtifactError(f"{path}: not a featuremaps checkpoint; expected keys state_dict, config, "
@@ -105,7 +104,6 @@ def load_checkpoint(path, expected_config: dict | None = None):
         model = build_model(ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, RuntimeError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ArtifactError(f"{path}: weights do not fit the model it describes ({first}); "
+        raise ArtifactError(f"{path}: weights do not fit the model it describes ({first_line(exc)}); "
                             f"rerun the train stage") from None
     return model.eval(), ckpt

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from featuremaps.errors import ParamsError
+from featuremaps.errors import ParamsError, first_line
 
 
 def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None):
@@ -174,7 +174,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found; run from the project root") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ParamsError(f"{path}: not valid YAML ({first_line(exc)})") from None
     return params_from_dict(raw)
 
 

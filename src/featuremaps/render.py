@@ -20,9 +20,9 @@ import pandas as pd
 
 from featuremaps import figures as fig
 from featuremaps.activation_store import (CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, layer_features,
-                                          read_npz, read_per_image, read_top_k)
+                                          read_npz, read_parquet, read_per_image)
 from featuremaps.dataset import read_meta, read_split
-from featuremaps.errors import ArtifactError
+from featuremaps.errors import ArtifactError, first_line
 from featuremaps.params import RenderParams
 
 
@@ -65,7 +65,7 @@ def _read_csv(path: Path, columns: list) -> pd.DataFrame:
     except FileNotFoundError:
         raise ArtifactError(f"{path}: not found; run the train stage first (dvc repro)") from None
     except ValueError as exc:  # pandas' EmptyDataError and ParserError
-        raise ArtifactError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0][:200]}); "
+        raise ArtifactError(f"{path}: not a readable CSV file ({first_line(exc)}); "
                             f"rerun the train stage") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -90,7 +90,7 @@ def load_inputs(data="data", reports="reports") -> Inputs:
         per_image=per_image,
         class_means=class_means,
         examples=read_npz(acts / EXAMPLES, ["index", "input"] + layers),
-        top_k=read_top_k(acts / TOP_K),
+        top_k=read_parquet(acts / TOP_K),
         weights=read_npz(acts / FILTERS, layers),
         metrics=metrics,
         history=_read_csv(reports / "plots" / "history.csv",
