@@ -18,8 +18,8 @@ test: $(STAMP) $(TEMPLATE)
 venv: $(STAMP)
 
 # `dvc plots show/diff` pages that draw offline: vega inlined, fetched once with npm.
-$(TEMPLATE): src/featuremaps/plots_template.py $(STAMP)
-	python -m featuremaps.plots_template $@ || echo "warning: no offline plots template; dvc plots pages will load vega from a CDN"
+$(TEMPLATE): src/featuremaps/report/plots_template.py $(STAMP)
+	python -m featuremaps.report.plots_template $@ || echo "warning: no offline plots template; dvc plots pages will load vega from a CDN"
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from featuremaps.data import FASHION_MNIST_IDX_DIR, idx_splits
-from featuremaps.synthetic import synthetic_images
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the generated datasets
+
+from featuremaps.data.sources import FASHION_MNIST_IDX_DIR, idx_splits  # noqa: E402
+from synthetic import synthetic_images  # noqa: E402
 
 
 def dataset_60k():

@@ -18,11 +18,11 @@ CHILD = r"""
 import json, resource, sys, time
 import psutil, torch
 baseline = psutil.Process().memory_info().rss
-from featuremaps.activation_store import write_extraction
-from featuremaps.activations import extract_activations
-from featuremaps.dataset import read_split
-from featuremaps.device import select_device
-from featuremaps.model import build_model, model_config
+from featuremaps.analysis.store import write_extraction
+from featuremaps.analysis.activations import extract_activations
+from featuremaps.data.store import read_split
+from featuremaps.model.device import select_device
+from featuremaps.model.network import build_model, model_config
 from featuremaps.params import Params
 folder = sys.argv[1]
 p = Params()

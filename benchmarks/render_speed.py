@@ -27,8 +27,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    from featuremaps.data import FASHION_MNIST_IDX_DIR
-    from featuremaps.synthetic import write_idx_folder
+    from featuremaps.data.sources import FASHION_MNIST_IDX_DIR
+    sys.path.insert(0, str(ROOT / "tests"))
+    from synthetic import write_idx_folder
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         shutil.copytree(ROOT / "stages", tmp / "stages")

@@ -21,10 +21,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from common import dataset_60k, median_time
-from featuremaps.dataset import pixel_mean_std
-from featuremaps.model import build_model, model_config
+from featuremaps.data.store import pixel_mean_std
+from featuremaps.model.network import build_model, model_config, normalised_images
 from featuremaps.params import Params
-from featuremaps.train import evaluate, normalised_images, train_one_epoch
+from featuremaps.model.training import evaluate, train_one_epoch
 
 
 class SeedStyleDataset(Dataset):

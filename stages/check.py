@@ -7,6 +7,7 @@ DVC reruns a stage only when the params it lists change, so a mistyped section
 whole file and stops `dvc repro` with one line naming the bad key. Its output only says
 the file was valid, so it never changes and never makes another stage rerun.
 """
+from featuremaps import paths
 from featuremaps.files import write_text
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
@@ -14,7 +15,7 @@ from featuremaps.stage import run_stage
 
 def main():
     load_params()
-    write_text("data/params.ok", "params.yaml is valid\n")
+    write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 
 
 if __name__ == "__main__":

@@ -3,21 +3,18 @@
     python stages/download.py      (normally run by `dvc repro`)
 """
 import logging
-from pathlib import Path
 
-from featuremaps.data import load_dataset
-from featuremaps.dataset import write_dataset
+from featuremaps import paths
+from featuremaps.data.sources import load_dataset
+from featuremaps.data.store import write_dataset
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
-
-OUT = Path("data/dataset")
-DOWNLOADS = Path("data/downloads")
 
 
 def main():
     params = load_params()
-    ds = load_dataset(params.data, params.seed, DOWNLOADS)
-    meta = write_dataset(ds, OUT, params.data.source)
+    ds = load_dataset(params.data, params.seed, paths.DOWNLOADS)
+    meta = write_dataset(ds, paths.DATASET, params.data.source)
     logging.getLogger("featuremaps").info(
         "%s from %s: %d train, %d val images of %s", meta["dataset"], meta["source"],
         meta["counts"]["train"], meta["counts"]["val"], "x".join(map(str, meta["image_shape"])))

@@ -4,23 +4,22 @@
 """
 import logging
 import time
-from pathlib import Path
 
+from featuremaps import paths
 from featuremaps.params import load_params, params_as_dict
-from featuremaps.render import load_inputs, render_figures
-from featuremaps.report import write_report
+from featuremaps.report.catalogue import figure_list, render_figures
+from featuremaps.report.inputs import load_inputs
+from featuremaps.report.page import write_report
 from featuremaps.stage import run_stage
-
-FIGURES = Path("reports/figures")
 
 
 def main():
     params = load_params()
     start = time.perf_counter()
-    inputs = load_inputs()
-    figures = render_figures(inputs, params.render, FIGURES)
-    write_report("reports/index.html", figures, inputs.meta, inputs.metrics, params_as_dict(params))
-    logging.getLogger("featuremaps").info("%d figures and reports/index.html in %.1f s", len(figures),
+    inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.METRICS, paths.HISTORY, paths.CONFUSION)
+    figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
+    write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params))
+    logging.getLogger("featuremaps").info("%d figures and %s in %.1f s", len(figures), paths.REPORT,
                                           time.perf_counter() - start)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from featuremaps.synthetic import write_idx_folder
+from synthetic import write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

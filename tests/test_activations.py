@@ -3,12 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from featuremaps.activation_store import read_npz, read_per_image, write_extraction
-from featuremaps.activations import extract_activations, hooked_layers
-from featuremaps.errors import ArtifactError, ParamsError
-from featuremaps.model import build_model, model_config
+from featuremaps.analysis.activations import extract_activations, hooked_layers
+from featuremaps.analysis.store import read_npz, read_per_image, write_extraction
+from featuremaps.errors import ArgumentError, ArtifactError
+from featuremaps.model.network import build_model, model_config
 from featuremaps.params import ExtractParams, ModelParams
-from featuremaps.synthetic import synthetic_images
+from synthetic import synthetic_images
 
 CLASSES = [str(i) for i in range(10)]
 MEAN, STD = 0.13, 0.3
@@ -107,8 +107,7 @@ def test_hooks_removed_even_on_error(model):
 
 
 def test_unknown_layer_lists_conv_layers(model, splits):
-    with pytest.raises(ParamsError, match="extract.layers names 'fc1', which is not a conv layer of the model; "
-                                          "its conv layers: conv1, conv2"):
+    with pytest.raises(ArgumentError, match="^'fc1' is not a conv layer of the model; its conv layers: conv1, conv2$"):
         extract_activations(model, splits, MEAN, STD, ExtractParams(layers=("conv1", "fc1")), CLASSES)
     assert not model.conv1._forward_hooks
 
@@ -136,5 +135,5 @@ def test_files_round_trip(tmp_path, model, splits):
     frame.drop(columns=["pred"]).to_parquet(tmp_path / "broken.parquet")
     with pytest.raises(ArtifactError, match="broken.parquet: missing column pred"):
         read_per_image(tmp_path / "broken.parquet", ["conv1"])
-    with pytest.raises(ArtifactError, match=r"missing column conv3_f01\.\.\."):
+    with pytest.raises(ArtifactError, match=r"missing column conv3_f01; expected split, index, label, pred, conv3_f01"):
         read_per_image(tmp_path / "per_image.parquet", ["conv3"])

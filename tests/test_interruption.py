@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import ROOT, assert_unchanged, new_project, run_stage, snapshot, stage_folder
 
-from featuremaps.synthetic import write_idx_folder
+from synthetic import write_idx_folder
 
 # Slow enough to be killed inside the training loop and inside extraction.
 SLOW = dict(train={"epochs": 2, "batch_size": 32}, extract={"batch_size": 1})

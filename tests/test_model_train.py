@@ -3,12 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from featuremaps.device import select_device
-from featuremaps.errors import ArtifactError, ParamsError
-from featuremaps.model import build_model, conv_layer_names, load_checkpoint, model_config, save_checkpoint
+from featuremaps.errors import ArgumentError, ArtifactError
+from featuremaps.model import device as device_module
+from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
+from featuremaps.model.device import select_device
+from featuremaps.model.network import build_model, conv_layer_names, model_config, normalised_images
+from featuremaps.model.records import metrics_of
+from featuremaps.model.training import evaluate, fit, train_one_epoch
 from featuremaps.params import ModelParams, TrainParams
-from featuremaps.synthetic import synthetic_images
-from featuremaps.train import evaluate, fit, metrics_of, normalised_images, train_one_epoch
+from synthetic import synthetic_images
 
 CPU = torch.device("cpu")
 
@@ -107,13 +110,27 @@ def test_checkpoint_round_trip(tmp_path):
         load_checkpoint(tmp_path / "model.pt", {"image_shape": [32, 32]})
 
 
-def test_select_device():
-    assert select_device("cpu") == CPU
-    assert select_device("auto").type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        with pytest.raises(ParamsError, match="train.device = 'cuda' but this machine has no CUDA device; "
-                                              "available here: auto, cpu"):
-            select_device("cuda")
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert select_device("auto") == torch.device(expected)
+    assert select_device(expected) == torch.device(expected)
+    missing = {"cuda", "mps"} - {d for d, present in (("cuda", cuda), ("mps", mps)) if present}
+    for name in missing:
+        available = ", ".join(device_module.available_devices())
+        with pytest.raises(ArgumentError, match=f"^this machine has no {name.upper()} device; "
+                                                f"available here: {available}$"):
+            select_device(name)
+
+
+def test_cpu_device_uses_every_core(monkeypatch):
+    monkeypatch.setattr(device_module.os, "cpu_count", lambda: 3)
+    before = torch.get_num_threads()
+    try:
+        assert select_device("cpu") == CPU and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 class Evil:

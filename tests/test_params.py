@@ -46,7 +46,12 @@ def test_missing_keys_take_defaults():
     ({"data": {"source": "s3"}}, "data.source = 's3' is not allowed; expected one of auto, torchvision, npm, idx"),
     ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected a list of strings"),
     ({"extract": {"layers": "conv1"}}, "extract.layers = 'conv1' is not allowed"),
-    ({"extract": {"layers": ["conv1", "conv1"]}}, "names a layer twice"),
+    ({"extract": {"layers": ["conv1", "conv1"]}}, "extract.layers = ['conv1', 'conv1'] lists 'conv1' twice; "
+                                                  "expected distinct values"),
+    ({"render": {"cmap": "virdis"}}, "render.cmap = 'virdis' is not allowed; expected a matplotlib colour map; "
+                                     "closest: viridis"),
+    ({"render": {"diverging_cmap": "notacmap"}}, "render.diverging_cmap = 'notacmap' is not allowed; expected a "
+                                                 "matplotlib colour map, e.g. viridis"),
     ({"train": 3}, "train must be a mapping"),
     ({"seed": -1}, "seed = -1 is not allowed"),
 ])

@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from matplotlib import pyplot as plt
 from PIL import Image
 
 from browser import is_blank, open_offline
 from conftest import run_stage
-from featuremaps import figures
+from featuremaps.report import figures
 from featuremaps.params import params_from_dict
 
 FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png"] + [
@@ -73,8 +74,8 @@ def test_histogram_bins_cover_the_data(stage_outputs, render_params, tmp_path):
     train = frame[frame["split"] == "train"]
     cols = [c for c in frame.columns if c.startswith("conv2_f")]
     sums = train[cols].to_numpy()
-    edges = figures.histograms_figure(tmp_path / "h.png", sums, train["label"].to_numpy(),
-                                      [str(i) for i in range(10)], "conv2", "relu", render_params)
+    edges = figures.histograms_figure(tmp_path / "h.png", render_params, figures.histogram_figsize(16), "h",
+                                      sums, train["label"].to_numpy(), [str(i) for i in range(10)])
     assert len(edges) == 16
     for j, e in enumerate(edges):
         assert e[0] <= sums[:, j].min() and e[-1] >= sums[:, j].max()
@@ -91,13 +92,20 @@ def test_mosaic_places_tiles_in_a_grid():
     assert grid[0, 0, 0] == 0.9 and grid[6, 6, 0] == 0.9  # padding and the empty cell
 
 
-def test_per_map_scale_option(stage_outputs, render_params, tmp_path):
-    import dataclasses
-    ex = np.load(stage_outputs / "data/activations/examples.npz")
-    p = dataclasses.replace(render_params, shared_scale=False)
-    figures.map_grid_figure(tmp_path / "m.png", ex["input"].astype(float), ex["conv1"], [str(i) for i in range(10)],
-                            "t", "relu", p, False, "Input", "v")
-    assert not is_blank(tmp_path / "m.png")
+@pytest.mark.parametrize("shared", [True, False])
+def test_map_colour_scale_shared_or_per_map(render_params, shared):
+    """Two maps, one spanning 0..1 and one 0..10: a shared scale puts the first's maximum at a
+    tenth of the colour map, one scale per map at its top."""
+    maps = np.zeros((1, 2, 4, 4))
+    maps[0, 0] = np.linspace(0, 1, 16).reshape(4, 4)
+    maps[0, 1] = np.linspace(0, 10, 16).reshape(4, 4)
+    scale = figures.MapScale("relu", shared, "v")
+    tiles, _, _ = figures.map_tiles(np.zeros((1, 4, 4)), maps, scale, render_params)
+    cmap = plt.get_cmap(render_params.cmap)
+    first, second = tiles[1], tiles[2]  # tiles[0] is the input
+    np.testing.assert_allclose(first[3, 3], cmap(0.1 if shared else 1.0))
+    np.testing.assert_allclose(second[3, 3], cmap(1.0))
+    np.testing.assert_allclose(first[0, 0], cmap(0.0))
 
 
 def test_report_links_every_figure_and_loads_offline(stage_outputs, tmp_path):

@@ -9,6 +9,12 @@ class ParamsError(FeaturemapsError):
     """A value in params.yaml that is unknown, of the wrong type or out of range."""
 
 
+class ArgumentError(FeaturemapsError):
+    """An argument a library function cannot use (a device this machine lacks, a layer the model
+    does not have). Its message speaks of the value; a stage that took the value from params.yaml
+    reports it under the key (featuremaps.params.reported_as)."""
+
+
 class DatasetError(FeaturemapsError):
     """A dataset file or source that cannot be read or is inconsistent."""
 

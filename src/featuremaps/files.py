@@ -1,9 +1,14 @@
-"""Atomic writes: every output goes to a temporary name in its folder, then is renamed.
+"""Files between stages: atomic writes, and reads that stop with one line.
+
+Every output goes to a temporary name in its folder, then is renamed.
 
 A stage killed half way therefore leaves the previous file in place (dvc.yaml marks every
 output `persist`, so DVC does not delete it first), never a truncated one. The temporary
 names match TEMP_PATTERN, which .dvcignore and .gitignore list, so a leftover from a kill
 is never recorded by DVC or git; the next write of the same file removes it.
+
+Every read of another stage's file goes through read_artifact, so a missing file says which
+stage to run and an unreadable one which stage to rerun.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from featuremaps.errors import ArtifactError, first_line
 
 TEMP_PATTERN = ".*.tmp*"  # .<name>.<random>.tmp<suffix>, listed in .dvcignore and .gitignore
 
@@ -60,3 +67,22 @@ def write_csv(path: str | Path, frame) -> None:
     """A pandas DataFrame as CSV, without its index."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def read_artifact(path: str | Path, read, *, what: str, stage: str, errors=(OSError, ValueError)):
+    """read(path); a missing file stops with 'run the <stage> stage first', one of `errors`
+    with 'not <what> (<the library's first line>); rerun the <stage> stage'."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; run the {stage} stage first (dvc repro)") from None
+    except errors as exc:
+        raise ArtifactError(f"{path}: not {what} ({first_line(exc)}); rerun the {stage} stage") from None
+
+
+def require(path: str | Path, found, expected: list, noun: str, stage: str) -> None:
+    """Stop with one line when any of `expected` (keys, columns, arrays) is not in `found`."""
+    missing = [name for name in expected if name not in found]
+    if missing:
+        raise ArtifactError(f"{path}: missing {noun}{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                            f"expected {', '.join(expected)}; rerun the {stage} stage")

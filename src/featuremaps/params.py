@@ -10,7 +10,9 @@ ParamsError with one line naming the key, the value found and what is allowed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import difflib
 import math
 import typing
 from dataclasses import dataclass, field
@@ -18,12 +20,24 @@ from pathlib import Path
 
 import yaml
 
-from featuremaps.errors import ParamsError, first_line
+from featuremaps.errors import ArgumentError, ParamsError, first_line
+from featuremaps.paths import PARAMS
 
 
-def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None):
+def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, valid=None):
     return {"choices": choices, "low": low, "high": high, "low_open": low_open,
-            "high_open": high_open, "min_len": min_len}
+            "high_open": high_open, "min_len": min_len, "valid": valid}
+
+
+def colormap_problem(name: str) -> str | None:
+    """None for a name in matplotlib's colour map registry, else what is allowed, closest names first."""
+    import matplotlib  # here, not at the top: only the render settings need it
+    names = sorted(matplotlib.colormaps)
+    if name in names:
+        return None
+    close = difflib.get_close_matches(name, names, n=4, cutoff=0.6)
+    return ("a matplotlib colour map; closest: " + ", ".join(close) if close
+            else "a matplotlib colour map, e.g. viridis, magma, cividis, gray, RdBu_r")
 
 
 def _f(default=dataclasses.MISSING, default_factory=dataclasses.MISSING, **spec):
@@ -75,8 +89,8 @@ class ExtractParams:
 
 @dataclass(frozen=True)
 class RenderParams:
-    cmap: str = _f("viridis")
-    diverging_cmap: str = _f("RdBu_r")
+    cmap: str = _f("viridis", valid=colormap_problem)
+    diverging_cmap: str = _f("RdBu_r", valid=colormap_problem)
     dpi: int = _f(100, low=30, high=600)
     shared_scale: bool = _f(True)
     n_samples: int = _f(16, low=1, high=400)
@@ -123,13 +137,17 @@ def _check_value(key: str, value, kind, spec: dict):
     elif kind is str:
         if not isinstance(value, str):
             raise bad
+        problem = spec["valid"] and spec["valid"](value)
+        if problem:
+            raise ParamsError(f"params.yaml: {key} = {value!r} is not allowed; expected {problem}")
     elif kind is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise bad
         if spec["min_len"] and len(value) < spec["min_len"]:
             raise bad
-        if len(set(value)) != len(value):
-            raise ParamsError(f"params.yaml: {key} = {value!r} names a layer twice; expected distinct names")
+        twice = [v for i, v in enumerate(value) if v in value[:i]]
+        if twice:
+            raise ParamsError(f"params.yaml: {key} = {value!r} lists {twice[0]!r} twice; expected distinct values")
         return tuple(value)
     if spec["choices"] and value not in spec["choices"]:
         raise bad
@@ -167,7 +185,7 @@ def params_from_dict(raw) -> Params:
     return _build(Params, {} if raw is None else raw, "")
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = PARAMS) -> Params:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -187,3 +205,13 @@ def params_as_dict(params: Params) -> dict:
             return list(v)
         return v
     return plain(dataclasses.asdict(params))
+
+
+@contextlib.contextmanager
+def reported_as(key: str, value):
+    """Inside the block, an ArgumentError about `value` stops as a ParamsError naming params.yaml's `key`."""
+    try:
+        yield
+    except ArgumentError as exc:
+        shown = list(value) if isinstance(value, tuple) else value
+        raise ParamsError(f"params.yaml: {key} = {shown!r}: {exc}") from None

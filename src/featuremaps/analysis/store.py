@@ -1,4 +1,5 @@
-"""The extract stage's files, written atomically and read back with their columns checked.
+"""The extract stage's files and the record they hold (Extraction), written atomically and
+read back with their columns checked.
 
 data/activations/
   per_image.parquet  one row per image: split, index, label, pred, <layer>_fNN (spatial sums)
@@ -11,6 +12,7 @@ Each records which activation it holds (relu or raw).
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from typing import TYPE_CHECKING
+from featuremaps.files import atomic_path, read_artifact, require, write_npz
 
-from featuremaps.errors import ArtifactError, first_line
-from featuremaps.files import atomic_path, write_npz
-
-if TYPE_CHECKING:
-    from featuremaps.activations import Extraction
-
+STAGE = "extract"
 PER_IMAGE = "per_image.parquet"
 CLASS_MEANS = "class_means.npz"
 EXAMPLES = "examples.npz"
@@ -34,8 +31,40 @@ FILTERS = "filters.npz"
 BASE_COLUMNS = ["split", "index", "label", "pred"]
 
 
+@dataclass
+class Extraction:
+    """What extraction computes; write_extraction stores it as the files above."""
+    layers: list
+    activation: str
+    means_split: str
+    classes: list
+    per_image: dict            # column -> 1-D array (split, index, label, pred, <layer>_fNN...)
+    class_sums: dict           # layer -> float64 [C,F,h,w]
+    class_counts: np.ndarray   # int64 [C]
+    input_sums: np.ndarray     # float64 [C,H,W], grey levels 0..255
+    examples: dict             # index [C] (-1 = none), input uint8 [C,H,W], <layer> float32 [C,F,h,w]
+    top_k: dict                # column -> 1-D array (layer, feature, rank, split, index, label, value)
+
+    @property
+    def class_means(self) -> dict:
+        counts = self.class_counts.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {name: s / counts[:, None, None, None] for name, s in self.class_sums.items()}
+
+    @property
+    def input_means(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.input_sums / self.class_counts[:, None, None]
+
+
 def feature_columns(layer: str, n_features: int) -> list:
+    """per_image's columns of one layer, feature 1 first: <layer>_f01, <layer>_f02, ..."""
     return [f"{layer}_f{j + 1:02d}" for j in range(n_features)]
+
+
+def layer_columns(columns, layer: str) -> list:
+    """The feature columns of `layer` among `columns` (a DataFrame's or a dict's), in feature order."""
+    return feature_columns(layer, sum(1 for c in columns if c.startswith(f"{layer}_f")))
 
 
 def _write_parquet(path: Path, columns: dict, metadata: dict) -> None:
@@ -65,46 +94,27 @@ def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None
     write_npz(out_dir / FILTERS, **filters)
 
 
-def read_per_image(path: str | Path, layers=None) -> pd.DataFrame:
+def read_per_image(path: str | Path, layers=()) -> pd.DataFrame:
     """per_image.parquet as a DataFrame; missing columns stop with their names."""
-    path = Path(path)
     frame = read_parquet(path)
-    missing = [c for c in BASE_COLUMNS if c not in frame.columns]
-    for layer in layers or []:
-        if not any(c.startswith(f"{layer}_f") for c in frame.columns):
-            missing.append(f"{layer}_f01...")
-    if missing:
-        raise ArtifactError(f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                            f"expected {', '.join(BASE_COLUMNS)} and <layer>_fNN per layer; rerun extract")
+    require(path, frame.columns, BASE_COLUMNS + [feature_columns(layer, 1)[0] for layer in layers], "column", STAGE)
     return frame
 
 
-def layer_features(frame: pd.DataFrame, layer: str) -> list:
-    """The <layer>_fNN columns of per_image, in feature order."""
-    n = sum(1 for c in frame.columns if c.startswith(f"{layer}_f"))
-    return feature_columns(layer, n)
+def _load_npz(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 def read_npz(path: str | Path, required=()) -> dict:
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{path}: not a readable NPZ file ({first_line(exc)}); rerun extract") from None
-    missing = [k for k in required if k not in arrays]
-    if missing:
-        raise ArtifactError(f"{path}: missing arrays {', '.join(missing)}; rerun extract")
+    """One of extract's NPZ files as {name: array}; missing arrays stop with their names."""
+    arrays = read_artifact(path, _load_npz, what="a readable NPZ file", stage=STAGE,
+                           errors=(OSError, ValueError, EOFError, zipfile.BadZipFile))
+    require(path, arrays, list(required), "array", STAGE)
     return arrays
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:
-    """One of extract's Parquet files (per_image, top_k); missing or unreadable stops with one line."""
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the extract stage first (dvc repro)") from None
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable Parquet file ({first_line(exc)}); rerun extract") from None
+    """One of extract's Parquet files (per_image, top_k)."""
+    return read_artifact(path, pd.read_parquet, what="a readable Parquet file", stage=STAGE,
+                         errors=(OSError, pa.ArrowException, ValueError))

@@ -67,12 +67,3 @@ def _read(fh, path: Path, ndim: int, file_size: int | None) -> np.ndarray:
                            f"but the data has {header + len(body)}{' or more' if len(body) > expected else ''}")
     return np.frombuffer(body, dtype=np.uint8).reshape(shape).copy()
 
-
-def write_idx(path: str | Path, array: np.ndarray, compress: bool = False) -> None:
-    """Write a uint8 array as an IDX file (used to build test and benchmark datasets)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    data = struct.pack(">2sBB", b"\x00\x00", UBYTE, array.ndim)
-    data += struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-    opener = gzip.open if compress else open
-    with opener(path, "wb") as fh:
-        fh.write(data)

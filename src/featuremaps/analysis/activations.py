@@ -1,6 +1,6 @@
 """Conv activations of every image, streamed batch by batch through forward hooks.
 
-    from featuremaps.activations import extract_activations
+    from featuremaps.analysis.activations import extract_activations
     result = extract_activations(model, splits, mean, std, params.extract, classes, device)
 
 The model runs in eval mode under torch.inference_mode(); each batch's maps are reduced
@@ -11,26 +11,29 @@ per-class means are exact.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.activation_store import feature_columns
-from featuremaps.errors import ParamsError
-from featuremaps.model import conv_layer_names
+from featuremaps.analysis.store import Extraction, feature_columns, layer_columns
+from featuremaps.errors import ArgumentError
+from featuremaps.model.network import conv_layer_names, normalised_images
 from featuremaps.params import ExtractParams
+
+
+def check_layers(model, layers) -> None:
+    """ArgumentError unless every name in `layers` is a conv layer of `model`."""
+    allowed = conv_layer_names(model)
+    unknown = [name for name in layers if name not in allowed]
+    if unknown:
+        raise ArgumentError(f"{unknown[0]!r} is not a conv layer of the model; its conv layers: {', '.join(allowed)}")
 
 
 @contextlib.contextmanager
 def hooked_layers(model, layers, activation: str = "relu"):
     """Yield a dict that each forward pass fills with {layer: activation}; hooks always removed."""
-    allowed = conv_layer_names(model)
-    unknown = [name for name in layers if name not in allowed]
-    if unknown:
-        raise ParamsError(f"params.yaml: extract.layers names {unknown[0]!r}, which is not a conv layer "
-                          f"of the model; its conv layers: {', '.join(allowed)}")
+    check_layers(model, layers)
     modules = dict(model.named_modules())
     captured = {}
 
@@ -47,40 +50,10 @@ def hooked_layers(model, layers, activation: str = "relu"):
             handle.remove()
 
 
-@dataclass
-class Extraction:
-    layers: list
-    activation: str
-    means_split: str
-    classes: list
-    per_image: dict            # column -> 1-D array (split, index, label, pred, <layer>_fNN...)
-    class_sums: dict           # layer -> float64 [C,F,h,w]
-    class_counts: np.ndarray   # int64 [C]
-    input_sums: np.ndarray     # float64 [C,H,W], grey levels 0..255
-    examples: dict             # index [C] (-1 = none), input uint8 [C,H,W], <layer> float32 [C,F,h,w]
-    top_k: dict                # column -> 1-D array (layer, feature, rank, split, index, label, value)
-
-    @property
-    def class_means(self) -> dict:
-        counts = self.class_counts.astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return {name: s / counts[:, None, None, None] for name, s in self.class_sums.items()}
-
-    @property
-    def input_means(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.input_sums / self.class_counts[:, None, None]
-
-
 def layer_weights(model, layers) -> dict:
     """{layer: kernels [out, in, k, k] as float32 numpy} for the hooked layers."""
     modules = dict(model.named_modules())
     return {name: modules[name].weight.detach().float().cpu().numpy() for name in layers}
-
-
-def normalised_batch(images: np.ndarray, mean: float, std: float, device) -> torch.Tensor:
-    x = torch.from_numpy(images).to(device).unsqueeze(1).float()
-    return x.div_(255.0).sub_(mean).div_(std)
 
 
 @torch.inference_mode()
@@ -105,7 +78,7 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
         for split, (images, labels) in splits.items():
             per_image["split"][row:row + len(labels)] = split
             for start in range(0, len(images), params.batch_size):
-                xb = normalised_batch(images[start:start + params.batch_size], mean, std, device)
+                xb = normalised_images(images[start:start + params.batch_size], mean, std, device)
                 yb = torch.from_numpy(labels[start:start + params.batch_size].astype(np.int64))
                 rows = slice(row, row + len(yb))
                 per_image["pred"][rows] = model(xb).argmax(1).cpu().numpy()
@@ -145,7 +118,7 @@ def example_maps(model, captured, images, labels, mean, std, params, n_classes, 
     for c in present:
         index[c] = int(np.argmax(labels == c))
     chosen = index[index >= 0]
-    model(normalised_batch(images[chosen], mean, std, device))
+    model(normalised_images(images[chosen], mean, std, device))
     out = {"index": index, "input": np.zeros((n_classes, *images.shape[1:]), dtype=np.uint8)}
     out["input"][index >= 0] = images[chosen]
     for name in params.layers:
@@ -162,9 +135,8 @@ def top_k_table(per_image: dict, layers, split: str, k: int) -> dict:
     in_split = per_image["split"] == split
     index, label = per_image["index"][in_split], per_image["label"][in_split]
     for layer in layers:
-        feature = 1
-        while (col := f"{layer}_f{feature:02d}") in per_image:
-            values = per_image[col][in_split]
+        for feature, column in enumerate(layer_columns(per_image, layer), start=1):
+            values = per_image[column][in_split]
             # Largest first; ties broken by the lower index so the table is deterministic.
             order = np.lexsort((index, -values.astype(np.float64)))[:k]
             n = len(order)
@@ -175,5 +147,4 @@ def top_k_table(per_image: dict, layers, split: str, k: int) -> dict:
             rows["index"] += index[order].tolist()
             rows["label"] += label[order].tolist()
             rows["value"] += values[order].tolist()
-            feature += 1
     return rows

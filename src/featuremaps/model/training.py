@@ -1,8 +1,8 @@
 """Training from memory: each split one normalised tensor, batches sliced from a seeded
 per-epoch permutation (no Dataset, no DataLoader, no per-sample decoding).
 
-    from featuremaps.train import fit
-    result = fit(model, train_x, train_y, val_x, val_y, params.train, seed)
+    from featuremaps.model.training import fit
+    result = fit(model, train_x, train_y, val_x, val_y, params.train, seed, device)
 
 AdamW + StepLR + gradient clipping as the seed notebook; every epoch evaluates the val
 split; the best epoch by val loss is kept.
@@ -23,12 +23,6 @@ from tqdm import tqdm
 from featuremaps.params import TrainParams
 
 log = logging.getLogger("featuremaps.train")
-
-
-def normalised_images(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
-    """uint8 [N,H,W] -> float32 [N,1,H,W], (x/255 - mean)/std, computed once."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).float()
-    return x.div_(255.0).sub_(mean).div_(std)
 
 
 @dataclass
@@ -134,18 +128,3 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
     result.train_images = params.epochs * len(train_x)
     return result
 
-
-def metrics_of(result: FitResult, device) -> dict:
-    best = result.history[result.best_epoch - 1]
-    last = result.history[-1]
-    return {
-        "val_accuracy": best["val_accuracy"],
-        "val_loss": best["val_loss"],
-        "best_epoch": result.best_epoch,
-        "train_accuracy": last["train_accuracy"],
-        "train_loss": last["train_loss"],
-        "epochs": len(result.history),
-        "train_seconds": round(result.train_seconds, 3),
-        "images_per_second": round(result.train_images / max(result.train_seconds, 1e-9), 1),
-        "device": str(device),
-    }

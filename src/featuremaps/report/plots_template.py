@@ -1,6 +1,6 @@
 """Build the HTML template that makes `dvc plots show` / `dvc plots diff` draw offline.
 
-    python -m featuremaps.plots_template .dvc/plots/offline.html     (run by `make`)
+    python -m featuremaps.report.plots_template .dvc/plots/offline.html     (run by `make`)
 
 DVC's default page loads vega, vega-lite and vega-embed from a CDN at view time. This
 fetches pinned releases once with `npm pack` (checksums verified) and inlines their
@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from featuremaps.data import npm_pack
+from featuremaps.npm import npm_pack
 from featuremaps.errors import FeaturemapsError
 from featuremaps.files import write_text
 

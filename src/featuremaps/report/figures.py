@@ -1,14 +1,18 @@
-"""The figures, drawn from stored outputs only (never the model over the dataset).
+"""The draw functions, one per kind of figure, from arrays only (never the model over the dataset).
 
-Each function takes arrays and RenderParams, saves one PNG and closes its figure. Grids
-of images are composed into one mosaic and drawn with a single imshow, labelled by
+Each takes the PNG's path, RenderParams, its size in inches, its heading and its data;
+saves one PNG and closes its figure. The words a reader sees in the report (title, heading,
+caption) and the size come from the figure's record in featuremaps.report.catalogue; the
+size functions here (grid_figsize, ...) are what those records compute it with, so a
+figure's pixel size (inches x dpi) is known before it is drawn.
+
+Grids of images are composed into one mosaic and drawn with a single imshow, labelled by
 ticks, which keeps a 10 x 17 grid as fast to draw as one image. The mosaic is numpy,
 not torchvision's make_grid: importing torch would double the stage's run time.
-A figure's size in inches is a function of its grid (grid_figsize), so its pixel size
-is known in advance: width and height in inches x dpi.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -84,45 +88,59 @@ def activation_norm(values: np.ndarray, activation: str, params: RenderParams):
     return plt.get_cmap(params.cmap), mcolors.Normalize(0.0, top if top > 0 else 1.0)
 
 
-def map_grid_figure(path: Path, inputs: np.ndarray, maps: np.ndarray, row_labels: list, title: str,
-                    activation: str, params: RenderParams, shared_scale: bool, input_label: str,
-                    value_label: str) -> None:
-    """Rows = classes: the input (grey) then one tile per feature map, one colour scale or one per map."""
+@dataclass(frozen=True)
+class MapScale:
+    """How a grid of feature maps is coloured."""
+    activation: str   # relu: params.cmap from zero; raw: params.diverging_cmap centred on zero
+    shared: bool      # one colour scale for the whole grid, else each map from its min to its max
+    label: str        # the colour bar's label under a shared scale
+
+
+def map_tiles(inputs: np.ndarray, maps: np.ndarray, scale: MapScale, params: RenderParams):
+    """(RGBA tiles row by row: the input in grey, then each map; the shared cmap; the shared norm)."""
     n_rows, n_feat = maps.shape[:2]
-    tile_px = inputs.shape[1:]
     grey = mcolors.Normalize(0, max(float(np.nanmax(inputs)) if np.isfinite(inputs).any() else 1, 1e-9))
     tiles = []
-    cmap, norm = activation_norm(maps, activation, params)
+    cmap, norm = activation_norm(maps, scale.activation, params)
     for r in range(n_rows):
         tiles.append(_rgba(inputs[r], plt.get_cmap("gray"), grey))
         for f in range(n_feat):
             m = maps[r, f]
-            if not shared_scale and np.isfinite(m).any():
+            if not scale.shared and np.isfinite(m).any():
                 lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
                 m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
                 tiles.append(_rgba(m, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)))
             else:
                 tiles.append(_rgba(m, cmap, norm))
+    return tiles, cmap, norm
+
+
+def map_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,
+                    maps: np.ndarray, row_labels: list, input_label: str, scale: MapScale) -> None:
+    """Rows = classes: the input (grey) then one tile per feature map."""
+    n_rows, n_feat = maps.shape[:2]
+    tile_px = inputs.shape[1:]
+    tiles, cmap, norm = map_tiles(inputs, maps, scale, params)
     image = mosaic(tiles, n_feat + 1, tile_px)
-    fig = plt.figure(figsize=grid_figsize(n_rows, n_feat + 1, params.tile_inches), layout="constrained")
+    fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
     _label_grid(ax, n_rows, n_feat + 1, tile_px, row_labels,
                 [input_label] + [f"Feature {f + 1}" for f in range(n_feat)],
                 fontsize=8 if n_feat > 10 else 9)
-    if shared_scale:
+    if scale.shared:
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01)
-        bar.set_label(value_label)
+        bar.set_label(scale.label)
     else:
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=mcolors.Normalize(0, 1), cmap=params.cmap), ax=ax,
                            shrink=0.6, pad=0.01, ticks=[0, 1])
         bar.ax.set_yticklabels(["map min", "map max"])
         bar.set_label("one scale per map")
-    fig.suptitle(title, fontsize=12)
+    fig.suptitle(heading, fontsize=12)
     save(fig, path, params.dpi)
 
 
-def filters_figure(path: Path, weights: np.ndarray, layer: str, params: RenderParams) -> None:
+def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weights: np.ndarray) -> None:
     """Kernels [out, in, k, k]: rows = output features, columns = input channels, centred on zero."""
     n_out, n_in = weights.shape[:2]
     m = float(np.abs(weights).max()) or 1.0
@@ -130,14 +148,14 @@ def filters_figure(path: Path, weights: np.ndarray, layer: str, params: RenderPa
     tiles = [_rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
     tile_px = (weights.shape[2] * 8, weights.shape[3] * 8)
     image = mosaic(tiles, n_in, tile_px, pad_value=0.55)  # grey gaps: white is a zero weight here
-    fig = plt.figure(figsize=grid_figsize(n_out, max(n_in, 3), params.tile_inches * 0.6), layout="constrained")
+    fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
     _label_grid(ax, n_out, n_in, tile_px, [f"Feature {o + 1}" for o in range(n_out)],
                 ["input" if n_in == 1 else f"in {i + 1}" for i in range(n_in)], fontsize=8)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.02)
     bar.set_label("weight")
-    fig.suptitle(f"{layer} filters ({weights.shape[2]}x{weights.shape[3]})", fontsize=11)
+    fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
 
 
@@ -159,12 +177,12 @@ def histogram_figsize(n_features: int) -> tuple[float, float]:
     return (cols * 2.6 + 1.8, rows * 1.9 + 0.9)
 
 
-def histograms_figure(path: Path, sums: np.ndarray, labels: np.ndarray, classes: list, layer: str,
-                      activation: str, params: RenderParams) -> list:
+def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, sums: np.ndarray,
+                      labels: np.ndarray, classes: list) -> list:
     """One panel per feature: each class's density of per-image summed activation. Returns the edges."""
     n_feat = sums.shape[1]
     rows, cols = histogram_layout(n_feat)
-    fig, axes = plt.subplots(rows, cols, figsize=histogram_figsize(n_feat), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, layout="constrained", squeeze=False)
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     all_edges = []
     for f, ax in enumerate(axes.flat):
@@ -187,17 +205,20 @@ def histograms_figure(path: Path, sums: np.ndarray, labels: np.ndarray, classes:
             ax.set_ylabel("density", fontsize=8)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right center", fontsize=8, title="class")
-    what = "ReLU(conv)" if activation == "relu" else "raw conv output"
-    fig.suptitle(f"{layer}: per-image spatial sum of {what}, density per class", fontsize=11)
+    fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
     return all_edges
 
 
-def selectivity_figure(path: Path, layer_means: dict, classes: list, params: RenderParams) -> None:
+def selectivity_figsize(n_features: list, n_classes: int) -> tuple[float, float]:
+    """One heatmap per layer side by side; n_features: each layer's feature count."""
+    return (sum(n_features) * 0.38 + 2.8 * len(n_features), n_classes * 0.36 + 1.6)
+
+
+def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, layer_means: dict,
+                       classes: list) -> None:
     """Class x feature heatmaps of mean summed activation, min-max scaled per feature across classes."""
-    fig, axes = plt.subplots(1, len(layer_means), layout="constrained", squeeze=False,
-                             figsize=(sum(m.shape[1] for m in layer_means.values()) * 0.38 + 2.8 * len(layer_means),
-                                      len(classes) * 0.36 + 1.6),
+    fig, axes = plt.subplots(1, len(layer_means), layout="constrained", squeeze=False, figsize=figsize,
                              width_ratios=[m.shape[1] + 2 for m in layer_means.values()])
     for ax, (layer, means) in zip(axes.flat, layer_means.items()):
         lo, hi = np.nanmin(means, axis=0, keepdims=True), np.nanmax(means, axis=0, keepdims=True)
@@ -210,14 +231,14 @@ def selectivity_figure(path: Path, layer_means: dict, classes: list, params: Ren
     bar = fig.colorbar(im, ax=axes[0, -1], shrink=0.8, ticks=[0, 1])
     bar.ax.set_yticklabels(["least\nresponsive\nclass", "most\nresponsive\nclass"], fontsize=8)
     bar.set_label("class mean, scaled per feature")
-    fig.suptitle("Class selectivity: which feature fires for which class", fontsize=11)
+    fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
 
 
-def top_examples_figure(path: Path, images: np.ndarray, table, classes: list, layer: str,
-                        params: RenderParams) -> None:
-    """Rows = features, columns = the k images with the largest summed activation."""
-    rows = table[table["layer"] == layer].sort_values(["feature", "rank"])
+def top_examples_figure(path: Path, params: RenderParams, figsize, heading: str, images: np.ndarray, rows,
+                        classes: list) -> None:
+    """Rows = features, columns = the k images with the largest summed activation (one layer's
+    rows of top_k.parquet, by feature and rank)."""
     n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
     tile_px = images.shape[1:]
     tiles = np.ones((n_feat * k, *tile_px, 4))
@@ -225,7 +246,7 @@ def top_examples_figure(path: Path, images: np.ndarray, table, classes: list, la
     for feature, rank, index in zip(rows["feature"], rows["rank"], rows["index"]):
         tiles[(feature - 1) * k + rank - 1] = grey(images[index] / 255.0)
     image = mosaic(tiles, k, tile_px)
-    fig = plt.figure(figsize=grid_figsize(n_feat, k, params.tile_inches * 0.8), layout="constrained")
+    fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
     _label_grid(ax, n_feat, k, tile_px, [f"Feature {f + 1}" for f in range(n_feat)],
@@ -234,18 +255,25 @@ def top_examples_figure(path: Path, images: np.ndarray, table, classes: list, la
     for feature, rank, label in zip(rows["feature"], rows["rank"], rows["label"]):
         ax.text(PAD + step_x * (rank - 1) + 1, PAD + step_y * (feature - 1) + 1, classes[label].split(" ")[0],
                 color="yellow", fontsize=7, va="top", ha="left")
-    fig.suptitle(f"{layer}: the {k} {rows['split'].iloc[0]} images with the largest summed activation "
-                 f"per feature (label at top left)", fontsize=10)
+    fig.suptitle(heading, fontsize=10)
     save(fig, path, params.dpi)
 
 
-def samples_figure(path: Path, images: np.ndarray, labels: np.ndarray, preds: np.ndarray, classes: list,
-                   split: str, params: RenderParams) -> None:
-    n = len(images)
+def samples_layout(n: int) -> tuple[int, int]:
     cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 1.6 + 0.5), layout="constrained",
-                             squeeze=False)
+    return int(np.ceil(n / cols)), cols
+
+
+def samples_figsize(n: int) -> tuple[float, float]:
+    rows, cols = samples_layout(n)
+    return (cols * 1.5, rows * 1.6 + 0.5)
+
+
+def samples_figure(path: Path, params: RenderParams, figsize, heading: str, images: np.ndarray,
+                   labels: np.ndarray, preds: np.ndarray, classes: list) -> None:
+    rows, cols = samples_layout(len(images))
+    n = len(images)
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, layout="constrained", squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -254,15 +282,20 @@ def samples_figure(path: Path, images: np.ndarray, labels: np.ndarray, preds: np
         right = labels[i] == preds[i]
         ax.set_title(f"true {classes[labels[i]]}\npred {classes[preds[i]]}", fontsize=7,
                      color="black" if right else "red")
-    fig.suptitle(f"Sample {split} images: true label and prediction (red: wrong)", fontsize=10)
+    fig.suptitle(heading, fontsize=10)
     save(fig, path, params.dpi)
 
 
-def confusion_figure(path: Path, matrix: np.ndarray, classes: list, params: RenderParams) -> None:
+def confusion_figsize(n_classes: int) -> tuple[float, float]:
+    return (n_classes * 0.55 + 2.8, n_classes * 0.5 + 1.6)
+
+
+def confusion_figure(path: Path, params: RenderParams, figsize, heading: str, matrix: np.ndarray,
+                     classes: list) -> None:
     """Counts, coloured by the share of each true class (row-normalised)."""
     n = len(classes)
     share = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(n * 0.55 + 2.8, n * 0.5 + 1.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
@@ -274,13 +307,16 @@ def confusion_figure(path: Path, matrix: np.ndarray, classes: list, params: Rend
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class")
-    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    ax.set_title(f"Confusion matrix, val split, best epoch (accuracy {accuracy:.2%})", fontsize=10)
+    ax.set_title(heading, fontsize=10)
     save(fig, path, params.dpi)
 
 
-def training_curves_figure(path: Path, history, best_epoch: int, params: RenderParams) -> None:
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+TRAINING_CURVES_INCHES = (10, 3.8)
+
+
+def training_curves_figure(path: Path, params: RenderParams, figsize, heading: str, history,
+                           best_epoch: int) -> None:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
     for ax, key, name in ((loss_ax, "loss", "Cross-entropy loss"), (acc_ax, "accuracy", "Accuracy")):
         ax.plot(history["epoch"], history[f"train_{key}"], marker="o", ms=3, label="train")
         ax.plot(history["epoch"], history[f"val_{key}"], marker="o", ms=3, label="val")
@@ -290,5 +326,5 @@ def training_curves_figure(path: Path, history, best_epoch: int, params: RenderP
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Training curves (best epoch = lowest val loss)", fontsize=11)
+    fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)

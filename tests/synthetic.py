@@ -1,15 +1,28 @@
-"""Generated MNIST-like datasets for tests and benchmarks: learnable, any size, no download.
+"""Generated MNIST-like datasets for tests and benchmarks: learnable, any size, no download,
+written as the standard IDX files the `idx` source reads.
 
 Each class is a fixed set of bright strokes at class-specific places; every image adds
 a random shift and noise, so a small CNN learns it quickly but not trivially.
 """
 from __future__ import annotations
 
+import gzip
+import struct
 from pathlib import Path
 
 import numpy as np
 
-from featuremaps.idx import write_idx
+from featuremaps.data.idx import UBYTE
+
+
+def write_idx(path: str | Path, array: np.ndarray, compress: bool = False) -> None:
+    """Write a uint8 array as an IDX file, gzipped when `compress`."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    data = struct.pack(">2sBB", b"\x00\x00", UBYTE, array.ndim)
+    data += struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    opener = gzip.open if compress else open
+    with opener(path, "wb") as fh:
+        fh.write(data)
 
 
 def synthetic_images(n: int, size: int = 28, n_classes: int = 10, seed: int = 0):

@@ -1,0 +1,71 @@
+"""The train stage's model file: the network's weights, its config and normalisation, written
+and read back.
+
+The checkpoint holds only tensors and plain values, so it loads with
+torch.load(path, weights_only=True, map_location="cpu") on any machine; a file holding
+other Python objects is refused, never run.
+"""
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from featuremaps.errors import ArtifactError, first_line
+from featuremaps.files import atomic_path, read_artifact
+from featuremaps.model.network import build_model
+
+KEYS = ("state_dict", "config", "mean", "std", "classes")
+STAGE = "train"
+
+
+def save_checkpoint(path, model: nn.Module, config: dict, mean: float, std: float, classes: list) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    ckpt = {"state_dict": state, "config": config, "mean": float(mean), "std": float(std),
+            "classes": list(classes)}
+    # Through a file object: torch names the archive inside after a file path (here a random
+    # temporary one), so the same weights would hash differently and DVC would rerun extract.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(ckpt, fh)
+
+
+def _load_tensors(path: Path):
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        # weights_only refused a pickled global (a class or function that could run code).
+        name = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise ArtifactError(f"{path}: refused: it holds Python objects other than tensors"
+                            f"{f' ({name.group(1)})' if name else ''}, which could run code when loaded; "
+                            f"a featuremaps checkpoint holds only tensors, numbers and strings") from None
+
+
+def load_checkpoint(path, expected_config: dict | None = None):
+    """(model in eval mode on the CPU, checkpoint dict); refuses pickled objects.
+
+    expected_config: config keys the checkpoint must match (e.g. the dataset's image_shape).
+    """
+    path = Path(path)
+    ckpt = read_artifact(path, _load_tensors, what="a loadable featuremaps checkpoint", stage=STAGE,
+                         errors=(zipfile.BadZipFile, RuntimeError, EOFError, OSError))
+    if not isinstance(ckpt, dict) or not set(KEYS) <= set(ckpt):
+        raise ArtifactError(f"{path}: not a featuremaps checkpoint; expected keys {', '.join(KEYS)}; "
+                            f"rerun the {STAGE} stage")
+    if expected_config is not None and any(ckpt["config"].get(k) != v for k, v in expected_config.items()):
+        found, wanted = ckpt["config"], expected_config
+        diff = sorted(k for k in wanted if found.get(k) != wanted[k])
+        was = ", ".join(f"{k}={found.get(k)!r}" for k in diff)
+        now = ", ".join(f"{k}={wanted.get(k)!r}" for k in diff)
+        raise ArtifactError(f"{path}: was trained with {was} but the dataset has {now}; "
+                            f"rerun the {STAGE} stage")
+    try:
+        model = build_model(ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, RuntimeError, KeyError) as exc:
+        raise ArtifactError(f"{path}: weights do not fit the model it describes ({first_line(exc)}); "
+                            f"rerun the {STAGE} stage") from None
+    return model.eval(), ckpt

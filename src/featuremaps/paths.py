@@ -1,0 +1,21 @@
+"""Every file passed between stages, named once.
+
+The stage scripts take their paths from here and hand them to the library, whose functions
+take paths as arguments; dvc.yaml lists the same paths as each stage's deps and outs
+(tests/test_dvc_yaml.py holds the two equal). The names of the files inside a folder
+output belong to the module that writes and reads that folder (see each comment).
+"""
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+PARAMS_OK = Path("data/params.ok")              # check: the whole params.yaml was valid
+DOWNLOADS = Path("data/downloads")              # download's cache of fetched files; not a stage output
+DATASET = Path("data/dataset")                  # download: featuremaps.data.store
+MODEL_DIR = Path("data/model")                  # train: the folder DVC tracks
+MODEL = MODEL_DIR / "model.pt"                  # train: featuremaps.model.checkpoint
+METRICS = Path("reports/metrics.json")          # train: featuremaps.model.records
+HISTORY = Path("reports/plots/history.csv")     # train: featuremaps.model.records
+CONFUSION = Path("reports/plots/confusion.csv")  # train: featuremaps.model.records
+ACTIVATIONS = Path("data/activations")          # extract: featuremaps.analysis.store
+FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
+REPORT = Path("reports/index.html")             # render: featuremaps.report.page

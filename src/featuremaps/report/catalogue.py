@@ -1,0 +1,225 @@
+"""The figures the render stage draws: one record each, with every word the reader sees.
+
+    from featuremaps.report.catalogue import figure_list, render_figures
+    figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
+
+A Figure names its file, its title in the report, the heading drawn on it, its caption, its
+draw function (featuremaps.report.figures), its size in inches as a function of the render
+params, and the inputs its draw function takes. Adding a figure is one function here that
+returns its record, listed in figure_list, and one draw function.
+
+Everything comes from the files earlier stages wrote; nothing runs the model over data,
+and nothing here imports torch, so the stage starts in a fraction of a second.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from featuremaps.analysis.store import layer_columns
+from featuremaps.params import RenderParams
+from featuremaps.report import figures as fig
+from featuremaps.report.budget import check_pixel_budget
+from featuremaps.report.inputs import Inputs
+from featuremaps.report.pool import fork_map
+
+
+@dataclass(frozen=True)
+class Figure:
+    file: str                  # PNG name under reports/figures
+    title: str                 # the report's heading and link text
+    heading: str               # drawn on the figure
+    caption: str               # under it in the report: how to read it
+    draw: Callable             # draw(path, params, figsize, heading, **inputs)
+    inches: Callable           # RenderParams -> (width, height): known before drawing
+    inputs: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- inputs, prepared
+
+def activation_label(activation: str) -> str:
+    return "ReLU(conv)" if activation == "relu" else "raw conv output"
+
+
+def sample_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Up to n indices taking the first image of each class in turn, then the second, ..."""
+    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = [idx[i] for i in range(max(map(len, by_class), default=0)) for idx in by_class if i < len(idx)]
+    return np.array(order[:n], dtype=np.int64)
+
+
+def split_predictions(per_image: pd.DataFrame, split: str) -> np.ndarray:
+    """The model's prediction for each image of `split`, in index order."""
+    return per_image[per_image["split"] == split].sort_values("index")["pred"].to_numpy()
+
+
+def confusion_matrix(confusion: pd.DataFrame, classes: list) -> np.ndarray:
+    """Counts [true, predicted] over the named classes, zero rows and columns kept."""
+    return pd.crosstab(pd.Categorical(confusion["actual"], classes),
+                       pd.Categorical(confusion["predicted"], classes), dropna=False).to_numpy()
+
+
+def split_sums(inp: Inputs, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """(each means-split image's summed activation per feature [N, F], its label [N])."""
+    rows = inp.per_image["split"] == inp.means_split
+    return (inp.per_image.loc[rows, layer_columns(inp.per_image.columns, layer)].to_numpy(),
+            inp.per_image.loc[rows, "label"].to_numpy())
+
+
+def class_feature_means(sums: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Mean of each feature's summed activation per class [C, F]; NaN for a class with no image."""
+    return np.stack([sums[labels == c].mean(0, dtype=np.float64) if (labels == c).any()
+                     else np.full(sums.shape[1], np.nan) for c in range(n_classes)])
+
+
+def layer_top_k(top_k: pd.DataFrame, layer: str) -> pd.DataFrame:
+    return top_k[top_k["layer"] == layer].sort_values(["feature", "rank"])
+
+
+# ----------------------------------------------------------------------------- the figures
+
+def samples(inp: Inputs, params: RenderParams) -> Figure:
+    images, labels = inp.splits["val"]
+    pick = sample_indices(labels, params.n_samples)
+    return Figure(
+        "samples.png", "Sample images", "Sample val images: true label and prediction (red: wrong)",
+        f"{len(pick)} val images, the first of each class in turn, with their true label and the model's "
+        f"prediction; wrong predictions are red.",
+        fig.samples_figure, lambda p: fig.samples_figsize(min(p.n_samples, len(labels))),
+        dict(images=images[pick], labels=labels[pick], preds=split_predictions(inp.per_image, "val")[pick],
+             classes=inp.classes))
+
+
+def training_curves(inp: Inputs, params: RenderParams) -> Figure:
+    return Figure(
+        "training_curves.png", "Training curves", "Training curves (best epoch = lowest val loss)",
+        "Loss and accuracy per epoch on the train split (running mean over the epoch's batches, unless "
+        "train.rescore_train) and the val split. The dashed line is the epoch kept: lowest val loss.",
+        fig.training_curves_figure, lambda p: fig.TRAINING_CURVES_INCHES,
+        dict(history=inp.history, best_epoch=int(inp.metrics["best_epoch"])))
+
+
+def confusion(inp: Inputs, params: RenderParams) -> Figure:
+    matrix = confusion_matrix(inp.confusion, inp.classes)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    return Figure(
+        "confusion_matrix.png", "Confusion matrix",
+        f"Confusion matrix, val split, best epoch (accuracy {accuracy:.2%})",
+        "Val images by true class (rows) and predicted class (columns), from the kept epoch. Colour is the "
+        "share of the row, so classes of different sizes compare.",
+        fig.confusion_figure, lambda p: fig.confusion_figsize(len(inp.classes)),
+        dict(matrix=matrix, classes=inp.classes))
+
+
+def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    classes, examples, split = inp.classes, inp.examples, inp.means_split
+    act = activation_label(inp.activation)
+    maps = examples[layer]
+    scale = "one colour scale for the whole grid" if params.shared_scale else "one colour scale per map"
+    return Figure(
+        f"{layer}_feature_maps.png", f"{layer} feature maps",
+        f"{layer} feature maps ({act}) for one {split} image per class",
+        f"One image per class (the first of the {split} split), then each of {layer}'s feature maps for it: "
+        f"{act} activation, {scale}. Bright = the feature responds there.",
+        fig.map_grid_figure, lambda p: fig.grid_figsize(maps.shape[0], maps.shape[1] + 1, p.tile_inches),
+        dict(inputs=examples["input"].astype(np.float64), maps=maps,
+             row_labels=[classes[c] if examples["index"][c] >= 0 else f"{classes[c]} (no image)"
+                         for c in range(len(classes))],
+             input_label="Input",
+             scale=fig.MapScale(inp.activation, params.shared_scale, f"{act} activation")))
+
+
+def class_means(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    classes, split, counts = inp.classes, inp.means_split, inp.class_means["counts"]
+    act = activation_label(inp.activation)
+    maps = inp.class_means[f"{layer}_means"]
+    return Figure(
+        f"{layer}_class_means.png", f"{layer} mean maps per class",
+        f"{layer}: mean {act} map per class over the {split} split",
+        f"Each {layer} map averaged over all {int(counts.sum()):,} {split} images of a class (a mean, not a "
+        f"sum), beside the class's mean input. One shared colour scale, so classes compare fairly whatever "
+        f"their size.",
+        fig.map_grid_figure, lambda p: fig.grid_figsize(maps.shape[0], maps.shape[1] + 1, p.tile_inches),
+        dict(inputs=inp.class_means["input_means"], maps=maps,
+             row_labels=[f"{classes[c]} (n={int(counts[c])})" for c in range(len(classes))],
+             input_label="Mean input", scale=fig.MapScale(inp.activation, True, f"mean {act} activation")))
+
+
+def filters(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    weights = inp.weights[layer]
+    n_out, n_in, kh, kw = weights.shape
+    return Figure(
+        f"{layer}_filters.png", f"{layer} filters", f"{layer} filters ({kh}x{kw})",
+        f"The learned {layer} kernels: one row per output feature, one column per input channel; red "
+        f"positive, blue negative, white zero.",
+        fig.filters_figure, lambda p: fig.grid_figsize(n_out, max(n_in, 3), p.tile_inches * 0.6),
+        dict(weights=weights))
+
+
+def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    sums, labels = split_sums(inp, layer)
+    act = activation_label(inp.activation)
+    return Figure(
+        f"{layer}_histograms.png", f"{layer} activation histograms",
+        f"{layer}: per-image spatial sum of {act}, density per class",
+        f"For each {layer} feature, the distribution of each {inp.means_split} image's spatially summed {act} "
+        f"activation, one outline per class, each normalised to unit area so classes of different sizes "
+        f"compare. The x range covers all the data.",
+        fig.histograms_figure, lambda p: fig.histogram_figsize(sums.shape[1]),
+        dict(sums=sums, labels=labels, classes=inp.classes))
+
+
+def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    rows = layer_top_k(inp.top_k, layer)
+    n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
+    split = rows["split"].iloc[0]
+    return Figure(
+        f"{layer}_top_examples.png", f"{layer} top images per feature",
+        f"{layer}: the {k} {split} images with the largest summed activation per feature (label at top left)",
+        f"For each {layer} feature, the {inp.means_split} images with the largest summed activation: what the "
+        f"feature looks for across the dataset.",
+        fig.top_examples_figure, lambda p: fig.grid_figsize(n_feat, k, p.tile_inches * 0.8),
+        dict(images=inp.splits[split][0], rows=rows, classes=inp.classes))
+
+
+def selectivity(inp: Inputs, params: RenderParams) -> Figure:
+    layer_means = {layer: class_feature_means(*split_sums(inp, layer), len(inp.classes)) for layer in inp.layers}
+    n_features = [m.shape[1] for m in layer_means.values()]
+    return Figure(
+        "class_feature_selectivity.png", "Class selectivity", "Class selectivity: which feature fires for which class",
+        f"Mean summed activation of each feature (columns) for each class (rows) over the {inp.means_split} "
+        f"split, scaled per feature from its least (0) to its most (1) responsive class: the class each "
+        f"feature fires for.",
+        fig.selectivity_figure, lambda p: fig.selectivity_figsize(n_features, len(inp.classes)),
+        dict(layer_means=layer_means, classes=inp.classes))
+
+
+PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples)
+
+
+def figure_list(inp: Inputs, params: RenderParams) -> list:
+    """Every figure's record, in the report's reading order."""
+    return ([samples(inp, params), training_curves(inp, params), confusion(inp, params)]
+            + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
+            + [selectivity(inp, params)])
+
+
+# ----------------------------------------------------------------------------- drawing
+
+def _draw(job) -> None:
+    figure, params, out = job
+    figure.draw(out / figure.file, params, figure.inches(params), figure.heading, **figure.inputs)
+
+
+def render_figures(figures: list, params: RenderParams, out: Path) -> list:
+    """Check every figure's size, then draw them all into `out` in parallel; return `figures`."""
+    check_pixel_budget(figures, params, out)
+    fork_map(_draw, [(figure, params, out) for figure in figures])
+    # The folder is a persist output: drop figures of layers no longer extracted.
+    for stale in set(out.glob("*.png")) - {out / f.file for f in figures}:
+        stale.unlink()
+    return figures

@@ -1,0 +1,59 @@
+"""Everything the render stage reads, loaded once through each file's own reader."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_parquet, \
+    read_per_image
+from featuremaps.data.store import SPLITS, read_meta, read_split
+from featuremaps.model.records import read_confusion, read_history, read_metrics
+
+
+@dataclass
+class Inputs:
+    meta: dict
+    splits: dict            # split -> (images, labels)
+    per_image: pd.DataFrame
+    class_means: dict
+    examples: dict
+    top_k: pd.DataFrame
+    weights: dict           # layer -> conv kernels [out, in, k, k]
+    metrics: dict
+    history: pd.DataFrame
+    confusion: pd.DataFrame
+
+    @property
+    def layers(self) -> list:
+        return [str(x) for x in self.class_means["layers"]]
+
+    @property
+    def activation(self) -> str:
+        return str(self.class_means["activation"])
+
+    @property
+    def means_split(self) -> str:
+        return str(self.class_means["split"])
+
+    @property
+    def classes(self) -> list:
+        return self.meta["classes"]
+
+
+def load_inputs(dataset: Path, activations: Path, metrics: Path, history: Path, confusion: Path) -> Inputs:
+    class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "counts", "input_means"])
+    layers = [str(x) for x in class_means["layers"]]
+    return Inputs(
+        meta=read_meta(dataset),
+        splits={s: read_split(dataset, s) for s in SPLITS},
+        per_image=read_per_image(activations / PER_IMAGE, layers),
+        class_means=class_means,
+        examples=read_npz(activations / EXAMPLES, ["index", "input"] + layers),
+        top_k=read_parquet(activations / TOP_K),
+        weights=read_npz(activations / FILTERS, layers),
+        metrics=read_metrics(metrics),
+        history=read_history(history),
+        confusion=read_confusion(confusion),
+    )
