@@ -1,9 +1,11 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from featuremaps.analysis.activations import extract_activations, hooked_layers
+from featuremaps.analysis.activations import extract_activations, hooked_layers, top_k_table
 from featuremaps.analysis.store import read_npz, read_per_image, write_extraction
 from featuremaps.errors import ArgumentError, ArtifactError
 from featuremaps.model.network import build_model, model_config
@@ -14,13 +16,14 @@ CLASSES = [str(i) for i in range(10)]
 MEAN, STD = 0.13, 0.3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def model():
+    """A fresh model in training mode for each test, with dropout that matters: extraction must
+    switch it off (model.eval()) itself."""
     torch.manual_seed(0)
     m = build_model(model_config(ModelParams(), (28, 28), 10))
-    # Make the untrained model's dropout matter: extraction must switch it off.
     m.dropout.p = m.dropout2d.p = 0.5
-    return m
+    return m.train()
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +34,8 @@ def splits():
 
 
 def brute_force(model, images, activation):
-    """One full-batch forward pass with hand-made hooks, no streaming."""
-    model.eval()
+    """One full-batch forward pass of an eval-mode copy with hand-made hooks, no streaming."""
+    model = copy.deepcopy(model).eval()
     store = {}
     hooks = [getattr(model, n).register_forward_hook(lambda m, i, o, n=n: store.__setitem__(n, o))
              for n in ("conv1", "conv2")]
@@ -137,3 +140,38 @@ def test_files_round_trip(tmp_path, model, splits):
         read_per_image(tmp_path / "broken.parquet", ["conv1"])
     with pytest.raises(ArtifactError, match=r"missing column conv3_f01; expected split, index, label, pred, conv3_f01"):
         read_per_image(tmp_path / "per_image.parquet", ["conv3"])
+
+
+def test_class_sums_are_float64_sums_of_the_float32_maps(model, splits):
+    """Per-class sums accumulated in float64 equal numpy's float64 sum of the very maps the
+    model produced to 1e-12; a float32 accumulation is off by about 1e-7."""
+    seen = []
+    handle = model.conv2.register_forward_hook(lambda m, i, o: seen.append(F.relu(o).double().numpy().copy()))
+    try:
+        ex = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=16), CLASSES)
+    finally:
+        handle.remove()
+    images, labels = splits["train"]
+    maps = np.concatenate(seen)[:len(labels)]  # the train batches come first
+    sums = ex.class_sums["conv2"]
+    assert sums.dtype == np.float64
+    for c in range(10):
+        np.testing.assert_allclose(sums[c], maps[labels == c].sum(0), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(ex.input_sums[4], images[labels == 4].astype(np.float64).sum(0))
+
+
+def test_top_k_ties_go_to_the_lower_index():
+    """Many equal values, stored out of index order: ties are ranked by the image's index."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    values = rng.integers(0, 4, n).astype(np.float32)
+    index = rng.permutation(n)
+    per_image = {"split": np.array(["train"] * (n - 5) + ["val"] * 5, dtype=object), "index": index,
+                 "label": (index % 10).astype(np.uint8), "conv1_f01": values, "conv1_f02": -values}
+    table = top_k_table(per_image, ["conv1"], "train", 40)
+    rows = range(n - 5)
+    for feature, column in ((1, values), (2, -values)):
+        expected = sorted(rows, key=lambda i: (-column[i], index[i]))[:40]
+        got = [i for f, i in zip(table["feature"], table["index"]) if f == feature]
+        assert got == [int(index[i]) for i in expected]
+    assert table["rank"][:3] == [1, 2, 3] and set(table["split"]) == {"train"}

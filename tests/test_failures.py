@@ -205,6 +205,21 @@ def test_unknown_section(repo):
                                 "extract, render"])
 
 
+def test_unknown_colour_map(repo):
+    repo.set_params(render={"cmap": "virdis"})
+    fails_cleanly(repo, expect=["params.yaml: render.cmap = 'virdis' is not allowed; expected a matplotlib colour "
+                                "map; closest: viridis"])
+
+
+def test_figure_over_the_pixel_budget(repo):
+    """Both inside their ranges, together they would make a 100,000-pixel-wide figure: render
+    refuses before drawing anything, with what fits."""
+    repo.set_params(render={"dpi": 600, "tile_inches": 10})
+    fails_cleanly(repo, expect=["params.yaml: render.dpi = 600 and render.tile_inches = 10.0 make "
+                                "reports/figures/conv2_feature_maps.png 103,440 x 60,780 pixels; at most 8,000 a side",
+                                "every figure fits at render.dpi <= 46 or render.tile_inches <= 0.64"])
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("stage", ["train", "extract"])
 def test_cuda_where_there_is_none(repo, stage):

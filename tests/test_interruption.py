@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -86,10 +87,22 @@ def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_p
 
 def test_two_repros_at_once(project):
     project.repro("download")
-    procs = [subprocess.Popen(["dvc", "repro"], cwd=project.path, env=project.env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    codes = [p.returncode for p in procs]
+    runs = {}
+
+    def repro(i):
+        start = time.monotonic()
+        proc = subprocess.Popen(["dvc", "repro"], cwd=project.path, env=project.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        out = proc.communicate(timeout=600)[0]
+        runs[i] = (start, time.monotonic(), proc.returncode, out)
+
+    threads = [threading.Thread(target=repro, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    starts, ends, codes, outputs = zip(*runs.values())
+    assert max(starts) < min(ends), "the two runs did not overlap"
     assert 0 in codes
     for code, out in zip(codes, outputs):
         if code != 0:

@@ -37,14 +37,14 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert ran(project.repro()) == ["check", "download", "render"]
     project.commit("params")
 
-    figures = project.path / "src/featuremaps/figures.py"
+    figures = project.path / "src/featuremaps/report/figures.py"
     figures.write_text(figures.read_text() + "\n# edited\n")
     assert set(project.status()) == {"render"}
     assert ran(project.repro()) == ["render"]
-    acts = project.path / "src/featuremaps/activations.py"
+    acts = project.path / "src/featuremaps/analysis/activations.py"
     acts.write_text(acts.read_text() + "\n# edited\n")
     assert set(project.status()) == {"extract"}
-    model = project.path / "src/featuremaps/model.py"
+    model = project.path / "src/featuremaps/model/network.py"
     model.write_text(model.read_text() + "\n# edited\n")
     assert set(project.status()) == {"train", "extract"}
     assert ran(project.repro()) == ["train", "extract", "render"]

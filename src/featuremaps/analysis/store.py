@@ -67,7 +67,7 @@ def layer_columns(columns, layer: str) -> list:
     return feature_columns(layer, sum(1 for c in columns if c.startswith(f"{layer}_f")))
 
 
-def _write_parquet(path: Path, columns: dict, metadata: dict) -> None:
+def write_parquet(path: Path, columns: dict, metadata: dict) -> None:
     table = pa.table({k: pa.array(v) for k, v in columns.items()})
     table = table.replace_schema_metadata({k.encode(): str(v).encode() for k, v in metadata.items()})
     with atomic_path(path) as tmp:
@@ -79,8 +79,8 @@ def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None
     meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split}
     per_image = dict(ex.per_image)
     per_image["index"] = per_image["index"].astype(np.int32)
-    _write_parquet(out_dir / PER_IMAGE, per_image, meta)
-    _write_parquet(out_dir / TOP_K, ex.top_k, meta)
+    write_parquet(out_dir / PER_IMAGE, per_image, meta)
+    write_parquet(out_dir / TOP_K, ex.top_k, meta)
     means = ex.class_means
     arrays = {"layers": np.array(ex.layers), "classes": np.array(ex.classes), "activation": np.array(ex.activation),
               "split": np.array(ex.means_split), "counts": ex.class_counts,

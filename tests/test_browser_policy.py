@@ -1,0 +1,12 @@
+"""Under CI a missing browser fails the page tests; elsewhere it skips them."""
+import pytest
+
+import browser
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_chromium(monkeypatch, ci, outcome):
+    monkeypatch.setattr(browser, "CHROMIUM", None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="headless Chromium is not installed"):
+        browser.require_browser()
