@@ -10,7 +10,7 @@ from featuremaps.errors import ParamsError
 from featuremaps.params import RenderParams
 from featuremaps.report import figures
 from featuremaps.report.budget import check_pixel_budget, fits, pixel_size
-from featuremaps.report.catalogue import Figure
+from featuremaps.report.catalogue import Figure, render_figures
 
 OUT = Path("reports/figures")
 
@@ -67,3 +67,14 @@ def test_the_area_limit_counts_too():
 def test_a_figure_no_setting_can_shrink():
     text = refusal([record("huge.png", lambda p: (300, 1))], RenderParams(dpi=100))
     assert text.endswith("no render setting alone makes it fit")
+
+
+def test_render_checks_every_size_before_drawing_any(tmp_path):
+    drawn = []
+    draw = lambda path, params, figsize, heading: drawn.append(path)  # noqa: E731
+    small = Figure("small.png", "t", "h", "c", draw, lambda p: (2, 2))
+    large = Figure("large.png", "t", "h", "c", draw, lambda p: (100, 2))
+    with pytest.raises(ParamsError, match="large.png 10,000 x 200 pixels"):
+        render_figures([small, large], RenderParams(dpi=100), tmp_path)
+    assert drawn == []
+    assert render_figures([small], RenderParams(dpi=100), tmp_path) == [small] and drawn == [tmp_path / "small.png"]
