@@ -8,11 +8,12 @@ import logging
 import time
 
 from featuremaps import paths
-from featuremaps.analysis.activations import check_layers, extract_activations, layer_weights
+from featuremaps.analysis.activations import extract_activations, layer_weights
 from featuremaps.analysis.store import write_extraction
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
+from featuremaps.model.network import check_layers
 from featuremaps.params import load_params, reported_as
 from featuremaps.stage import run_stage
 

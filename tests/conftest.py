@@ -137,10 +137,10 @@ def stage_folder(folder: Path, idx: Path, **sections) -> Path:
 
 @pytest.fixture(scope="session")
 def stage_outputs(tmp_path_factory) -> Path:
-    """A folder where download, train, extract and render ran once on a small IDX dataset (no DVC)."""
+    """A folder where every stage ran once on a small IDX dataset (no DVC)."""
     tmp = tmp_path_factory.mktemp("outputs")
     folder = stage_folder(tmp / "run", write_idx_folder(tmp / "idx", 300, 100))
-    for stage in ("download", "train", "extract", "render"):
+    for stage in ("download", "train", "extract", "visualize", "render"):
         run_stage(folder, stage)
     return folder
 

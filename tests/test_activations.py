@@ -49,9 +49,9 @@ def brute_force(model, images, activation):
     return logits.argmax(1).numpy(), {k: v.double().numpy() for k, v in store.items()}
 
 
-@pytest.mark.parametrize("activation", ["relu", "raw"])
-def test_matches_brute_force(model, splits, activation):
-    params = ExtractParams(batch_size=32, activation=activation, top_k=5)
+@pytest.mark.parametrize("activation, by", [("relu", "sum"), ("raw", "sum"), ("relu", "max"), ("raw", "max")])
+def test_matches_brute_force(model, splits, activation, by):
+    params = ExtractParams(batch_size=32, activation=activation, top_k=5, top_k_by=by)
     ex = extract_activations(model, splits, MEAN, STD, params, CLASSES)
     images, labels = splits["train"]
     preds, maps = brute_force(model, images, activation)
@@ -66,13 +66,19 @@ def test_matches_brute_force(model, splits, activation):
         for c in range(10):
             expected = maps[layer][labels == c].mean(0)
             np.testing.assert_allclose(ex.class_means[layer][c], expected, rtol=1e-5, atol=1e-6)
-        # top-k by brute force: argsort of the sums
+        flat = maps[layer].reshape(*maps[layer].shape[:2], -1)
+        peaks, at = flat.max(2), flat.argmax(2)  # numpy's argmax: the first of equal maxima
+        np.testing.assert_allclose(ex.per_image[f"{layer}_f02_max"][train], peaks[:, 1], rtol=1e-5, atol=1e-5)
+        # top-k by brute force: a stable argsort of the sums or the maxima
+        ranked_by = sums if by == "sum" else peaks
+        width = maps[layer].shape[3]
         for j in range(sums.shape[1]):
-            rows = [(i, v) for l, f, i, v in zip(ex.top_k["layer"], ex.top_k["feature"], ex.top_k["index"],
-                                                  ex.top_k["value"]) if l == layer and f == j + 1]
-            expected_idx = np.argsort(-sums[:, j], kind="stable")[:5]
-            assert [i for i, _ in rows] == expected_idx.tolist()
-            np.testing.assert_allclose([v for _, v in rows], sums[expected_idx, j], rtol=1e-5)
+            rows = [r for r in zip(ex.top_k["layer"], ex.top_k["feature"], ex.top_k["index"], ex.top_k["value"],
+                                   ex.top_k["y"], ex.top_k["x"]) if r[0] == layer and r[1] == j + 1]
+            expected_idx = np.argsort(-ranked_by[:, j], kind="stable")[:5]
+            assert [r[2] for r in rows] == expected_idx.tolist()
+            np.testing.assert_allclose([r[3] for r in rows], ranked_by[expected_idx, j], rtol=1e-5)
+            assert [(r[4], r[5]) for r in rows] == [divmod(int(at[i, j]), width) for i in expected_idx]
     np.testing.assert_array_equal(ex.class_counts, np.bincount(labels, minlength=10))
     np.testing.assert_allclose(ex.input_means[3], images[labels == 3].mean(0), rtol=1e-12)
     first = [int(np.argmax(labels == c)) for c in range(10)]
@@ -95,7 +101,7 @@ def test_batch_size_does_not_matter(model, splits):
             np.testing.assert_array_equal(a.per_image[col], b.per_image[col])
     for layer in ("conv1", "conv2"):
         np.testing.assert_allclose(a.class_means[layer], b.class_means[layer], rtol=1e-10)
-    assert a.top_k["index"] == b.top_k["index"]
+    assert a.top_k["index"] == b.top_k["index"] and a.top_k["top"] == b.top_k["top"]
 
 
 def test_hooks_removed_even_on_error(model):

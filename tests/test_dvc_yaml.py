@@ -11,7 +11,7 @@ from featuremaps import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-STAGES = ["check", "download", "train", "extract", "render"]
+STAGES = ["check", "download", "train", "extract", "visualize", "render"]
 
 
 def module_file(module: str) -> Path | None:
@@ -84,16 +84,20 @@ def modules_run_by(script: Path) -> set:
     return {str(module_file(m).relative_to(ROOT)) for m in seen if runs_code(module_file(m))}
 
 
-SECTIONS = {"seed", "data", "model", "train", "extract", "render"}
+SECTIONS = {"seed", "data", "model", "train", "extract", "visualize", "render"}
 
 
 def params_read_by(script: Path) -> set:
-    """Top-level params sections a stage reads: `params.<section>` in its script, or all of
-    them where it writes the whole params into its output (the report)."""
+    """The params a stage reads: a whole section where its script uses `params.<section>` as a
+    whole, `<section>.<key>` where it only ever uses single keys of it; every section where it
+    writes the whole params into its output (the report)."""
     text = script.read_text()
     if "params_as_dict(params)" in text:
         return SECTIONS
-    return set(re.findall(r"params\.(seed|data|model|train|extract|render)\b", text))
+    found = set()
+    for section, key in re.findall(rf"params\.({'|'.join(SECTIONS)})\b(?:\.(\w+))?", text):
+        found.add(f"{section}.{key}" if key else section)
+    return {p for p in found if "." not in p or p.split(".")[0] not in found}
 
 
 def paths_named_by(script: Path) -> set:

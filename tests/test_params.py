@@ -28,7 +28,15 @@ def test_missing_keys_take_defaults():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, render"),
+    ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, visualize, render"),
+    ({"visualize": {"steps": 0}}, "visualize.steps = 0 is not allowed; expected an integer in [1, 2000]"),
+    ({"visualize": {"seeds": 0}}, "visualize.seeds = 0 is not allowed; expected an integer in [1, 16]"),
+    ({"visualize": {"lr": 0}}, "visualize.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),
+    ({"visualize": {"lr": -0.1}}, "visualize.lr = -0.1 is not allowed"),
+    ({"visualize": {"objective": "logit"}}, "visualize.objective = 'logit' is not allowed; expected one of channel, "
+                                            "neuron"),
+    ({"visualize": {"jitter": 9}}, "visualize.jitter = 9 is not allowed; expected an integer in [0, 8]"),
+    ({"extract": {"top_k_by": "mean"}}, "extract.top_k_by = 'mean' is not allowed; expected one of max, sum"),
     ({"train": {"learning_rate": 1}}, "unknown key train.learning_rate; allowed keys in train: epochs"),
     ({"train": {"lr": 0}}, "train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),
     ({"train": {"lr": -0.1}}, "train.lr = -0.1 is not allowed"),

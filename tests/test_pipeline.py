@@ -11,7 +11,7 @@ def ran(proc) -> list:
 
 def test_pipeline_reruns_only_what_changed(project, tmp_path):
     first = project.repro()
-    assert ran(first) == ["check", "download", "train", "extract", "render"]
+    assert ran(first) == ["check", "download", "train", "extract", "visualize", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     history = (project.path / "reports/plots/history.csv").read_text().splitlines()
@@ -19,6 +19,7 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert (project.path / "reports/plots/confusion.csv").read_text().startswith("actual,predicted")
     for name in ("per_image.parquet", "class_means.npz", "examples.npz", "top_k.parquet", "filters.npz"):
         assert (project.path / "data/activations" / name).exists()
+    assert (project.path / "data/visualizations/features.npz").exists()
     assert ran(project.repro()) == []
     assert project.status() == {}
     shown = project.dvc("metrics", "show").stdout
@@ -28,10 +29,14 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     # Every params edit reruns `check` (the whole file), whose unchanged output reruns nothing.
     project.set_params(render={"cmap": "magma"})
     assert ran(project.repro()) == ["check", "render"]
-    project.set_params(extract={"top_k": 3})
+    project.set_params(extract={"top_k": 3})  # not a setting visualize reads
     assert ran(project.repro()) == ["check", "extract", "render"]
+    project.set_params(visualize={"steps": 20})
+    assert ran(project.repro()) == ["check", "visualize", "render"]
+    project.set_params(extract={"activation": "raw"})  # one it reads
+    assert ran(project.repro()) == ["check", "extract", "visualize", "render"]
     project.set_params(train={"lr": 0.002})
-    assert ran(project.repro()) == ["check", "train", "extract", "render"]
+    assert ran(project.repro()) == ["check", "train", "extract", "visualize", "render"]
     # idx has a test split: the dataset is unchanged, so only the report (which lists params) redraws
     project.set_params(data={"val_fraction": 0.2})
     assert ran(project.repro()) == ["check", "download", "render"]
@@ -46,8 +51,8 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert set(project.status()) == {"extract"}
     model = project.path / "src/featuremaps/model/network.py"
     model.write_text(model.read_text() + "\n# edited\n")
-    assert set(project.status()) == {"train", "extract"}
-    assert ran(project.repro()) == ["train", "extract", "render"]
+    assert set(project.status()) == {"train", "extract", "visualize"}
+    assert ran(project.repro()) == ["train", "extract", "visualize", "render"]
 
     # dvc plots show writes a page that draws offline, with the figures as images
     out = project.dvc("plots", "show", "-o", str(tmp_path / "plots")).stdout

@@ -11,11 +11,12 @@ from PIL import Image
 from browser import is_blank, open_offline
 from conftest import run_stage
 from featuremaps.report import figures
+from featuremaps.analysis.store import layer_columns
 from featuremaps.params import params_from_dict
 
 FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png"] + [
     f"{layer}_{kind}.png" for layer in ("conv1", "conv2")
-    for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples")]
+    for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples", "feature_vis")]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,8 @@ def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
     assert size_of(out / "conv1_filters.png") == expected_px(figures.grid_figsize(6, 3, p.tile_inches * 0.6), p.dpi)
     # top examples: one row per feature, k = extract.top_k columns
     assert size_of(out / "conv2_top_examples.png") == expected_px(figures.grid_figsize(16, 4, p.tile_inches * 0.8), p.dpi)
+    # feature visualisation: one row per feature; 4 seeds, the refined image, then the top examples
+    assert size_of(out / "conv2_feature_vis.png") == expected_px(figures.grid_figsize(16, 9, p.tile_inches * 0.8), p.dpi)
     assert size_of(out / "conv2_histograms.png") == expected_px(figures.histogram_figsize(16), p.dpi)
     assert figures.histogram_layout(16) == (4, 4) and figures.histogram_layout(6) == (2, 3)
 
@@ -72,7 +75,7 @@ def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
 def test_histogram_bins_cover_the_data(stage_outputs, render_params, tmp_path):
     frame = pd.read_parquet(stage_outputs / "data/activations/per_image.parquet")
     train = frame[frame["split"] == "train"]
-    cols = [c for c in frame.columns if c.startswith("conv2_f")]
+    cols = layer_columns(frame.columns, "conv2")
     sums = train[cols].to_numpy()
     edges = figures.histograms_figure(tmp_path / "h.png", render_params, figures.histogram_figsize(16), "h",
                                       sums, train["label"].to_numpy(), [str(i) for i in range(10)])

@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,16 @@ def require(path: str | Path, found, expected: list, noun: str, stage: str) -> N
     if missing:
         raise ArtifactError(f"{path}: missing {noun}{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                             f"expected {', '.join(expected)}; rerun the {stage} stage")
+
+
+def _load_npz(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def read_arrays(path: str | Path, required, stage: str) -> dict:
+    """An NPZ file written by `stage` as {name: array}; missing arrays stop with their names."""
+    arrays = read_artifact(path, _load_npz, what="a readable NPZ file", stage=stage,
+                           errors=(OSError, ValueError, EOFError, zipfile.BadZipFile))
+    require(path, arrays, list(required), "array", stage)
+    return arrays

@@ -84,6 +84,17 @@ class ExtractParams:
     batch_size: int = _f(256, low=1, high=1 << 20)
     means_split: str = _f("train", choices=("train", "val"))
     top_k: int = _f(8, low=1, high=100)
+    top_k_by: str = _f("max", choices=("max", "sum"))
+    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+
+
+@dataclass(frozen=True)
+class VisualizeParams:
+    objective: str = _f("channel", choices=("channel", "neuron"))
+    seeds: int = _f(4, low=1, high=16)
+    steps: int = _f(256, low=1, high=2000)
+    lr: float = _f(0.05, low=0.0, high=10.0, low_open=True)
+    jitter: int = _f(2, low=0, high=8)
     device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
 
 
@@ -105,6 +116,7 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     extract: ExtractParams = field(default_factory=ExtractParams)
+    visualize: VisualizeParams = field(default_factory=VisualizeParams)
     render: RenderParams = field(default_factory=RenderParams)
 
 

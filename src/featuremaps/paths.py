@@ -17,5 +17,6 @@ METRICS = Path("reports/metrics.json")          # train: featuremaps.model.recor
 HISTORY = Path("reports/plots/history.csv")     # train: featuremaps.model.records
 CONFUSION = Path("reports/plots/confusion.csv")  # train: featuremaps.model.records
 ACTIVATIONS = Path("data/activations")          # extract: featuremaps.analysis.store
+VISUALIZATIONS = Path("data/visualizations")    # visualize: featuremaps.analysis.feature_vis_store
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page

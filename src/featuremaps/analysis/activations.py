@@ -16,18 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.analysis.store import Extraction, feature_columns, layer_columns
-from featuremaps.errors import ArgumentError
-from featuremaps.model.network import conv_layer_names, normalised_images
+from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
+from featuremaps.model.network import check_layers, normalised_images, receptive_field
 from featuremaps.params import ExtractParams
-
-
-def check_layers(model, layers) -> None:
-    """ArgumentError unless every name in `layers` is a conv layer of `model`."""
-    allowed = conv_layer_names(model)
-    unknown = [name for name in layers if name not in allowed]
-    if unknown:
-        raise ArgumentError(f"{unknown[0]!r} is not a conv layer of the model; its conv layers: {', '.join(allowed)}")
 
 
 @contextlib.contextmanager
@@ -69,7 +60,7 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
     total = sum(len(labels) for _, labels in splits.values())
     per_image = {"split": np.empty(total, dtype=object), "index": np.empty(total, dtype=np.int64),
                  "label": np.empty(total, dtype=np.uint8), "pred": np.empty(total, dtype=np.uint8)}
-    layer_sums = {}
+    layer_sums, layer_max, layer_at, map_shapes = {}, {}, {}, {}
     class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
     means_images, means_labels = splits[params.means_split]
     input_sums = torch.zeros((n_classes, *means_images.shape[1:]), dtype=torch.float64, device=acc_device)
@@ -87,10 +78,17 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
                 for name in params.layers:
                     act = captured[name]
                     if name not in layer_sums:
+                        map_shapes[name] = tuple(act.shape[2:])
                         layer_sums[name] = np.empty((total, act.shape[1]), dtype=np.float32)
+                        layer_max[name] = np.empty((total, act.shape[1]), dtype=np.float32)
+                        layer_at[name] = np.empty((total, act.shape[1]), dtype=np.int32)
                         class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
                                                        device=acc_device)
                     layer_sums[name][rows] = act.sum((2, 3)).float().cpu().numpy()
+                    # the strongest unit of each map; torch.max gives the first of equal maxima
+                    peak, at = act.flatten(2).max(2)
+                    layer_max[name][rows] = peak.float().cpu().numpy()
+                    layer_at[name][rows] = at.cpu().numpy()
                     if split == params.means_split:
                         class_sums[name].index_add_(0, yb.to(acc_device), act.to(acc_device, torch.float64))
                 if split == params.means_split:
@@ -100,15 +98,18 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
                     input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
                 row += len(yb)
         for name, sums in layer_sums.items():
-            for j, col in enumerate(feature_columns(name, sums.shape[1])):
-                per_image[col] = sums[:, j]
+            for stat, values in (("sum", sums), ("max", layer_max[name]), ("at", layer_at[name])):
+                for j, col in enumerate(feature_columns(name, sums.shape[1], stat)):
+                    per_image[col] = values[:, j]
         examples = example_maps(model, captured, means_images, means_labels, mean, std, params, n_classes, device)
+    table = top_k_table(per_image, params.layers, params.means_split, params.top_k, params.top_k_by)
+    fields = {name: (map_shapes[name], model.spatial_path(name)) for name in params.layers}
     return Extraction(
         layers=list(params.layers), activation=params.activation, means_split=params.means_split,
-        classes=list(classes), per_image=per_image,
+        top_k_by=params.top_k_by, classes=list(classes), per_image=per_image,
         class_sums={k: v.cpu().numpy() for k, v in class_sums.items()},
         class_counts=counts.cpu().numpy(), input_sums=input_sums.cpu().numpy(), examples=examples,
-        top_k=top_k_table(per_image, params.layers, params.means_split, params.top_k))
+        top_k=located(table, fields, means_images.shape[1:]))
 
 
 def example_maps(model, captured, images, labels, mean, std, params, n_classes, device) -> dict:
@@ -129,22 +130,43 @@ def example_maps(model, captured, images, labels, mean, std, params, n_classes, 
     return out
 
 
-def top_k_table(per_image: dict, layers, split: str, k: int) -> dict:
-    """For each layer and feature, the k images of `split` with the largest summed activation."""
-    rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": []}
+def top_k_table(per_image: dict, layers, split: str, k: int, by: str = "sum") -> dict:
+    """For each layer and feature, the k images of `split` with the largest summed activation
+    (by="sum") or the strongest single unit (by="max"), with that unit's flat position `at`
+    (-1 where per_image holds no positions)."""
+    rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": [], "at": []}
     in_split = per_image["split"] == split
     index, label = per_image["index"][in_split], per_image["label"][in_split]
     for layer in layers:
-        for feature, column in enumerate(layer_columns(per_image, layer), start=1):
-            values = per_image[column][in_split]
+        n = len(layer_columns(per_image, layer))
+        for feature, (total, peak, at) in enumerate(zip(*(feature_columns(layer, n, stat) for stat in STATS)), 1):
+            values = per_image[total if by == "sum" else peak][in_split]
+            where = per_image[at][in_split] if at in per_image else np.full(len(values), -1)
             # Largest first; ties broken by the lower index so the table is deterministic.
             order = np.lexsort((index, -values.astype(np.float64)))[:k]
-            n = len(order)
-            rows["layer"] += [layer] * n
-            rows["feature"] += [feature] * n
-            rows["rank"] += list(range(1, n + 1))
-            rows["split"] += [split] * n
+            n_rows = len(order)
+            rows["layer"] += [layer] * n_rows
+            rows["feature"] += [feature] * n_rows
+            rows["rank"] += list(range(1, n_rows + 1))
+            rows["split"] += [split] * n_rows
             rows["index"] += index[order].tolist()
             rows["label"] += label[order].tolist()
             rows["value"] += values[order].tolist()
+            rows["at"] += where[order].tolist()
     return rows
+
+
+def located(table: dict, fields: dict, image_shape) -> dict:
+    """`table` with each row's strongest unit as (y, x) in its map and the input pixels it sees
+    (top, left, bottom, right, inclusive); fields: {layer: (map shape, spatial path)}."""
+    out = {k: v for k, v in table.items() if k != "at"}
+    for key in ("y", "x", "top", "left", "bottom", "right"):
+        out[key] = []
+    for layer, at in zip(table["layer"], table["at"]):
+        (_, w), path = fields[layer]
+        y, x = divmod(int(at), w)
+        out["y"].append(y)
+        out["x"].append(x)
+        for key, value in zip(("top", "left", "bottom", "right"), receptive_field(path, y, x, image_shape)):
+            out[key].append(value)
+    return out

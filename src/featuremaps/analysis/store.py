@@ -2,16 +2,19 @@
 read back with their columns checked.
 
 data/activations/
-  per_image.parquet  one row per image: split, index, label, pred, <layer>_fNN (spatial sums)
+  per_image.parquet  one row per image: split, index, label, pred, and per layer and feature
+                     <layer>_fNN (spatial sum), <layer>_fNN_max (strongest unit), <layer>_fNN_at
+                     (its flat position y * width + x)
   class_means.npz    per layer: <layer>_sums (float64), <layer>_means; counts; input_means
   examples.npz       first image of each class: index, input, <layer> maps
-  top_k.parquet      layer, feature, rank, split, index, label, value
+  top_k.parquet      layer, feature, rank, split, index, label, value (by extract.top_k_by), and the
+                     strongest unit's y, x in the map and the input box it sees: top, left, bottom, right
   filters.npz        each hooked layer's kernels [out, in, k, k], so render needs no torch
 Each records which activation it holds (relu or raw).
 """
 from __future__ import annotations
 
-import zipfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featuremaps.files import atomic_path, read_artifact, require, write_npz
+from featuremaps.files import atomic_path, read_arrays, read_artifact, require, write_npz
 
 STAGE = "extract"
 PER_IMAGE = "per_image.parquet"
@@ -37,13 +40,15 @@ class Extraction:
     layers: list
     activation: str
     means_split: str
+    top_k_by: str              # sum | max: what top_k ranks by
     classes: list
     per_image: dict            # column -> 1-D array (split, index, label, pred, <layer>_fNN...)
     class_sums: dict           # layer -> float64 [C,F,h,w]
     class_counts: np.ndarray   # int64 [C]
     input_sums: np.ndarray     # float64 [C,H,W], grey levels 0..255
     examples: dict             # index [C] (-1 = none), input uint8 [C,H,W], <layer> float32 [C,F,h,w]
-    top_k: dict                # column -> 1-D array (layer, feature, rank, split, index, label, value)
+    top_k: dict                # column -> 1-D list (layer, feature, rank, split, index, label, value,
+                               # y, x, top, left, bottom, right)
 
     @property
     def class_means(self) -> dict:
@@ -57,14 +62,20 @@ class Extraction:
             return self.input_sums / self.class_counts[:, None, None]
 
 
-def feature_columns(layer: str, n_features: int) -> list:
-    """per_image's columns of one layer, feature 1 first: <layer>_f01, <layer>_f02, ..."""
-    return [f"{layer}_f{j + 1:02d}" for j in range(n_features)]
+STATS = ("sum", "max", "at")  # per image and feature: spatial sum, strongest unit, its position
 
 
-def layer_columns(columns, layer: str) -> list:
-    """The feature columns of `layer` among `columns` (a DataFrame's or a dict's), in feature order."""
-    return feature_columns(layer, sum(1 for c in columns if c.startswith(f"{layer}_f")))
+def feature_columns(layer: str, n_features: int, stat: str = "sum") -> list:
+    """per_image's columns of one layer and statistic, feature 1 first: <layer>_f01, <layer>_f02, ...
+    for the sum, <layer>_f01_max, ... for the others."""
+    suffix = "" if stat == "sum" else f"_{stat}"
+    return [f"{layer}_f{j + 1:02d}{suffix}" for j in range(n_features)]
+
+
+def layer_columns(columns, layer: str, stat: str = "sum") -> list:
+    """The columns of `layer` and `stat` among `columns` (a DataFrame's or a dict's), in feature order."""
+    pattern = re.compile(rf"{re.escape(layer)}_f\d+")
+    return feature_columns(layer, sum(1 for c in columns if pattern.fullmatch(c)), stat)
 
 
 def write_parquet(path: Path, columns: dict, metadata: dict) -> None:
@@ -76,14 +87,15 @@ def write_parquet(path: Path, columns: dict, metadata: dict) -> None:
 
 def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None:
     out_dir = Path(out_dir)
-    meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split}
+    meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split,
+            "top_k_by": ex.top_k_by}
     per_image = dict(ex.per_image)
     per_image["index"] = per_image["index"].astype(np.int32)
     write_parquet(out_dir / PER_IMAGE, per_image, meta)
     write_parquet(out_dir / TOP_K, ex.top_k, meta)
     means = ex.class_means
     arrays = {"layers": np.array(ex.layers), "classes": np.array(ex.classes), "activation": np.array(ex.activation),
-              "split": np.array(ex.means_split), "counts": ex.class_counts,
+              "split": np.array(ex.means_split), "top_k_by": np.array(ex.top_k_by), "counts": ex.class_counts,
               "input_sums": ex.input_sums, "input_means": ex.input_means}
     for name in ex.layers:
         arrays[f"{name}_sums"] = ex.class_sums[name]
@@ -101,17 +113,19 @@ def read_per_image(path: str | Path, layers=()) -> pd.DataFrame:
     return frame
 
 
-def _load_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
-
-
 def read_npz(path: str | Path, required=()) -> dict:
     """One of extract's NPZ files as {name: array}; missing arrays stop with their names."""
-    arrays = read_artifact(path, _load_npz, what="a readable NPZ file", stage=STAGE,
-                           errors=(OSError, ValueError, EOFError, zipfile.BadZipFile))
-    require(path, arrays, list(required), "array", STAGE)
-    return arrays
+    return read_arrays(path, required, STAGE)
+
+
+TOP_K_COLUMNS = ["layer", "feature", "rank", "split", "index", "label", "value", "y", "x", "top", "left", "bottom",
+                 "right"]
+
+
+def read_top_k(path: str | Path) -> pd.DataFrame:
+    frame = read_parquet(path)
+    require(path, frame.columns, TOP_K_COLUMNS, "column", STAGE)
+    return frame
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:

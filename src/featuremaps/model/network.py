@@ -5,7 +5,10 @@ conv2 (c1->c2, 3x3, pad 1) -> ReLU -> maxpool 2 -> Dropout2d
 fc1 -> ReLU -> Dropout -> fc2 -> ReLU -> Dropout -> fc3 (one logit per class)
 
 Its input is the stored uint8 images, normalised once with the train split's pixel mean
-and std (normalised_images), in training and in extraction alike.
+and std (normalised_images), in training and in extraction alike. `features(x, upto)` is
+the conv part alone, stopping at a conv layer; `spatial_path(layer)` lists the kernels,
+strides and paddings on the way to it, from which receptive_field says which input
+pixels a unit of that layer sees.
 """
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from featuremaps.errors import ArgumentError
 from featuremaps.params import ModelParams
 
 
 class ConvNet(nn.Module):
+    CONV_LAYERS = ("conv1", "conv2")
+
     def __init__(self, image_shape=(28, 28), n_classes=10, conv1_channels=6, conv2_channels=16,
                  fc1_units=120, fc2_units=84, dropout=0.1, dropout2d=0.1):
         super().__init__()
@@ -31,10 +37,30 @@ class ConvNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.dropout2d = nn.Dropout2d(dropout2d)
 
+    def features(self, x, upto: str | None = None, relu=F.relu):
+        """The conv part of forward; with `upto`, stop at that conv layer's raw output. `relu`:
+        the nonlinearity between them (feature visualisation swaps in one with another gradient)."""
+        for name in self.CONV_LAYERS:
+            x = getattr(self, name)(x)
+            if name == upto:
+                return x
+            x = self.dropout2d(self.pool(relu(x)))
+        return x
+
+    def spatial_path(self, layer: str) -> list:
+        """(kernel, stride, padding) pairs of every spatial step from the input to `layer`'s output."""
+        pairs = lambda v: tuple(v) if isinstance(v, tuple) else (v, v)  # noqa: E731
+        steps = []
+        for name in self.CONV_LAYERS:
+            conv = getattr(self, name)
+            steps.append((pairs(conv.kernel_size), pairs(conv.stride), pairs(conv.padding)))
+            if name == layer:
+                return steps
+            steps.append((pairs(self.pool.kernel_size), pairs(self.pool.stride), pairs(self.pool.padding)))
+        raise ValueError(f"{layer!r} is not one of {', '.join(self.CONV_LAYERS)}")
+
     def forward(self, x):
-        x = self.dropout2d(self.pool(F.relu(self.conv1(x))))
-        x = self.dropout2d(self.pool(F.relu(self.conv2(x))))
-        x = torch.flatten(x, 1)
+        x = torch.flatten(self.features(x), 1)
         x = self.dropout(F.relu(self.fc1(x)))
         x = self.dropout(F.relu(self.fc2(x)))
         return self.fc3(x)
@@ -53,6 +79,25 @@ def build_model(config: dict) -> ConvNet:
 
 def conv_layer_names(model: nn.Module) -> list:
     return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def check_layers(model: nn.Module, layers) -> None:
+    """ArgumentError unless every name in `layers` is a conv layer of `model`."""
+    allowed = conv_layer_names(model)
+    unknown = [name for name in layers if name not in allowed]
+    if unknown:
+        raise ArgumentError(f"{unknown[0]!r} is not a conv layer of the model; its conv layers: {', '.join(allowed)}")
+
+
+def receptive_field(path: list, y: int, x: int, image_shape) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right), inclusive: the input pixels that unit (y, x) of the layer at the
+    end of `path` (from spatial_path) sees, clipped to the image."""
+    (top, bottom), (left, right) = (y, y), (x, x)
+    for (kh, kw), (sh, sw), (ph, pw) in reversed(path):
+        top, bottom = top * sh - ph, bottom * sh - ph + kh - 1
+        left, right = left * sw - pw, right * sw - pw + kw - 1
+    h, w = image_shape
+    return max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
 
 
 def normalised_images(images: np.ndarray, mean: float, std: float, device=torch.device("cpu")) -> torch.Tensor:

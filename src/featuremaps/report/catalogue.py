@@ -173,17 +173,70 @@ def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
         dict(sums=sums, labels=labels, classes=inp.classes))
 
 
+def top_example_tiles(rows: pd.DataFrame, images: np.ndarray, classes: list):
+    """(tiles [F, k, H, W] with NaN where a feature has fewer images, class-name notes [F][k], boxes
+    [F, k, 4] with -1 where none) of one layer's top_k rows."""
+    n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
+    tiles = np.full((n_feat, k, *images.shape[1:]), np.nan)
+    notes = [[""] * k for _ in range(n_feat)]
+    boxes = np.full((n_feat, k, 4), -1)
+    for row in rows.itertuples():
+        f, r = row.feature - 1, row.rank - 1
+        tiles[f, r] = images[row.index]
+        notes[f][r] = classes[row.label].split(" ")[0]
+        boxes[f, r] = (row.top, row.left, row.bottom, row.right)
+    return tiles, notes, boxes
+
+
+def ranking_words(by: str) -> str:
+    return "the strongest single response" if by == "max" else "the largest summed activation"
+
+
 def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     rows = layer_top_k(inp.top_k, layer)
-    n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
     split = rows["split"].iloc[0]
+    tiles, notes, boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
+    n_feat, k = tiles.shape[:2]
     return Figure(
         f"{layer}_top_examples.png", f"{layer} top images per feature",
-        f"{layer}: the {k} {split} images with the largest summed activation per feature (label at top left)",
-        f"For each {layer} feature, the {inp.means_split} images with the largest summed activation: what the "
-        f"feature looks for across the dataset.",
-        fig.top_examples_figure, lambda p: fig.grid_figsize(n_feat, k, p.tile_inches * 0.8),
-        dict(images=inp.splits[split][0], rows=rows, classes=inp.classes))
+        f"{layer}: the {k} {split} images with {ranking_words(inp.top_k_by)} per feature\n"
+        f"(label at top left; red box: what the feature's strongest unit sees)",
+        f"For each {layer} feature, the {split} images with {ranking_words(inp.top_k_by)} (extract.top_k_by: "
+        f"{inp.top_k_by}): what the feature looks for across the dataset. The red box is the input region the "
+        f"feature's strongest unit in that image sees (its receptive field).",
+        fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, k, p.tile_inches * 0.8),
+        dict(tiles=tiles, row_labels=[f"Feature {f + 1}" for f in range(n_feat)],
+             col_labels=[f"#{r + 1}" for r in range(k)], notes=notes, boxes=boxes))
+
+
+def feature_visualisation(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    vis = inp.visualisations
+    images, refined = vis[f"{layer}_images"], vis[f"{layer}_refined_images"]
+    best = vis[f"{layer}_dataset_value"]
+    optimised = np.concatenate([images, refined[:, None]], 1).astype(np.float64)
+    values = np.concatenate([vis[f"{layer}_values"], vis[f"{layer}_refined_values"][:, None]], 1)
+    rows = layer_top_k(inp.top_k, layer)
+    split = rows["split"].iloc[0]
+    examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
+    n_feat, seeds, k = len(images), images.shape[1], examples.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = values / best[:, None]
+    notes = [[f"x{v:.1f}" if np.isfinite(v) else "" for v in row] + example_notes[f] for f, row in enumerate(ratios)]
+    boxes = np.concatenate([np.full((n_feat, seeds + 1, 4), -1), example_boxes], 1)
+    what = {"channel": "mean activation over its map", "neuron": "activation at the map's centre"}[str(vis["objective"])]
+    return Figure(
+        f"{layer}_feature_vis.png", f"{layer}: what each feature looks for",
+        f"{layer}: inputs that maximise each feature ({what}), beside its top {split} images\n"
+        f"(xN: objective relative to the best {vis['split']} image's; red box: what the strongest unit sees)",
+        f"For each {layer} feature: {seeds} inputs optimised from random starts (seed 1..{seeds}), its best "
+        f"{vis['split']} image optimised further (refined), then its top {split} images ranked by "
+        f"{ranking_words(inp.top_k_by)}, the red box showing what the strongest unit sees. The number on an "
+        f"optimised input is its {what} relative to the best {vis['split']} image's ({str(vis['activation'])} "
+        f"activation, visualize.objective: {vis['objective']}).",
+        fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, seeds + 1 + k, p.tile_inches * 0.8),
+        dict(tiles=np.concatenate([optimised, examples], 1), row_labels=[f"Feature {f + 1}" for f in range(n_feat)],
+             col_labels=[f"seed {s + 1}" for s in range(seeds)] + ["refined"] + [f"#{r + 1}" for r in range(k)],
+             notes=notes, boxes=boxes))
 
 
 def selectivity(inp: Inputs, params: RenderParams) -> Figure:
@@ -198,7 +251,7 @@ def selectivity(inp: Inputs, params: RenderParams) -> Figure:
         dict(layer_means=layer_means, classes=inp.classes))
 
 
-PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples)
+PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualisation)
 
 
 def figure_list(inp: Inputs, params: RenderParams) -> list:

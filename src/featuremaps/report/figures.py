@@ -235,26 +235,29 @@ def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, 
     save(fig, path, params.dpi)
 
 
-def top_examples_figure(path: Path, params: RenderParams, figsize, heading: str, images: np.ndarray, rows,
-                        classes: list) -> None:
-    """Rows = features, columns = the k images with the largest summed activation (one layer's
-    rows of top_k.parquet, by feature and rank)."""
-    n_feat, k = int(rows["feature"].max()), int(rows["rank"].max())
-    tile_px = images.shape[1:]
-    tiles = np.ones((n_feat * k, *tile_px, 4))
+def image_grid_figure(path: Path, params: RenderParams, figsize, heading: str, tiles: np.ndarray, row_labels: list,
+                      col_labels: list, notes: list, boxes: np.ndarray) -> None:
+    """Grey images in a grid: tiles [R, C, H, W] in grey levels 0..255 (NaN: an empty cell), a note
+    at each tile's top left (notes[r][c], "" for none) and a red box on each tile where
+    boxes[r, c] = (top, left, bottom, right) in its pixels, inclusive (-1: none)."""
+    n_rows, n_cols, h, w = tiles.shape
     grey = plt.get_cmap("gray")
-    for feature, rank, index in zip(rows["feature"], rows["rank"], rows["index"]):
-        tiles[(feature - 1) * k + rank - 1] = grey(images[index] / 255.0)
-    image = mosaic(tiles, k, tile_px)
+    rgba = [_rgba(tile / 255.0, grey, mcolors.Normalize(0, 1)) for tile in tiles.reshape(-1, h, w)]
+    image = mosaic(rgba, n_cols, (h, w))
     fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
-    _label_grid(ax, n_feat, k, tile_px, [f"Feature {f + 1}" for f in range(n_feat)],
-                [f"#{r + 1}" for r in range(k)], fontsize=8)
-    step_y, step_x = tile_px[0] + PAD, tile_px[1] + PAD
-    for feature, rank, label in zip(rows["feature"], rows["rank"], rows["label"]):
-        ax.text(PAD + step_x * (rank - 1) + 1, PAD + step_y * (feature - 1) + 1, classes[label].split(" ")[0],
-                color="yellow", fontsize=7, va="top", ha="left")
+    _label_grid(ax, n_rows, n_cols, (h, w), row_labels, col_labels, fontsize=8)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            y, x = PAD + r * (h + PAD), PAD + c * (w + PAD)
+            if notes[r][c]:
+                ax.text(x + 1, y + 1, notes[r][c], color="yellow", fontsize=7, va="top", ha="left",
+                        bbox=dict(facecolor="black", alpha=0.55, linewidth=0, pad=0.6))
+            top, left, bottom, right = boxes[r, c]
+            if top >= 0:
+                ax.add_patch(plt.Rectangle((x + left - 0.5, y + top - 0.5), right - left + 1, bottom - top + 1,
+                                           fill=False, edgecolor="#ff3030", linewidth=1.0))
     fig.suptitle(heading, fontsize=10)
     save(fig, path, params.dpi)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_parquet, \
-    read_per_image
+from featuremaps.analysis.feature_vis_store import read_visualisations
+from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
+    read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.model.records import read_confusion, read_history, read_metrics
 
@@ -21,6 +22,7 @@ class Inputs:
     examples: dict
     top_k: pd.DataFrame
     weights: dict           # layer -> conv kernels [out, in, k, k]
+    visualisations: dict    # features.npz of the visualize stage
     metrics: dict
     history: pd.DataFrame
     confusion: pd.DataFrame
@@ -38,12 +40,18 @@ class Inputs:
         return str(self.class_means["split"])
 
     @property
+    def top_k_by(self) -> str:
+        return str(self.class_means["top_k_by"])
+
+    @property
     def classes(self) -> list:
         return self.meta["classes"]
 
 
-def load_inputs(dataset: Path, activations: Path, metrics: Path, history: Path, confusion: Path) -> Inputs:
-    class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "counts", "input_means"])
+def load_inputs(dataset: Path, activations: Path, visualisations: Path, metrics: Path, history: Path,
+                confusion: Path) -> Inputs:
+    class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
+                                                       "input_means"])
     layers = [str(x) for x in class_means["layers"]]
     return Inputs(
         meta=read_meta(dataset),
@@ -51,8 +59,9 @@ def load_inputs(dataset: Path, activations: Path, metrics: Path, history: Path, 
         per_image=read_per_image(activations / PER_IMAGE, layers),
         class_means=class_means,
         examples=read_npz(activations / EXAMPLES, ["index", "input"] + layers),
-        top_k=read_parquet(activations / TOP_K),
+        top_k=read_top_k(activations / TOP_K),
         weights=read_npz(activations / FILTERS, layers),
+        visualisations=read_visualisations(visualisations, layers),
         metrics=read_metrics(metrics),
         history=read_history(history),
         confusion=read_confusion(confusion),

@@ -1,0 +1,147 @@
+"""What each feature looks for: the inputs that maximise it, found by gradient ascent.
+
+    from featuremaps.analysis.feature_vis import visualise_layer
+    vis = visualise_layer(model, "conv2", mean, std, image_shape, params.visualize, "relu", seed)
+
+At the model's own input size and channel count: each input is 255 * sigmoid(z), so it
+stays inside the valid pixel range, then goes through the model's own normalisation. The
+objective is the feature's mean activation over its map (`channel`) or the activation of
+the unit at the map's centre (`neuron`), after ReLU or raw as extraction saw it. Every
+feature and seed of a layer is one batch, optimised together with Adam; the forward pass
+stops at the layer. For the first half of the steps the ReLUs inside pass the gradient to
+units they hold at zero wherever it would raise them (Lucid's "redirected ReLU"): from a
+random start many units are off, and a feature that needs them would otherwise be stuck
+with whatever the start switched on. Each step translates the batch by a random offset of up to `jitter`
+pixels (edge pixels repeated), so the result must work wherever it sits, which keeps
+isolated single-pixel patterns out. Besides the `seeds` random starts, each feature's best
+dataset image is optimised further the same way: gradient ascent from noise finds a local
+maximum, sometimes below what a real image reaches, and the refined image shows how that
+image would change to excite the feature more. Values are measured on the stored uint8 images,
+without translation, with the same function that scores the dataset's images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from featuremaps.model.network import normalised_images
+from featuremaps.params import VisualizeParams
+
+
+@dataclass
+class LayerVisualisation:
+    images: np.ndarray          # uint8 [F, S, H, W]: the inputs optimised from random starts, as pixels
+    values: np.ndarray          # float64 [F, S]: each one's objective
+    refined_images: np.ndarray  # uint8 [F, H, W]: the best dataset image, optimised further
+    refined_values: np.ndarray  # float64 [F]: its objective
+    dataset_index: np.ndarray   # int64 [F]: the dataset image that scores highest on each feature
+    dataset_value: np.ndarray   # float64 [F]: its objective
+
+
+def feature_objective(maps: torch.Tensor, objective: str, activation: str) -> torch.Tensor:
+    """[N, F] objective of each image and feature from the layer's raw output maps [N, F, h, w]."""
+    if objective == "neuron":
+        h, w = maps.shape[2:]
+        maps = maps[:, :, h // 2, w // 2]
+        return F.relu(maps) if activation == "relu" else maps
+    return (F.relu(maps) if activation == "relu" else maps).mean((2, 3))
+
+
+def _ascent_target(maps: torch.Tensor, objective: str, activation: str) -> torch.Tensor:
+    """What the optimiser maximises: the objective, except that where ReLU leaves a feature at
+    zero (no gradient), the raw value, which the same input pattern maximises."""
+    value = feature_objective(maps, objective, activation)
+    if activation != "relu":
+        return value
+    return torch.where(value > 0, value, feature_objective(maps, objective, "raw"))
+
+
+class RedirectedReLU(torch.autograd.Function):
+    """ReLU forward; backward also lets through the gradient that would raise a unit held at zero."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        # grad < 0: the loss falls as the unit rises
+        return torch.where((x > 0) | (grad < 0), grad, torch.zeros_like(grad))
+
+
+def _translated(x: torch.Tensor, dy: int, dx: int, pad: int) -> torch.Tensor:
+    if pad == 0:
+        return x
+    h, w = x.shape[2:]
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    return padded[:, :, pad + dy:pad + dy + h, pad + dx:pad + dx + w]
+
+
+@torch.inference_mode()
+def objective_values(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,
+                     activation: str, device, batch_size: int = 1024) -> np.ndarray:
+    """float64 [N, F]: the objective of every feature of `layer` on uint8 images [N, H, W]."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = normalised_images(images[start:start + batch_size], mean, std, device)
+        out.append(feature_objective(model.features(x, upto=layer), objective, activation).double().cpu())
+    return torch.cat(out).numpy()
+
+
+def dataset_best(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,
+                 activation: str, device, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(index [F], value [F]) of the image scoring highest on each feature, the lower index on ties;
+    streamed, so memory does not grow with the number of images."""
+    best_value, best_index = None, None
+    for start in range(0, len(images), batch_size):
+        values = objective_values(model, layer, images[start:start + batch_size], mean, std, objective,
+                                  activation, device, batch_size)
+        top = values.argmax(0)  # first of equal maxima
+        value = values[top, np.arange(values.shape[1])]
+        if best_value is None:
+            best_value, best_index = value, top + start
+        else:
+            better = value > best_value
+            best_value = np.where(better, value, best_value)
+            best_index = np.where(better, top + start, best_index)
+    return best_index.astype(np.int64), best_value
+
+
+def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: np.ndarray,
+                    params: VisualizeParams, activation: str, seed: int, device) -> LayerVisualisation:
+    """Optimise params.seeds inputs from random starts for every feature of `layer`, and one from
+    the dataset image scoring highest on it; score them all on their stored pixels."""
+    model.eval().to(device).requires_grad_(False)
+    image_shape = dataset_images.shape[1:]
+    index, value = dataset_best(model, layer, dataset_images, mean, std, params.objective, activation, device)
+    n_features, seeds = len(index), params.seeds
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randn((n_features * seeds, 1, *image_shape), generator=generator) * 0.5
+    # the best dataset image, as the logit of its pixels (kept off 0 and 255, where sigmoid has no gradient)
+    best = torch.from_numpy(dataset_images[index]).double().div(255).mul(0.98).add(0.01)
+    start = torch.cat([start, torch.logit(best).float().unsqueeze(1)])
+    z = start.to(device).requires_grad_(True)
+    shifts = torch.randint(-params.jitter, params.jitter + 1, (params.steps, 2), generator=generator).tolist()
+    target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)]).to(device)
+    rows = torch.arange(len(target), device=device)
+    optimizer = torch.optim.Adam([z], lr=params.lr)
+    for step, (dy, dx) in enumerate(shifts):
+        x = (torch.sigmoid(z) - mean) / std  # 255 * sigmoid(z), normalised as the model's inputs are
+        relu = RedirectedReLU.apply if step < params.steps // 2 else F.relu
+        maps = model.features(_translated(x, dy, dx, params.jitter), upto=layer, relu=relu)
+        objective = _ascent_target(maps, params.objective, activation)[rows, target]
+        optimizer.zero_grad(set_to_none=True)
+        (-objective.sum()).backward()
+        optimizer.step()
+    images = torch.round(255 * torch.sigmoid(z.detach())).to(torch.uint8).cpu().numpy()[:, 0]
+    own = objective_values(model, layer, images, mean, std, params.objective, activation, device)[
+        rows.cpu().numpy(), target.cpu().numpy()]
+    random_part = n_features * seeds
+    return LayerVisualisation(
+        images[:random_part].reshape(n_features, seeds, *image_shape), own[:random_part].reshape(n_features, seeds),
+        images[random_part:], own[random_part:], index, value)

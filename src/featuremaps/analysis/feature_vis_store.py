@@ -1,0 +1,41 @@
+"""The visualize stage's file, written atomically and read back with its arrays checked.
+
+data/visualizations/features.npz
+  layers, objective (channel | neuron), activation (relu | raw), split (of the dataset images
+  scored), seeds; per layer:
+  <layer>_images         uint8 [F, S, H, W]  the optimised inputs, as pixels
+  <layer>_values         float64 [F, S]      each one's objective, measured on those pixels
+  <layer>_refined_images uint8 [F, H, W]     the best dataset image, optimised further
+  <layer>_refined_values float64 [F]         its objective
+  <layer>_dataset_index  int64 [F]           the split's image scoring highest on the feature
+  <layer>_dataset_value  float64 [F]         its objective
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from featuremaps.files import read_arrays, write_npz
+
+STAGE = "visualize"
+FEATURES = "features.npz"
+FIELDS = ("images", "values", "refined_images", "refined_values", "dataset_index", "dataset_value")
+
+
+def write_visualisations(out_dir: str | Path, layers: dict, objective: str, activation: str, split: str,
+                         seeds: int) -> None:
+    """layers: {layer: LayerVisualisation}."""
+    arrays = {"layers": np.array(list(layers)), "objective": np.array(objective),
+              "activation": np.array(activation), "split": np.array(split), "seeds": np.array(seeds)}
+    for layer, vis in layers.items():
+        for name in FIELDS:
+            arrays[f"{layer}_{name}"] = getattr(vis, name)
+    write_npz(Path(out_dir) / FEATURES, **arrays)
+
+
+def read_visualisations(out_dir: str | Path, layers) -> dict:
+    """features.npz as {name: array}, every layer's arrays present."""
+    required = ["layers", "objective", "activation", "split", "seeds"]
+    required += [f"{layer}_{name}" for layer in layers for name in FIELDS]
+    return read_arrays(Path(out_dir) / FEATURES, required, STAGE)
