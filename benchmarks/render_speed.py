@@ -41,7 +41,7 @@ def main():
         params["train"]["epochs"] = 1
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        for stage in ("download", "train", "extract"):
+        for stage in ("download", "train", "extract", "visualize"):
             subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=tmp, env=env, check=True,
                            capture_output=True)
         print(f"outputs of a run on {idx}: 60,000 train + 10,000 val images")

@@ -8,10 +8,7 @@ stays inside the valid pixel range, then goes through the model's own normalisat
 objective is the feature's mean activation over its map (`channel`) or the activation of
 the unit at the map's centre (`neuron`), after ReLU or raw as extraction saw it. Every
 feature and seed of a layer is one batch, optimised together with Adam; the forward pass
-stops at the layer. For the first half of the steps the ReLUs inside pass the gradient to
-units they hold at zero wherever it would raise them (Lucid's "redirected ReLU"): from a
-random start many units are off, and a feature that needs them would otherwise be stuck
-with whatever the start switched on. Each step translates the batch by a random offset of up to `jitter`
+stops at the layer. Each step translates the batch by a random offset of up to `jitter`
 pixels (edge pixels repeated), so the result must work wherever it sits, which keeps
 isolated single-pixel patterns out. Besides the `seeds` random starts, each feature's best
 dataset image is optimised further the same way: gradient ascent from noise finds a local
@@ -57,21 +54,6 @@ def _ascent_target(maps: torch.Tensor, objective: str, activation: str) -> torch
     if activation != "relu":
         return value
     return torch.where(value > 0, value, feature_objective(maps, objective, "raw"))
-
-
-class RedirectedReLU(torch.autograd.Function):
-    """ReLU forward; backward also lets through the gradient that would raise a unit held at zero."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        # grad < 0: the loss falls as the unit rises
-        return torch.where((x > 0) | (grad < 0), grad, torch.zeros_like(grad))
 
 
 def _translated(x: torch.Tensor, dy: int, dx: int, pad: int) -> torch.Tensor:
@@ -130,10 +112,9 @@ def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: 
     target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)]).to(device)
     rows = torch.arange(len(target), device=device)
     optimizer = torch.optim.Adam([z], lr=params.lr)
-    for step, (dy, dx) in enumerate(shifts):
+    for dy, dx in shifts:
         x = (torch.sigmoid(z) - mean) / std  # 255 * sigmoid(z), normalised as the model's inputs are
-        relu = RedirectedReLU.apply if step < params.steps // 2 else F.relu
-        maps = model.features(_translated(x, dy, dx, params.jitter), upto=layer, relu=relu)
+        maps = model.features(_translated(x, dy, dx, params.jitter), upto=layer)
         objective = _ascent_target(maps, params.objective, activation)[rows, target]
         optimizer.zero_grad(set_to_none=True)
         (-objective.sum()).backward()

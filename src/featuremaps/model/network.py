@@ -37,14 +37,13 @@ class ConvNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.dropout2d = nn.Dropout2d(dropout2d)
 
-    def features(self, x, upto: str | None = None, relu=F.relu):
-        """The conv part of forward; with `upto`, stop at that conv layer's raw output. `relu`:
-        the nonlinearity between them (feature visualisation swaps in one with another gradient)."""
+    def features(self, x, upto: str | None = None):
+        """The conv part of forward; with `upto`, stop at that conv layer's raw output."""
         for name in self.CONV_LAYERS:
             x = getattr(self, name)(x)
             if name == upto:
                 return x
-            x = self.dropout2d(self.pool(relu(x)))
+            x = self.dropout2d(self.pool(F.relu(x)))
         return x
 
     def spatial_path(self, layer: str) -> list:
