@@ -8,9 +8,11 @@ stays inside the valid pixel range, then goes through the model's own normalisat
 objective is the feature's mean activation over its map (`channel`) or the activation of
 the unit at the map's centre (`neuron`), after ReLU or raw as extraction saw it. Every
 feature and seed of a layer is one batch, optimised together with Adam; the forward pass
-stops at the layer. Each step translates the batch by a random offset of up to `jitter`
-pixels (edge pixels repeated), so the result must work wherever it sits, which keeps
-isolated single-pixel patterns out. Besides the `seeds` random starts, each feature's best
+stops at the layer. For the channel objective each step translates the batch by a random
+offset of up to `jitter` pixels (edge pixels repeated), so the pattern must work wherever it
+sits. The neuron objective takes no translation: it would move the one unit away from the
+pattern it is optimising (with receptive fields of 3 and 8 pixels, 2 pixels of jitter cost
+it half its value). Besides the `seeds` random starts, each feature's best
 dataset image is optimised further the same way: gradient ascent from noise finds a local
 maximum, sometimes below what a real image reaches, and the refined image shows how that
 image would change to excite the feature more. Values are measured on the stored uint8 images,
@@ -108,13 +110,14 @@ def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: 
     best = torch.from_numpy(dataset_images[index]).double().div(255).mul(0.98).add(0.01)
     start = torch.cat([start, torch.logit(best).float().unsqueeze(1)])
     z = start.to(device).requires_grad_(True)
-    shifts = torch.randint(-params.jitter, params.jitter + 1, (params.steps, 2), generator=generator).tolist()
+    jitter = params.jitter if params.objective == "channel" else 0
+    shifts = torch.randint(-jitter, jitter + 1, (params.steps, 2), generator=generator).tolist()
     target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)]).to(device)
     rows = torch.arange(len(target), device=device)
     optimizer = torch.optim.Adam([z], lr=params.lr)
     for dy, dx in shifts:
         x = (torch.sigmoid(z) - mean) / std  # 255 * sigmoid(z), normalised as the model's inputs are
-        maps = model.features(_translated(x, dy, dx, params.jitter), upto=layer)
+        maps = model.features(_translated(x, dy, dx, jitter), upto=layer)
         objective = _ascent_target(maps, params.objective, activation)[rows, target]
         optimizer.zero_grad(set_to_none=True)
         (-objective.sum()).backward()
