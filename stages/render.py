@@ -16,8 +16,8 @@ from featuremaps.stage import run_stage
 def main():
     params = load_params()
     start = time.perf_counter()
-    inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.VISUALIZATIONS, paths.METRICS, paths.HISTORY,
-                         paths.CONFUSION)
+    inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.VISUALIZATIONS, paths.ATTRIBUTIONS, paths.METRICS,
+                         paths.INTERPRETABILITY, paths.HISTORY, paths.CONFUSION)
     figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
     write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params))
     logging.getLogger("featuremaps").info("%d figures and %s in %.1f s", len(figures), paths.REPORT,

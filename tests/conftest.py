@@ -140,7 +140,7 @@ def stage_outputs(tmp_path_factory) -> Path:
     """A folder where every stage ran once on a small IDX dataset (no DVC)."""
     tmp = tmp_path_factory.mktemp("outputs")
     folder = stage_folder(tmp / "run", write_idx_folder(tmp / "idx", 300, 100))
-    for stage in ("download", "train", "extract", "visualize", "render"):
+    for stage in ("download", "train", "extract", "visualize", "attribute", "render"):
         run_stage(folder, stage)
     return folder
 

@@ -11,7 +11,7 @@ from featuremaps import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-STAGES = ["check", "download", "train", "extract", "visualize", "render"]
+STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "render"]
 
 
 def module_file(module: str) -> Path | None:
@@ -84,7 +84,7 @@ def modules_run_by(script: Path) -> set:
     return {str(module_file(m).relative_to(ROOT)) for m in seen if runs_code(module_file(m))}
 
 
-SECTIONS = {"seed", "data", "model", "train", "extract", "visualize", "render"}
+SECTIONS = {"seed", "data", "model", "train", "extract", "visualize", "attribute", "render"}
 
 
 def params_read_by(script: Path) -> set:

@@ -192,11 +192,12 @@ def test_images_of_another_size_run_through(repo):
     ({"visualize": {"objective": "logit"}}, ["visualize.objective = 'logit' is not allowed; expected one of "
                                              "channel, neuron"]),
     ({"extract": {"top_k_by": "mean"}}, ["extract.top_k_by = 'mean' is not allowed; expected one of max, sum"]),
+    ({"attribute": {"ig_steps": 0}}, ["attribute.ig_steps = 0 is not allowed; expected an integer in [1, 256]"]),
     ({"extract": {"layers": ["conv1", "conv9"]}}, ["extract.layers = ['conv1', 'conv9']: 'conv9' is not a conv layer "
                                                    "of the model; its conv layers: conv1, conv2"]),
 ], ids=["unknown-key", "wrong-type", "lr-zero", "lr-negative", "epochs-zero", "epochs-negative",
         "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
-        "val-fraction-one", "unknown-device", "visualize-steps-zero", "unknown-objective", "unknown-ranking",
+        "val-fraction-one", "unknown-device", "visualize-steps-zero", "unknown-objective", "unknown-ranking", "ig-steps-zero",
         "unknown-layer"])
 def test_bad_params(repo, sections, expect):
     repo.set_params(**sections)
@@ -207,7 +208,7 @@ def test_bad_params(repo, sections, expect):
 def test_unknown_section(repo):
     repo.set_params(trian={"lr": 0.01})
     fails_cleanly(repo, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
-                                "extract, visualize, render"])
+                                "extract, visualize, attribute, render"])
 
 
 def test_unknown_colour_map(repo):
@@ -228,7 +229,7 @@ def test_figure_over_the_pixel_budget(repo):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-@pytest.mark.parametrize("stage", ["train", "extract", "visualize"])
+@pytest.mark.parametrize("stage", ["train", "extract", "visualize", "attribute"])
 def test_cuda_where_there_is_none(repo, stage):
     repo.set_params(**{stage: {"device": "cuda"}})
     fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda': this machine has no CUDA device; "

@@ -28,7 +28,12 @@ def test_missing_keys_take_defaults():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, visualize, render"),
+    ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, visualize, attribute, "
+                    "render"),
+    ({"attribute": {"split": "test"}}, "attribute.split = 'test' is not allowed; expected one of val, train"),
+    ({"attribute": {"ig_steps": 0}}, "attribute.ig_steps = 0 is not allowed; expected an integer in [1, 256]"),
+    ({"attribute": {"n_misclassified": -1}}, "attribute.n_misclassified = -1 is not allowed"),
+    ({"attribute": {"batch_size": 0}}, "attribute.batch_size = 0 is not allowed"),
     ({"visualize": {"steps": 0}}, "visualize.steps = 0 is not allowed; expected an integer in [1, 2000]"),
     ({"visualize": {"seeds": 0}}, "visualize.seeds = 0 is not allowed; expected an integer in [1, 16]"),
     ({"visualize": {"lr": 0}}, "visualize.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),

@@ -11,7 +11,7 @@ def ran(proc) -> list:
 
 def test_pipeline_reruns_only_what_changed(project, tmp_path):
     first = project.repro()
-    assert ran(first) == ["check", "download", "train", "extract", "visualize", "render"]
+    assert ran(first) == ["check", "download", "train", "extract", "visualize", "attribute", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     history = (project.path / "reports/plots/history.csv").read_text().splitlines()
@@ -33,10 +33,12 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert ran(project.repro()) == ["check", "extract", "render"]
     project.set_params(visualize={"steps": 20})
     assert ran(project.repro()) == ["check", "visualize", "render"]
-    project.set_params(extract={"activation": "raw"})  # one it reads
+    project.set_params(attribute={"ig_steps": 8})
+    assert ran(project.repro()) == ["check", "attribute", "render"]
+    project.set_params(extract={"activation": "raw"})  # one visualize reads, attribute not
     assert ran(project.repro()) == ["check", "extract", "visualize", "render"]
     project.set_params(train={"lr": 0.002})
-    assert ran(project.repro()) == ["check", "train", "extract", "visualize", "render"]
+    assert ran(project.repro()) == ["check", "train", "extract", "visualize", "attribute", "render"]
     # idx has a test split: the dataset is unchanged, so only the report (which lists params) redraws
     project.set_params(data={"val_fraction": 0.2})
     assert ran(project.repro()) == ["check", "download", "render"]
@@ -51,8 +53,8 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert set(project.status()) == {"extract"}
     model = project.path / "src/featuremaps/model/network.py"
     model.write_text(model.read_text() + "\n# edited\n")
-    assert set(project.status()) == {"train", "extract", "visualize"}
-    assert ran(project.repro()) == ["train", "extract", "visualize", "render"]
+    assert set(project.status()) == {"train", "extract", "visualize", "attribute"}
+    assert ran(project.repro()) == ["train", "extract", "visualize", "attribute", "render"]
 
     # dvc plots show writes a page that draws offline, with the figures as images
     out = project.dvc("plots", "show", "-o", str(tmp_path / "plots")).stdout
@@ -69,13 +71,20 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
 def test_experiments_and_diffs(project):
     project.repro()
     project.commit("baseline")
-    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "render.dpi=50", "-n", "fast")
+    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=2", "-S", "render.dpi=50", "-n", "fast")
     shown = project.dvc("exp", "show", "--json").stdout
     assert "fast" in shown and "0.003" in shown
     params = project.dvc("params", "diff").stdout
     assert "train.lr" in params and "0.003" in params
     metrics = project.dvc("metrics", "diff").stdout
     assert "val_accuracy" in metrics or "val_loss" in metrics
+    # the interpretability metrics, old and new: how the experiment changed the network's inner workings
+    diff = json.loads(project.dvc("metrics", "diff", "--all", "--json").stdout)["reports/interpretability.json"]
+    for layer in ("conv1", "conv2"):
+        for key in ("dead_channels", "mean_selectivity", "max_accuracy_drop", "max_drop_channel"):
+            entry = diff[f"{layer}.{key}"]
+            assert set(entry) >= {"old", "new"} and entry["old"] is not None and entry["new"] is not None, entry
+    assert diff["conv2.mean_selectivity"]["old"] != diff["conv2.mean_selectivity"]["new"]
     diff = project.dvc("plots", "diff", "HEAD", "-o", str(project.tmp / "diff")).stdout
     assert "index.html" in diff
     refused = project.dvc("exp", "run", "-S", "train.learning_rate=0.1", check=False)

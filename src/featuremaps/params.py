@@ -99,6 +99,15 @@ class VisualizeParams:
 
 
 @dataclass(frozen=True)
+class AttributeParams:
+    split: str = _f("val", choices=("val", "train"))
+    n_misclassified: int = _f(8, low=0, high=64)
+    ig_steps: int = _f(32, low=1, high=256)
+    batch_size: int = _f(256, low=1, high=4096)
+    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+
+
+@dataclass(frozen=True)
 class RenderParams:
     cmap: str = _f("viridis", valid=colormap_problem)
     diverging_cmap: str = _f("RdBu_r", valid=colormap_problem)
@@ -117,6 +126,7 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     extract: ExtractParams = field(default_factory=ExtractParams)
     visualize: VisualizeParams = field(default_factory=VisualizeParams)
+    attribute: AttributeParams = field(default_factory=AttributeParams)
     render: RenderParams = field(default_factory=RenderParams)
 
 

@@ -18,5 +18,7 @@ HISTORY = Path("reports/plots/history.csv")     # train: featuremaps.model.recor
 CONFUSION = Path("reports/plots/confusion.csv")  # train: featuremaps.model.records
 ACTIVATIONS = Path("data/activations")          # extract: featuremaps.analysis.store
 VISUALIZATIONS = Path("data/visualizations")    # visualize: featuremaps.analysis.feature_vis_store
+ATTRIBUTIONS = Path("data/attributions")        # attribute: featuremaps.analysis.attribution_store
+INTERPRETABILITY = Path("reports/interpretability.json")  # attribute: featuremaps.analysis.attribution_store
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page

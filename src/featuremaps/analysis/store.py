@@ -128,7 +128,7 @@ def read_top_k(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
-    """One of extract's Parquet files (per_image, top_k)."""
-    return read_artifact(path, pd.read_parquet, what="a readable Parquet file", stage=STAGE,
+def read_parquet(path: str | Path, stage: str = STAGE) -> pd.DataFrame:
+    """A Parquet file of `stage` (extract's per_image and top_k by default)."""
+    return read_artifact(path, pd.read_parquet, what="a readable Parquet file", stage=stage,
                          errors=(OSError, pa.ArrowException, ValueError))

@@ -251,6 +251,70 @@ def selectivity(inp: Inputs, params: RenderParams) -> Figure:
         dict(layer_means=layer_means, classes=inp.classes))
 
 
+def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
+    att, classes = inp.attributions, inp.classes
+    layers, split = inp.layers, str(att["split"])
+    labels, preds = att["label"], att["pred"]
+    wrong = labels != preds
+    true_maps = [np.where(wrong[:, None, None], att[f"{layer}_true"], np.nan) for layer in layers]
+    heat = np.stack([att[f"{layer}_pred"] for layer in layers] + true_maps + [att["ig"]], 1)
+    n, n_cols = len(labels), heat.shape[1] + 1
+    return Figure(
+        "gradcam_examples.png", "Where the decision comes from, per image",
+        f"Grad-CAM for the predicted class, for the true class where they differ,\nand Integrated Gradients: "
+        f"one {split} image per class, then misclassified ones (red)",
+        f"Each row is one {split} image: the first of each class, then the first misclassified ones (red labels). "
+        f"Grad-CAM weighs each map of a layer by how much the class score rises with it and keeps the positive "
+        f"sum: bright = evidence for the class there, each map scaled to its own maximum. For a misclassified "
+        f"image it is shown for the predicted and for the true class. Integrated Gradients (last column) gives "
+        f"each pixel's signed share of the predicted class score, from a black image: red raises it, blue lowers it.",
+        fig.attribution_grid_figure, lambda p: fig.grid_figsize(n, n_cols, p.tile_inches),
+        dict(inputs=att["input"].astype(np.float64), heat=heat,
+             kinds=["overlay"] * (2 * len(layers)) + ["signed"],
+             row_labels=[f"{classes[t].split(' ')[-1]} as {classes[p].split(' ')[-1]}" if t != p else classes[t]
+                         for t, p in zip(labels, preds)],
+             col_labels=["Input"] + [f"{layer} pred" for layer in layers] + [f"{layer} true" for layer in layers]
+             + ["IG"],
+             wrong=list(wrong)))
+
+
+def gradcam_class_means(inp: Inputs, params: RenderParams) -> Figure:
+    att, classes, layers = inp.attributions, inp.classes, inp.layers
+    counts, split = att["counts"], str(att["split"])
+    heat = np.stack([att[f"{layer}_class_mean"] for layer in layers], 1)
+    return Figure(
+        "gradcam_class_means.png", "Where the model looks, per class",
+        f"Mean Grad-CAM for the true class over the {split} split:\nwhere the model looks for each class",
+        f"For each class, Grad-CAM for that class averaged over all {int(counts.sum()):,} {split} images of it "
+        f"(a mean, not a sum), over the class's mean image; one row per class, one column per layer, each map "
+        f"scaled to its own maximum.",
+        fig.attribution_grid_figure, lambda p: fig.grid_figsize(len(classes), len(layers) + 1, p.tile_inches),
+        dict(inputs=att["mean_input"], heat=heat, kinds=["overlay"] * len(layers),
+             row_labels=[f"{c} (n={int(k)})" for c, k in zip(classes, counts)],
+             col_labels=["Mean input"] + list(layers), wrong=[False] * len(classes)))
+
+
+def ablation(inp: Inputs, params: RenderParams) -> Figure:
+    table, rows = inp.ablation, inp.classes + ["all"]
+    drops = {}
+    for layer in inp.layers:
+        part = table[table["layer"] == layer]
+        wide = part.pivot(index="class", columns="channel", values="baseline") - \
+            part.pivot(index="class", columns="channel", values="accuracy")
+        drops[layer] = 100 * wide.reindex(rows).to_numpy()
+    metrics = "; ".join(f"{layer}: {m['dead_channels']} dead, mean selectivity {m['mean_selectivity']:.2f}, "
+                        f"largest drop {m['max_accuracy_drop']:.1%} (channel {m['max_drop_channel']})"
+                        for layer, m in inp.interpretability.items())
+    return Figure(
+        "channel_ablation.png", "Which channels each class depends on",
+        "Accuracy lost per class when one channel is zeroed",
+        f"Each column zeroes one channel of a layer (its output set to 0) and measures the accuracy of each class "
+        f"and of all images on the {inp.attributions['split']} split: red = the class needs that channel, blue = it "
+        f"does better without it. Interpretability metrics (reports/interpretability.json): {metrics}.",
+        fig.ablation_figure, lambda p: fig.ablation_figsize([d.shape[1] for d in drops.values()], len(rows)),
+        dict(drops=drops, row_labels=rows))
+
+
 PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualisation)
 
 
@@ -258,7 +322,8 @@ def figure_list(inp: Inputs, params: RenderParams) -> list:
     """Every figure's record, in the report's reading order."""
     return ([samples(inp, params), training_curves(inp, params), confusion(inp, params)]
             + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
-            + [selectivity(inp, params)])
+            + [selectivity(inp, params), gradcam_examples(inp, params), gradcam_class_means(inp, params),
+               ablation(inp, params)])
 
 
 # ----------------------------------------------------------------------------- drawing

@@ -331,3 +331,61 @@ def training_curves_figure(path: Path, params: RenderParams, figsize, heading: s
         ax.legend(fontsize=8)
     fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
+
+
+def _heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
+    """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the grey image, more opaque
+    where it is stronger; `signed`
+    shows signed heat alone on the diverging map, centred on zero."""
+    if np.isnan(heat).all():
+        return np.ones((*heat.shape, 4))
+    if kind == "signed":
+        m = float(np.abs(heat).max()) or 1.0
+        return _rgba(heat, plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m))
+    scaled = heat / (float(heat.max()) or 1.0)
+    base = _rgba(grey / 255.0, plt.get_cmap("gray"), mcolors.Normalize(0, 1))
+    alpha = 0.8 * scaled[..., None]  # no evidence: the plain image; strong evidence: the colour
+    return np.clip((1 - alpha) * base + alpha * _rgba(scaled, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)),
+                   0, 1)
+
+
+def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,
+                            heat: np.ndarray, kinds: list, row_labels: list, col_labels: list,
+                            wrong: list) -> None:
+    """Rows: the input in grey, then each heat map [R, K, H, W] as an overlay or signed (kinds[k]);
+    NaN heat leaves a cell empty; rows where wrong[r] get a red label."""
+    n_rows, n_heat, h, w = heat.shape
+    tiles = []
+    for r in range(n_rows):
+        tiles.append(_rgba(inputs[r] / 255.0, plt.get_cmap("gray"), mcolors.Normalize(0, 1)))
+        tiles += [_heat_tile(inputs[r], heat[r, k], kinds[k], params) for k in range(n_heat)]
+    image = mosaic(tiles, n_heat + 1, (h, w))
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(image, interpolation="nearest")
+    _label_grid(ax, n_rows, n_heat + 1, (h, w), row_labels, col_labels, fontsize=8)
+    for label, bad in zip(ax.get_yticklabels(), wrong):
+        label.set_color("red" if bad else "black")
+    fig.suptitle(heading, fontsize=10)
+    save(fig, path, params.dpi)
+
+
+def ablation_figsize(n_channels: list, n_rows: int) -> tuple[float, float]:
+    return (sum(n_channels) * 0.38 + 2.8 * len(n_channels), n_rows * 0.36 + 1.8)
+
+
+def ablation_figure(path: Path, params: RenderParams, figsize, heading: str, drops: dict, row_labels: list) -> None:
+    """One heatmap per layer: rows = classes (and all images), columns = channels, colour = the
+    accuracy lost in percentage points when that channel alone is zeroed."""
+    m = max(float(np.nanmax(np.abs(d))) for d in drops.values()) or 1.0
+    fig, axes = plt.subplots(1, len(drops), layout="constrained", squeeze=False, figsize=figsize,
+                             width_ratios=[d.shape[1] + 2 for d in drops.values()])
+    for ax, (layer, d) in zip(axes.flat, drops.items()):
+        im = ax.imshow(d, cmap=params.diverging_cmap, vmin=-m, vmax=m, aspect="auto")
+        ax.set_xticks(range(d.shape[1]), [str(c + 1) for c in range(d.shape[1])], fontsize=8)
+        ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+        ax.set_xlabel(f"{layer} channel zeroed")
+        ax.set_title(layer, fontsize=10)
+    fig.colorbar(im, ax=axes[0, -1], shrink=0.8, label="accuracy lost (percentage points)")
+    fig.suptitle(heading, fontsize=11)
+    save(fig, path, params.dpi)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from featuremaps.analysis.attribution_store import read_attributions
+from featuremaps.analysis.attribution_store import read_metrics as read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualisations
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
     read_top_k
@@ -23,6 +25,9 @@ class Inputs:
     top_k: pd.DataFrame
     weights: dict           # layer -> conv kernels [out, in, k, k]
     visualisations: dict    # features.npz of the visualize stage
+    attributions: dict      # gradcam.npz of the attribute stage
+    ablation: pd.DataFrame  # ablation.parquet of the attribute stage
+    interpretability: dict  # reports/interpretability.json
     metrics: dict
     history: pd.DataFrame
     confusion: pd.DataFrame
@@ -48,11 +53,12 @@ class Inputs:
         return self.meta["classes"]
 
 
-def load_inputs(dataset: Path, activations: Path, visualisations: Path, metrics: Path, history: Path,
-                confusion: Path) -> Inputs:
+def load_inputs(dataset: Path, activations: Path, visualisations: Path, attributions: Path, metrics: Path,
+                interpretability: Path, history: Path, confusion: Path) -> Inputs:
     class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
                                                        "input_means"])
     layers = [str(x) for x in class_means["layers"]]
+    gradcam, ablation = read_attributions(attributions, layers)
     return Inputs(
         meta=read_meta(dataset),
         splits={s: read_split(dataset, s) for s in SPLITS},
@@ -62,6 +68,9 @@ def load_inputs(dataset: Path, activations: Path, visualisations: Path, metrics:
         top_k=read_top_k(activations / TOP_K),
         weights=read_npz(activations / FILTERS, layers),
         visualisations=read_visualisations(visualisations, layers),
+        attributions=gradcam,
+        ablation=ablation,
+        interpretability=read_interpretability(interpretability, layers),
         metrics=read_metrics(metrics),
         history=read_history(history),
         confusion=read_confusion(confusion),

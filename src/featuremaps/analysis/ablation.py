@@ -1,0 +1,122 @@
+"""Which channels a decision depends on: per-class accuracy with channels zeroed, and the channel
+statistics behind the interpretability metrics (dead channels, class selectivity).
+
+A channel is ablated by a forward hook that zeroes its conv output, which the ReLU after it
+keeps at zero: the next layer sees the channel as silent.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from featuremaps.model.network import normalised_images
+
+
+@contextlib.contextmanager
+def ablated(model, layer: str, channels):
+    """Inside the block, `layer`'s output channels `channels` are zero."""
+    channels = list(channels)
+
+    def hook(module, inputs, output):
+        output = output.clone()
+        output[:, channels] = 0
+        return output
+
+    handle = dict(model.named_modules())[layer].register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@torch.inference_mode()
+def predictions(model, images: np.ndarray, mean: float, std: float, batch_size: int, device) -> np.ndarray:
+    model.eval().to(device)
+    return np.concatenate([model(normalised_images(images[s:s + batch_size], mean, std, device)).argmax(1).cpu().numpy()
+                           for s in range(0, len(images), batch_size)])
+
+
+def class_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
+    """[C] share of each class's images predicted right (NaN for a class with none)."""
+    right = np.bincount(labels, weights=labels == preds, minlength=n_classes)
+    total = np.bincount(labels, minlength=n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return right / total
+
+
+def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float, classes: list,
+                   batch_size: int, device) -> dict:
+    """Rows of (layer, channel, class, accuracy, baseline): each channel of each layer zeroed alone,
+    the accuracy of every class and of all images ("all"), beside the unablated accuracy."""
+    n = len(classes)
+    base = predictions(model, images, mean, std, batch_size, device)
+    base_acc = class_accuracy(labels, base, n)
+    rows = {"layer": [], "channel": [], "class": [], "accuracy": [], "baseline": []}
+    modules = dict(model.named_modules())
+    for layer in layers:
+        for channel in range(modules[layer].out_channels):
+            with ablated(model, layer, [channel]):
+                preds = predictions(model, images, mean, std, batch_size, device)
+            acc = class_accuracy(labels, preds, n)
+            for name, a, b in zip(list(classes) + ["all"], list(acc) + [float(np.mean(preds == labels))],
+                                  list(base_acc) + [float(np.mean(base == labels))]):
+                rows["layer"].append(layer)
+                rows["channel"].append(channel + 1)
+                rows["class"].append(name)
+                rows["accuracy"].append(float(a))
+                rows["baseline"].append(float(b))
+    return rows
+
+
+@torch.inference_mode()
+def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
+                       n_classes: int, batch_size: int, device) -> dict:
+    """{layer: (per-class mean of each channel's post-ReLU spatial mean [C, F] float64, each channel's
+    largest post-ReLU value over all images [F])}, streamed."""
+    model.eval().to(device)
+    sums, peaks = {}, {}
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    for start in range(0, len(images), batch_size):
+        x = normalised_images(images[start:start + batch_size], mean, std, device)
+        y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
+        for layer in layers:
+            act = F.relu(model.features(x, upto=layer))
+            per_image = act.mean((2, 3)).double()
+            if layer not in sums:
+                sums[layer] = torch.zeros((n_classes, act.shape[1]), dtype=torch.float64, device=device)
+                peaks[layer] = torch.zeros(act.shape[1], dtype=torch.float64, device=device)
+            sums[layer].index_add_(0, y, per_image)
+            peaks[layer] = torch.maximum(peaks[layer], act.amax((0, 2, 3)).double())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {layer: ((sums[layer].cpu().numpy() / counts[:, None]), peaks[layer].cpu().numpy())
+                for layer in layers}
+
+
+def selectivity_index(class_means: np.ndarray) -> np.ndarray:
+    """[F] class selectivity (Morcos et al. 2018) of each channel from its per-class means [C, F]:
+    (mu_max - mu_rest) / (mu_max + mu_rest), mu_rest the mean over the other classes; 0 for a
+    silent channel. Classes without images are left out."""
+    means = class_means[~np.isnan(class_means).any(1)]
+    top = means.max(0)
+    rest = (means.sum(0) - top) / (len(means) - 1)
+    total = top + rest
+    return np.divide(top - rest, total, out=np.zeros_like(total), where=total > 0)
+
+
+def interpretability_metrics(stats: dict, table: dict) -> dict:
+    """Per layer: dead channels (never above zero), mean selectivity index over the live channels, the
+    largest drop of overall accuracy from zeroing one channel and that channel (1-based)."""
+    out = {}
+    for layer, (class_means, peaks) in stats.items():
+        live = peaks > 0
+        rows = [(c, b - a) for l, c, k, a, b in zip(table["layer"], table["channel"], table["class"],
+                                                    table["accuracy"], table["baseline"]) if l == layer and k == "all"]
+        channel, drop = max(rows, key=lambda r: (r[1], -r[0]))
+        si = selectivity_index(class_means)[live]
+        out[layer] = {"dead_channels": int((~live).sum()),
+                      "mean_selectivity": round(float(si.mean()) if si.size else 0.0, 6),
+                      "max_accuracy_drop": round(float(drop), 6), "max_drop_channel": int(channel)}
+    return out

@@ -1,0 +1,77 @@
+"""Where a decision comes from: Grad-CAM of a conv layer and Integrated Gradients at the pixels,
+through Captum, per image and averaged per class over a split.
+
+    from featuremaps.analysis.attribution import gradcam, class_mean_gradcam, integrated_gradients
+
+Grad-CAM (Selvaraju et al. 2017) weights each map of the layer by the mean gradient of the
+target logit over it, sums the weighted maps and keeps the positive part; it is upsampled
+bilinearly to the input size. Per-class means are float64 sums over streamed batches divided
+by counts, so they are exact whatever the batch size.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
+
+from featuremaps.model.network import normalised_images
+
+
+def _module(model, layer: str):
+    return dict(model.named_modules())[layer]
+
+
+def gradcam(model, layer: str, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[N, H, W] Grad-CAM of `layer` for class `target` [N] of inputs x [N, 1, H, W], at input size."""
+    cam = LayerGradCam(model, _module(model, layer)).attribute(x, target=target, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")[:, 0].detach()
+
+
+def integrated_gradients(model, x: torch.Tensor, target: torch.Tensor, baseline: float, steps: int) -> torch.Tensor:
+    """[N, H, W] Integrated Gradients of class `target` from a uniform image of `baseline` (normalised units)."""
+    ig = IntegratedGradients(model).attribute(x, baselines=torch.full_like(x, baseline), target=target,
+                                              n_steps=steps, internal_batch_size=1024)
+    return ig[:, 0].detach()
+
+
+def class_mean_gradcam(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
+                       n_classes: int, batch_size: int, device) -> tuple[dict, np.ndarray, np.ndarray]:
+    """({layer: mean Grad-CAM for the true class [C, H, W] float64}, counts [C], mean input [C, H, W]),
+    streamed batch by batch; a class with no image is NaN."""
+    model.eval().to(device)
+    sums = {layer: torch.zeros((n_classes, *images.shape[1:]), dtype=torch.float64, device=device)
+            for layer in layers}
+    pixels = torch.zeros((n_classes, *images.shape[1:]), dtype=torch.float64, device=device)
+    counts = torch.zeros(n_classes, dtype=torch.int64, device=device)
+    for start in range(0, len(images), batch_size):
+        x = normalised_images(images[start:start + batch_size], mean, std, device)
+        y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
+        for layer in layers:
+            sums[layer].index_add_(0, y, gradcam(model, layer, x, y).double())
+        pixels.index_add_(0, y, torch.from_numpy(images[start:start + batch_size]).to(device, torch.float64))
+        counts += torch.bincount(y, minlength=n_classes)
+    n = counts.double()[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = {layer: (s / n).cpu().numpy() for layer, s in sums.items()}
+        return means, counts.cpu().numpy(), (pixels / n).cpu().numpy()
+
+
+def example_indices(labels: np.ndarray, preds: np.ndarray, n_classes: int, n_misclassified: int) -> np.ndarray:
+    """The first image of each class present, then the first `n_misclassified` misclassified images."""
+    first = [int(np.argmax(labels == c)) for c in range(n_classes) if (labels == c).any()]
+    wrong = np.flatnonzero(labels != preds)[:n_misclassified]
+    return np.array(first + [int(i) for i in wrong if i not in first], dtype=np.int64)
+
+
+def example_attributions(model, layers, images: np.ndarray, labels: np.ndarray, preds: np.ndarray, mean: float,
+                         std: float, ig_steps: int, device) -> dict:
+    """Per image: Grad-CAM of each layer for the predicted and for the true class, and Integrated
+    Gradients for the predicted class from a black image."""
+    model.eval().to(device)
+    x = normalised_images(images, mean, std, device)
+    pred, true = (torch.from_numpy(a.astype(np.int64)).to(device) for a in (preds, labels))
+    out = {"ig": integrated_gradients(model, x, pred, (0.0 - mean) / std, ig_steps).cpu().numpy()}
+    for layer in layers:
+        out[f"{layer}_pred"] = gradcam(model, layer, x, pred).cpu().numpy()
+        out[f"{layer}_true"] = gradcam(model, layer, x, true).cpu().numpy()
+    return out

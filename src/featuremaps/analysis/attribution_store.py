@@ -1,0 +1,58 @@
+"""The attribute stage's files, written atomically and read back with their contents checked.
+
+data/attributions/
+  gradcam.npz      split, layers; per example image (one per class, then misclassified ones):
+                   index, label, pred, input uint8 [N, H, W], ig [N, H, W] (Integrated Gradients for
+                   the predicted class), <layer>_pred and <layer>_true [N, H, W] (Grad-CAM for the
+                   predicted and the true class); per class: <layer>_class_mean [C, H, W] (mean Grad-CAM
+                   for the true class), counts [C], mean_input [C, H, W]
+  ablation.parquet layer, channel (1-based), class (a class name or "all"), accuracy, baseline
+reports/interpretability.json   per layer: dead_channels, mean_selectivity, max_accuracy_drop,
+                                max_drop_channel (DVC metrics)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from featuremaps.analysis.store import read_parquet, write_parquet
+from featuremaps.files import read_arrays, read_artifact, require, write_json, write_npz
+
+STAGE = "attribute"
+GRADCAM = "gradcam.npz"
+ABLATION = "ablation.parquet"
+ABLATION_COLUMNS = ["layer", "channel", "class", "accuracy", "baseline"]
+METRIC_KEYS = ["dead_channels", "mean_selectivity", "max_accuracy_drop", "max_drop_channel"]
+
+
+def write_attributions(out_dir: str | Path, split: str, layers, examples: dict, class_means: dict,
+                       counts: np.ndarray, mean_input: np.ndarray, ablation: dict) -> None:
+    arrays = {"split": np.array(split), "layers": np.array(list(layers)), "counts": counts,
+              "mean_input": mean_input, **examples}
+    arrays.update({f"{layer}_class_mean": m for layer, m in class_means.items()})
+    write_npz(Path(out_dir) / GRADCAM, **arrays)
+    write_parquet(Path(out_dir) / ABLATION, ablation, {"split": split})
+
+
+def write_metrics(path: str | Path, metrics: dict) -> None:
+    write_json(path, metrics)
+
+
+def read_attributions(out_dir: str | Path, layers) -> tuple[dict, pd.DataFrame]:
+    required = ["split", "layers", "counts", "mean_input", "index", "label", "pred", "input", "ig"]
+    required += [f"{layer}_{kind}" for layer in layers for kind in ("pred", "true", "class_mean")]
+    arrays = read_arrays(Path(out_dir) / GRADCAM, required, STAGE)
+    table = read_parquet(Path(out_dir) / ABLATION, STAGE)
+    require(Path(out_dir) / ABLATION, table.columns, ABLATION_COLUMNS, "column", STAGE)
+    return arrays, table
+
+
+def read_metrics(path: str | Path, layers) -> dict:
+    values = read_artifact(path, lambda p: json.loads(Path(p).read_text()), what="valid JSON", stage=STAGE)
+    require(path, values if isinstance(values, dict) else {}, list(layers), "layer", STAGE)
+    for layer in layers:
+        require(path, values[layer] if isinstance(values[layer], dict) else {}, METRIC_KEYS, f"{layer} key", STAGE)
+    return values
