@@ -19,7 +19,7 @@ def main():
     inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.VISUALIZATIONS, paths.ATTRIBUTIONS, paths.METRICS,
                          paths.INTERPRETABILITY, paths.HISTORY, paths.CONFUSION)
     figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
-    write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params))
+    write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params), inputs.interpretability)
     logging.getLogger("featuremaps").info("%d figures and %s in %.1f s", len(figures), paths.REPORT,
                                           time.perf_counter() - start)
 

@@ -27,7 +27,8 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def report_html(figures: list, meta: dict, metrics: dict, params: dict, figure_dir: str = "figures") -> str:
+def report_html(figures: list, meta: dict, metrics: dict, params: dict, interpretability: dict,
+                figure_dir: str = "figures") -> str:
     dataset = [("dataset", meta["dataset"]), ("source", meta["source"] + (
         f" (asked: {meta['requested_source']})" if meta.get("requested_source") != meta["source"] else "")),
                ("images", f"{meta['counts']['train']:,} train, {meta['counts']['val']:,} val "
@@ -50,11 +51,13 @@ def report_html(figures: list, meta: dict, metrics: dict, params: dict, figure_d
 <nav>{nav}</nav>
 <h2>Dataset</h2>{_table(dataset)}
 <h2>Metrics</h2>{_table((k, _fmt(v)) for k, v in metrics.items())}
+<h2>Interpretability metrics</h2>{_table((f"{layer} {k}", _fmt(v)) for layer, m in interpretability.items()
+                                         for k, v in m.items())}
 <h2>Figures</h2>{items}
 <h2>Parameters</h2><pre>{html.escape(yaml.safe_dump(params, sort_keys=False))}</pre>
 </body></html>
 """
 
 
-def write_report(path, figures: list, meta: dict, metrics: dict, params: dict) -> None:
-    write_text(path, report_html(figures, meta, metrics, params))
+def write_report(path, figures: list, meta: dict, metrics: dict, params: dict, interpretability: dict) -> None:
+    write_text(path, report_html(figures, meta, metrics, params, interpretability))
