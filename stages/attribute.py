@@ -39,6 +39,8 @@ def main():
     examples = example_attributions(model, layers, images[pick], labels[pick], preds[pick], mean, std,
                                     p.ig_steps, device)
     examples.update(index=pick, label=labels[pick], pred=preds[pick], input=images[pick])
+    wrong = (labels != preds).nonzero()[0]
+    examples.update(wrong_index=wrong, wrong_pred=preds[wrong])
     class_means, counts, mean_input = class_mean_gradcam(model, layers, images, labels, mean, std, len(classes),
                                                          p.batch_size, device)
     gradcam_seconds = time.perf_counter() - start

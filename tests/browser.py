@@ -1,6 +1,7 @@
 """Open a page in headless Chromium with every network request refused, and record what it asked for."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -29,14 +30,16 @@ def require_browser():
         pytest.skip(missing)
 
 
-def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict:
-    """Load file://page_path; non-file requests are aborted. Returns requests, failures, external ones."""
+@contextlib.contextmanager
+def offline_page(width: int = 1200, height: int = 900):
+    """(page, seen) in headless Chromium where every non-file request is aborted and recorded in
+    seen["external"]; failed requests, console errors and page errors are recorded too."""
     require_browser()
     from playwright.sync_api import sync_playwright
     seen = {"requests": [], "failed": [], "external": [], "console_errors": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": height})
 
         def route(r):
             if r.request.url.startswith(("file:", "data:", "blob:")):
@@ -48,6 +51,16 @@ def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict
         page.on("request", lambda r: seen["requests"].append(r.url))
         page.on("requestfailed", lambda r: seen["failed"].append(r.url))
         page.on("console", lambda m: m.type == "error" and seen["console_errors"].append(m.text))
+        page.on("pageerror", lambda e: seen["console_errors"].append(str(e)))
+        try:
+            yield page, seen
+        finally:
+            browser.close()
+
+
+def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict:
+    """Load file://page_path; non-file requests are aborted. Returns requests, failures, external ones."""
+    with offline_page() as (page, seen):
         page.goto(page_path.resolve().as_uri(), wait_until="load")
         page.wait_for_timeout(wait_ms)
         seen["images_loaded"] = page.evaluate(
@@ -56,7 +69,6 @@ def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict
             "Array.from(document.querySelectorAll('svg, canvas')).filter(e => "
             "(e.tagName.toLowerCase() === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5).length")
         page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
     return seen
 
 

@@ -22,3 +22,4 @@ ATTRIBUTIONS = Path("data/attributions")        # attribute: featuremaps.analysi
 INTERPRETABILITY = Path("reports/interpretability.json")  # attribute: featuremaps.analysis.attribution_store
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page
+EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer

@@ -4,7 +4,8 @@ data/attributions/
   gradcam.npz      split, layers; per example image (one per class, then misclassified ones):
                    index, label, pred, input uint8 [N, H, W], ig [N, H, W] (Integrated Gradients for
                    the predicted class), <layer>_pred and <layer>_true [N, H, W] (Grad-CAM for the
-                   predicted and the true class); per class: <layer>_class_mean [C, H, W] (mean Grad-CAM
+                   predicted and the true class); every misclassified image of the split: wrong_index,
+                   wrong_pred; per class: <layer>_class_mean [C, H, W] (mean Grad-CAM
                    for the true class), counts [C], mean_input [C, H, W]
   ablation.parquet layer, channel (1-based), class (a class name or "all"), accuracy, baseline
 reports/interpretability.json   per layer: dead_channels, mean_selectivity, max_accuracy_drop,
@@ -42,7 +43,8 @@ def write_metrics(path: str | Path, metrics: dict) -> None:
 
 
 def read_attributions(out_dir: str | Path, layers) -> tuple[dict, pd.DataFrame]:
-    required = ["split", "layers", "counts", "mean_input", "index", "label", "pred", "input", "ig"]
+    required = ["split", "layers", "counts", "mean_input", "index", "label", "pred", "input", "ig", "wrong_index",
+                "wrong_pred"]
     required += [f"{layer}_{kind}" for layer in layers for kind in ("pred", "true", "class_mean")]
     arrays = read_arrays(Path(out_dir) / GRADCAM, required, STAGE)
     table = read_parquet(Path(out_dir) / ABLATION, STAGE)

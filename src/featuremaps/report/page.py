@@ -1,4 +1,6 @@
-"""reports/index.html: one page, no network needed, linking every figure with how to read it."""
+"""reports/index.html: an overview (dataset, metrics, a grid of every feature and class, every
+figure with how to read it, the params) and the explorer's views per feature (#conv2/7) and per
+class (#class/3), drawn by the page's script from explorer.js. No network needed, no server."""
 from __future__ import annotations
 
 import html
@@ -7,16 +9,7 @@ from pathlib import Path
 import yaml
 
 from featuremaps.files import write_text
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
-h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; } td, th { padding: 0.2rem 0.8rem; border-bottom: 1px solid #ddd; text-align: left; }
-figure { margin: 2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #444; max-width: 80ch; } pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
-nav a { margin-right: 0.8rem; }
-"""
-
+from featuremaps.report.explorer_app import SCRIPT, STYLE
 
 def _table(rows) -> str:
     body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
@@ -28,7 +21,7 @@ def _fmt(value) -> str:
 
 
 def report_html(figures: list, meta: dict, metrics: dict, params: dict, interpretability: dict,
-                figure_dir: str = "figures") -> str:
+                data_script: str, figure_dir: str = "figures") -> str:
     dataset = [("dataset", meta["dataset"]), ("source", meta["source"] + (
         f" (asked: {meta['requested_source']})" if meta.get("requested_source") != meta["source"] else "")),
                ("images", f"{meta['counts']['train']:,} train, {meta['counts']['val']:,} val "
@@ -48,16 +41,26 @@ def report_html(figures: list, meta: dict, metrics: dict, params: dict, interpre
 <h1>What the convolutional layers see</h1>
 <p class="sub">{html.escape(meta['dataset'])}: val accuracy {metrics['val_accuracy']:.2%} at epoch
 {metrics['best_epoch']} of {metrics['epochs']}</p>
+<main id="view" hidden></main>
+<div id="overview">
 <nav>{nav}</nav>
+<h2>Features</h2><p class="sub">What each feature looks for (its first optimised input); open one for everything
+about it. Links such as <code>#conv2/7</code> can be shared.</p><div id="features"></div>
+<h2>Classes</h2><div id="classes"></div>
 <h2>Dataset</h2>{_table(dataset)}
 <h2>Metrics</h2>{_table((k, _fmt(v)) for k, v in metrics.items())}
 <h2>Interpretability metrics</h2>{_table((f"{layer} {k}", _fmt(v)) for layer, m in interpretability.items()
                                          for k, v in m.items())}
 <h2>Figures</h2>{items}
 <h2>Parameters</h2><pre>{html.escape(yaml.safe_dump(params, sort_keys=False))}</pre>
+</div>
+<script src="{html.escape(data_script)}"></script>
+<script>{SCRIPT}</script>
 </body></html>
 """
 
 
-def write_report(path, figures: list, meta: dict, metrics: dict, params: dict, interpretability: dict) -> None:
-    write_text(path, report_html(figures, meta, metrics, params, interpretability))
+def write_report(path, figures: list, meta: dict, metrics: dict, params: dict, interpretability: dict,
+                 data_script: str) -> None:
+    """data_script: the explorer data's path relative to the page."""
+    write_text(path, report_html(figures, meta, metrics, params, interpretability, data_script))

@@ -1,0 +1,142 @@
+"""The explorer's data: everything the per-feature and per-class views of reports/index.html show,
+as one script, reports/explorer.js, that sets window.FEATUREMAPS (loads from file://, no fetch).
+
+Images travel as base64 uint8 arrays, maps scaled to 0..255 with their scale beside them, and
+the page draws them on canvases with the render params' colour maps (sampled here into 256-entry
+tables), so no per-feature PNG is written. All of it comes from what the pipeline stored.
+"""
+from __future__ import annotations
+
+import base64
+import json
+
+import matplotlib
+import numpy as np
+
+from featuremaps.analysis.store import layer_columns
+from featuremaps.files import write_text
+from featuremaps.params import RenderParams
+from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
+from featuremaps.report.figures import histogram_edges
+from featuremaps.report.inputs import Inputs
+
+DATA_FILE = "explorer.js"
+
+
+def _b64(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii")
+
+
+def _scaled(values: np.ndarray, top: float | None = None) -> tuple[str, float]:
+    """(base64 of values / top x 255 as uint8, NaN as 0; top), top = the largest finite value."""
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if top is None and finite.size else (top or 0.0)
+    scaled = np.nan_to_num(values / top if top > 0 else np.zeros_like(values), nan=0.0)
+    return _b64(np.clip(np.round(scaled * 255), 0, 255)), top
+
+
+def _signed(values: np.ndarray) -> tuple[str, float]:
+    """(base64 of values mapped from -m..m to 0..255; m = the largest magnitude)."""
+    m = float(np.abs(values).max()) or 1.0
+    return _b64(np.clip(np.round((values / m + 1) * 127.5), 0, 255)), m
+
+
+def _lut(name: str) -> str:
+    return _b64(np.round(matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255))
+
+
+def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int) -> dict:
+    edges = histogram_edges(sums, bins)
+    density = [np.histogram(sums[labels == c], bins=edges, density=True)[0].round(6).tolist()
+               if (labels == c).any() else [] for c in range(n_classes)]
+    return {"lo": float(edges[0]), "hi": float(edges[-1]), "density": density}
+
+
+def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
+    """One dict per feature of `layer`, in feature order."""
+    vis, att, classes = inp.visualisations, inp.attributions, inp.classes
+    sums, labels = split_sums(inp, layer)
+    means = class_feature_means(sums, labels, len(classes))
+    lo, hi = np.nanmin(means, 0), np.nanmax(means, 0)
+    scaled_means = np.divide(means - lo, hi - lo, out=np.zeros_like(means), where=hi > lo)
+    rows = layer_top_k(inp.top_k, layer)
+    split_images = inp.splits[rows["split"].iloc[0]][0]
+    ablation = inp.ablation[inp.ablation["layer"] == layer]
+    weights = inp.weights[layer]
+    class_maps, example_maps = inp.class_means[f"{layer}_means"], inp.examples[layer]
+    best = vis[f"{layer}_dataset_value"]
+    views = []
+    for f in range(len(layer_columns(inp.per_image.columns, layer))):
+        top = rows[rows["feature"] == f + 1]
+        drop = ablation[ablation["channel"] == f + 1].set_index("class")
+        optimised = list(vis[f"{layer}_images"][f]) + [vis[f"{layer}_refined_images"][f]]
+        values = list(vis[f"{layer}_values"][f]) + [vis[f"{layer}_refined_values"][f]]
+        kernel, kernel_scale = _signed(weights[f])
+        class_data, class_top = _scaled(class_maps[:, f])
+        example_data, example_top = _scaled(example_maps[:, f])
+        views.append({
+            "filter": {"data": kernel, "scale": kernel_scale, "shape": list(weights.shape[1:])},
+            "vis": [_b64(image) for image in optimised],
+            "vis_ratio": [round(float(v / best[f]), 3) if best[f] > 0 else None for v in values],
+            "top": [{"image": _b64(split_images[r.index]), "label": classes[r.label], "index": int(r.index),
+                     "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)], "value": round(float(r.value), 4)}
+                    for r in top.itertuples()],
+            "class_means": {"data": class_data, "max": class_top, "shape": list(class_maps.shape[2:])},
+            "examples": {"data": example_data, "max": example_top, "shape": list(example_maps.shape[2:])},
+            "histogram": _histograms(sums[:, f], labels, len(classes), params.hist_bins),
+            "selectivity": [round(float(v), 4) for v in scaled_means[:, f]],
+            "class_mean_sum": [round(float(v), 4) if np.isfinite(v) else None for v in means[:, f]],
+            "accuracy_lost": [round(100 * float(drop.loc[c, "baseline"] - drop.loc[c, "accuracy"]), 3)
+                              if c in drop.index and np.isfinite(drop.loc[c, "accuracy"]) else None
+                              for c in classes + ["all"]],
+        })
+    return views
+
+
+MISCLASSIFIED_SHOWN = 24  # per class, in the class view
+
+
+def class_views(inp: Inputs) -> list:
+    att, classes = inp.attributions, inp.classes
+    matrix = confusion_matrix(inp.confusion, classes)
+    images, labels = inp.splits[str(att["split"])]
+    views = []
+    for c in range(len(classes)):
+        wrong = [i for i, (t, p) in enumerate(zip(att["label"], att["pred"])) if t == c and t != p]
+        all_wrong = [(int(i), int(p)) for i, p in zip(att["wrong_index"], att["wrong_pred"]) if labels[i] == c]
+        views.append({
+            "count": int(att["counts"][c]),
+            "gradcam": {layer: _scaled(att[f"{layer}_class_mean"][c])[0] for layer in inp.layers},
+            "confusion": matrix[c].tolist(),
+            "misclassified": [{"image": _b64(att["input"][i]), "pred": int(att["pred"][i]),
+                               "index": int(att["index"][i]),
+                               "gradcam": {layer: _scaled(att[f"{layer}_pred"][i])[0] for layer in inp.layers}}
+                              for i in wrong],
+            "all_misclassified": len(all_wrong),
+            "misclassified_images": [{"image": _b64(images[i]), "pred": p, "index": i}
+                                     for i, p in all_wrong[:MISCLASSIFIED_SHOWN]],
+        })
+    return views
+
+
+def explorer_data(inp: Inputs, params: RenderParams) -> dict:
+    layers = inp.layers
+    class_inputs, _ = _scaled(inp.class_means["input_means"], 255.0)
+    return {
+        "dataset": inp.meta["dataset"], "classes": inp.classes, "layers": layers, "split": inp.means_split,
+        "attribution_split": str(inp.attributions["split"]), "top_k_by": inp.top_k_by,
+        "activation": inp.activation, "image_shape": list(inp.meta["image_shape"]),
+        "cmap": _lut(params.cmap), "diverging": _lut(params.diverging_cmap),
+        "class_colours": [matplotlib.colors.to_hex(matplotlib.colormaps["tab10"](c % 10))
+                          for c in range(len(inp.classes))],
+        "class_inputs": class_inputs, "example_inputs": _b64(inp.examples["input"]),
+        "example_present": [bool(i >= 0) for i in inp.examples["index"]],
+        "counts": [int(n) for n in inp.class_means["counts"]],
+        "interpretability": inp.interpretability,
+        "features": {layer: feature_views(inp, params, layer) for layer in layers},
+        "class_views": class_views(inp),
+    }
+
+
+def write_explorer_data(path, data: dict) -> None:
+    write_text(path, "window.FEATUREMAPS = " + json.dumps(data, separators=(",", ":")) + ";\n")
