@@ -82,6 +82,7 @@ class Project:
 
 SMALL = dict(train={"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
              extract={"batch_size": 128, "top_k": 4},
+             visualize={"steps": 64}, attribute={"ig_steps": 8},
              render={"dpi": 40, "n_samples": 8})
 
 

@@ -13,7 +13,7 @@ table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; } td, th { padding: 
 figure { margin: 2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #444; max-width: 80ch; } pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 nav a { margin-right: 0.8rem; } .wrap { overflow-x: auto; }
-canvas.px { image-rendering: pixelated; display: block; }
+canvas.px { image-rendering: pixelated; display: block; outline: 1px solid #ddd; }
 .grid { display: flex; flex-wrap: wrap; gap: 6px; align-items: flex-start; }
 .tile { position: relative; display: inline-block; text-align: center; font-size: 11px; color: #444; }
 .tile a { color: inherit; text-decoration: none; } .tile a:hover { color: #06c; }

@@ -43,7 +43,6 @@ def report_html(figures: list, meta: dict, metrics: dict, params: dict, interpre
 {metrics['best_epoch']} of {metrics['epochs']}</p>
 <main id="view" hidden></main>
 <div id="overview">
-<nav>{nav}</nav>
 <h2>Features</h2><p class="sub">What each feature looks for (its first optimised input); open one for everything
 about it. Links such as <code>#conv2/7</code> can be shared.</p><div id="features"></div>
 <h2>Classes</h2><div id="classes"></div>
@@ -51,7 +50,7 @@ about it. Links such as <code>#conv2/7</code> can be shared.</p><div id="feature
 <h2>Metrics</h2>{_table((k, _fmt(v)) for k, v in metrics.items())}
 <h2>Interpretability metrics</h2>{_table((f"{layer} {k}", _fmt(v)) for layer, m in interpretability.items()
                                          for k, v in m.items())}
-<h2>Figures</h2>{items}
+<h2>Figures</h2><nav>{nav}</nav>{items}
 <h2>Parameters</h2><pre>{html.escape(yaml.safe_dump(params, sort_keys=False))}</pre>
 </div>
 <script src="{html.escape(data_script)}"></script>
