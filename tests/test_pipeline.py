@@ -33,7 +33,7 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert ran(project.repro()) == ["check", "extract", "render"]
     project.set_params(visualize={"steps": 20})
     assert ran(project.repro()) == ["check", "visualize", "render"]
-    project.set_params(attribute={"ig_steps": 8})
+    project.set_params(attribute={"ig_steps": 4})
     assert ran(project.repro()) == ["check", "attribute", "render"]
     project.set_params(extract={"activation": "raw"})  # one visualize reads, attribute not
     assert ran(project.repro()) == ["check", "extract", "visualize", "render"]
