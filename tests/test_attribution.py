@@ -89,6 +89,8 @@ def test_selectivity_index_known_answers():
     assert selectivity_index(means).tolist() == pytest.approx([1.0, 0.0, 0.0], abs=1e-12)  # the third is silent
     means[:, 2] = [3, 1, 1, 1, 1, 1, 1, 1, 1, 1]  # (3 - 1) / (3 + 1)
     assert selectivity_index(means)[2] == pytest.approx(0.5)
+    means[:, 2] = [4, 2, 0, 0, 0, 0, 0, 0, 0, 0]  # mu_rest is the mean of the nine others: 2/9
+    assert selectivity_index(means)[2] == pytest.approx((4 - 2 / 9) / (4 + 2 / 9))
 
 
 def test_metrics_count_dead_channels_and_find_the_largest_drop(model, data):
