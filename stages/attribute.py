@@ -11,7 +11,7 @@ import time
 from featuremaps import paths
 from featuremaps.analysis.ablation import ablation_table, channel_statistics, interpretability_metrics, predictions
 from featuremaps.analysis.attribution import class_mean_gradcam, example_attributions, example_indices
-from featuremaps.analysis.attribution_store import write_attributions, write_metrics
+from featuremaps.analysis.attribution_store import write_attributions, write_interpretability
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
@@ -44,11 +44,11 @@ def main():
     class_means, counts, mean_input = class_mean_gradcam(model, layers, images, labels, mean, std, len(classes),
                                                          p.batch_size, device)
     gradcam_seconds = time.perf_counter() - start
-    table = ablation_table(model, layers, images, labels, mean, std, classes, p.batch_size, device)
+    table = ablation_table(model, layers, images, labels, preds, mean, std, classes, p.batch_size, device)
     stats = channel_statistics(model, layers, images, labels, mean, std, len(classes), p.batch_size, device)
     metrics = interpretability_metrics(stats, table)
     write_attributions(paths.ATTRIBUTIONS, p.split, layers, examples, class_means, counts, mean_input, table)
-    write_metrics(paths.INTERPRETABILITY, metrics)
+    write_interpretability(paths.INTERPRETABILITY, metrics)
     log.info("%d %s images: Grad-CAM and IG in %.1f s, ablation of %d channels in %.1f s; %s", len(images),
              p.split, gradcam_seconds, len(set(zip(table["layer"], table["channel"]))),
              time.perf_counter() - start - gradcam_seconds,

@@ -64,7 +64,8 @@ def test_ablating_a_silent_channel_changes_nothing(model, data):
     with torch.no_grad():
         model.conv2.weight[5].zero_()
         model.conv2.bias[5] = 0.0
-    table = ablation_table(model, ["conv2"], images, labels, MEAN, STD, CLASSES, 32, CPU)
+    table = ablation_table(model, ["conv2"], images, labels, predictions(model, images, MEAN, STD, 32, CPU), MEAN, STD,
+                           CLASSES, 32, CPU)
     rows = [(a, b) for ch, a, b in zip(table["channel"], table["accuracy"], table["baseline"]) if ch == 6]
     assert len(rows) == 11 and all(a == b or (np.isnan(a) and np.isnan(b)) for a, b in rows)
 
@@ -99,7 +100,8 @@ def test_metrics_count_dead_channels_and_find_the_largest_drop(model, data):
         model.conv1.weight[2].zero_()
         model.conv1.bias[2] = -1.0
     stats = channel_statistics(model, ["conv1"], images, labels, MEAN, STD, 10, 16, CPU)
-    table = ablation_table(model, ["conv1"], images, labels, MEAN, STD, CLASSES, 64, CPU)
+    table = ablation_table(model, ["conv1"], images, labels, predictions(model, images, MEAN, STD, 64, CPU), MEAN, STD,
+                           CLASSES, 64, CPU)
     metrics = interpretability_metrics(stats, table)["conv1"]
     assert metrics["dead_channels"] == 1 and stats["conv1"][1][2] == 0
     drops = {c: b - a for c, k, a, b in zip(table["channel"], table["class"], table["accuracy"], table["baseline"])

@@ -1,5 +1,4 @@
 """Feature visualisation and receptive fields, against known answers on a trained model."""
-import dataclasses
 
 import numpy as np
 import pytest

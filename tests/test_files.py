@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from featuremaps.analysis.store import write_parquet
 from featuremaps.errors import ArtifactError
 from featuremaps.files import TEMP_PATTERN, atomic_path, read_artifact, require, write_csv, write_json, write_npz, \
     write_text
@@ -17,6 +16,7 @@ from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.network import build_model, model_config
 from featuremaps.params import ModelParams
 from featuremaps.report import figures
+from featuremaps.tables import write_parquet
 
 matplotlib.use("Agg")
 

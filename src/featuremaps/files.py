@@ -100,3 +100,9 @@ def read_arrays(path: str | Path, required, stage: str) -> dict:
                            errors=(OSError, ValueError, EOFError, zipfile.BadZipFile))
     require(path, arrays, list(required), "array", stage)
     return arrays
+
+
+def read_json(path: str | Path, stage: str) -> dict:
+    """A JSON object written by `stage`; anything but an object counts as empty (its keys are then missing)."""
+    value = read_artifact(path, lambda p: json.loads(Path(p).read_text()), what="valid JSON", stage=stage)
+    return value if isinstance(value, dict) else {}

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.model.network import normalised_images
+from featuremaps.model.network import normalised_batches
 
 
 @contextlib.contextmanager
@@ -35,8 +35,8 @@ def ablated(model, layer: str, channels):
 @torch.inference_mode()
 def predictions(model, images: np.ndarray, mean: float, std: float, batch_size: int, device) -> np.ndarray:
     model.eval().to(device)
-    return np.concatenate([model(normalised_images(images[s:s + batch_size], mean, std, device)).argmax(1).cpu().numpy()
-                           for s in range(0, len(images), batch_size)])
+    return np.concatenate([model(x).argmax(1).cpu().numpy()
+                           for _, x in normalised_batches(images, mean, std, batch_size, device)])
 
 
 def class_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
@@ -47,12 +47,12 @@ def class_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.
         return right / total
 
 
-def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float, classes: list,
-                   batch_size: int, device) -> dict:
+def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: np.ndarray, mean: float,
+                   std: float, classes: list, batch_size: int, device) -> dict:
     """Rows of (layer, channel, class, accuracy, baseline): each channel of each layer zeroed alone,
-    the accuracy of every class and of all images ("all"), beside the unablated accuracy."""
+    the accuracy of every class and of all images ("all"), beside the unablated accuracy of the
+    model's predictions `base`."""
     n = len(classes)
-    base = predictions(model, images, mean, std, batch_size, device)
     base_acc = class_accuracy(labels, base, n)
     rows = {"layer": [], "channel": [], "class": [], "accuracy": [], "baseline": []}
     modules = dict(model.named_modules())
@@ -79,8 +79,7 @@ def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, me
     model.eval().to(device)
     sums, peaks = {}, {}
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    for start in range(0, len(images), batch_size):
-        x = normalised_images(images[start:start + batch_size], mean, std, device)
+    for start, x in normalised_batches(images, mean, std, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
             act = F.relu(model.features(x, upto=layer))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
-from featuremaps.model.network import check_layers, normalised_images, receptive_field
+from featuremaps.model.network import check_layers, normalised_batches, normalised_images, receptive_field
 from featuremaps.params import ExtractParams
 
 
@@ -68,8 +68,7 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
     with hooked_layers(model, params.layers, params.activation) as captured:
         for split, (images, labels) in splits.items():
             per_image["split"][row:row + len(labels)] = split
-            for start in range(0, len(images), params.batch_size):
-                xb = normalised_images(images[start:start + params.batch_size], mean, std, device)
+            for start, xb in normalised_batches(images, mean, std, params.batch_size, device):
                 yb = torch.from_numpy(labels[start:start + params.batch_size].astype(np.int64))
                 rows = slice(row, row + len(yb))
                 per_image["pred"][rows] = model(xb).argmax(1).cpu().numpy()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 
-from featuremaps.model.network import normalised_images
+from featuremaps.model.network import normalised_batches, normalised_images
 
 
 def _module(model, layer: str):
@@ -43,8 +43,7 @@ def class_mean_gradcam(model, layers, images: np.ndarray, labels: np.ndarray, me
             for layer in layers}
     pixels = torch.zeros((n_classes, *images.shape[1:]), dtype=torch.float64, device=device)
     counts = torch.zeros(n_classes, dtype=torch.int64, device=device)
-    for start in range(0, len(images), batch_size):
-        x = normalised_images(images[start:start + batch_size], mean, std, device)
+    for start, x in normalised_batches(images, mean, std, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
             sums[layer].index_add_(0, y, gradcam(model, layer, x, y).double())

@@ -13,14 +13,13 @@ reports/interpretability.json   per layer: dead_channels, mean_selectivity, max_
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from featuremaps.analysis.store import read_parquet, write_parquet
-from featuremaps.files import read_arrays, read_artifact, require, write_json, write_npz
+from featuremaps.files import read_arrays, read_json, require, write_json, write_npz
+from featuremaps.tables import read_parquet, write_parquet
 
 STAGE = "attribute"
 GRADCAM = "gradcam.npz"
@@ -38,7 +37,7 @@ def write_attributions(out_dir: str | Path, split: str, layers, examples: dict, 
     write_parquet(Path(out_dir) / ABLATION, ablation, {"split": split})
 
 
-def write_metrics(path: str | Path, metrics: dict) -> None:
+def write_interpretability(path: str | Path, metrics: dict) -> None:
     write_json(path, metrics)
 
 
@@ -52,9 +51,9 @@ def read_attributions(out_dir: str | Path, layers) -> tuple[dict, pd.DataFrame]:
     return arrays, table
 
 
-def read_metrics(path: str | Path, layers) -> dict:
-    values = read_artifact(path, lambda p: json.loads(Path(p).read_text()), what="valid JSON", stage=STAGE)
-    require(path, values if isinstance(values, dict) else {}, list(layers), "layer", STAGE)
+def read_interpretability(path: str | Path, layers) -> dict:
+    values = read_json(path, STAGE)
+    require(path, values, list(layers), "layer", STAGE)
     for layer in layers:
         require(path, values[layer] if isinstance(values[layer], dict) else {}, METRIC_KEYS, f"{layer} key", STAGE)
     return values

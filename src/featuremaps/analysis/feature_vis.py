@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.model.network import normalised_images
+from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
 
 
@@ -70,11 +70,8 @@ def _translated(x: torch.Tensor, dy: int, dx: int, pad: int) -> torch.Tensor:
 def objective_values(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,
                      activation: str, device, batch_size: int = 1024) -> np.ndarray:
     """float64 [N, F]: the objective of every feature of `layer` on uint8 images [N, H, W]."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = normalised_images(images[start:start + batch_size], mean, std, device)
-        out.append(feature_objective(model.features(x, upto=layer), objective, activation).double().cpu())
-    return torch.cat(out).numpy()
+    return torch.cat([feature_objective(model.features(x, upto=layer), objective, activation).double().cpu()
+                      for _, x in normalised_batches(images, mean, std, batch_size, device)]).numpy()
 
 
 def dataset_best(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from featuremaps.files import atomic_path, read_arrays, read_artifact, require, write_npz
+from featuremaps.files import read_arrays, require, write_npz
+from featuremaps.tables import read_parquet, write_parquet
 
 STAGE = "extract"
 PER_IMAGE = "per_image.parquet"
@@ -78,13 +77,6 @@ def layer_columns(columns, layer: str, stat: str = "sum") -> list:
     return feature_columns(layer, sum(1 for c in columns if pattern.fullmatch(c)), stat)
 
 
-def write_parquet(path: Path, columns: dict, metadata: dict) -> None:
-    table = pa.table({k: pa.array(v) for k, v in columns.items()})
-    table = table.replace_schema_metadata({k.encode(): str(v).encode() for k, v in metadata.items()})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
 def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None:
     out_dir = Path(out_dir)
     meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split,
@@ -108,7 +100,7 @@ def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None
 
 def read_per_image(path: str | Path, layers=()) -> pd.DataFrame:
     """per_image.parquet as a DataFrame; missing columns stop with their names."""
-    frame = read_parquet(path)
+    frame = read_parquet(path, STAGE)
     require(path, frame.columns, BASE_COLUMNS + [feature_columns(layer, 1)[0] for layer in layers], "column", STAGE)
     return frame
 
@@ -123,12 +115,6 @@ TOP_K_COLUMNS = ["layer", "feature", "rank", "split", "index", "label", "value",
 
 
 def read_top_k(path: str | Path) -> pd.DataFrame:
-    frame = read_parquet(path)
+    frame = read_parquet(path, STAGE)
     require(path, frame.columns, TOP_K_COLUMNS, "column", STAGE)
     return frame
-
-
-def read_parquet(path: str | Path, stage: str = STAGE) -> pd.DataFrame:
-    """A Parquet file of `stage` (extract's per_image and top_k by default)."""
-    return read_artifact(path, pd.read_parquet, what="a readable Parquet file", stage=stage,
-                         errors=(OSError, pa.ArrowException, ValueError))

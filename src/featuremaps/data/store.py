@@ -9,7 +9,6 @@ split's pixel mean/std in [0, 1] units (the normalisation every later stage uses
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from featuremaps.errors import ArtifactError
-from featuremaps.files import read_artifact, require, write_json, write_npz
+from featuremaps.files import read_artifact, read_json, require, write_json, write_npz
 
 SPLITS = ("train", "val")
 META = "meta.json"
@@ -90,8 +89,8 @@ def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
 
 def read_meta(data_dir: str | Path) -> dict:
     path = Path(data_dir) / META
-    meta = read_artifact(path, lambda p: json.loads(p.read_text()), what="valid JSON", stage=STAGE)
-    require(path, meta if isinstance(meta, dict) else {}, list(META_KEYS), "key", STAGE)
+    meta = read_json(path, STAGE)
+    require(path, meta, list(META_KEYS), "key", STAGE)
     return meta
 
 

@@ -99,6 +99,12 @@ def receptive_field(path: list, y: int, x: int, image_shape) -> tuple[int, int, 
     return max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
 
 
+def normalised_batches(images: np.ndarray, mean: float, std: float, batch_size: int, device=torch.device("cpu")):
+    """(start, normalised batch) over uint8 images [N, H, W], batch_size at a time: memory does not grow with N."""
+    for start in range(0, len(images), batch_size):
+        yield start, normalised_images(images[start:start + batch_size], mean, std, device)
+
+
 def normalised_images(images: np.ndarray, mean: float, std: float, device=torch.device("cpu")) -> torch.Tensor:
     """uint8 [N,H,W] -> float32 [N,1,H,W] on `device`: (x/255 - mean)/std."""
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device).unsqueeze(1).float()

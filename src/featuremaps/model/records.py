@@ -8,13 +8,12 @@ confusion.csv  one row per val image at the best epoch: actual, predicted (class
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from featuremaps.files import read_artifact, require, write_csv, write_json
+from featuremaps.files import read_artifact, read_json, require, write_csv, write_json
 
 if TYPE_CHECKING:  # render reads these records without importing torch
     from featuremaps.model.training import FitResult
@@ -54,8 +53,8 @@ def write_records(result: FitResult, device, classes: list, val_labels, metrics:
 
 
 def read_metrics(path: str | Path) -> dict:
-    values = read_artifact(path, lambda p: json.loads(Path(p).read_text()), what="valid JSON", stage=STAGE)
-    require(path, values if isinstance(values, dict) else {}, METRIC_KEYS, "key", STAGE)
+    values = read_json(path, STAGE)
+    require(path, values, METRIC_KEYS, "key", STAGE)
     return values
 
 

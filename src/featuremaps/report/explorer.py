@@ -28,9 +28,9 @@ def _b64(values: np.ndarray) -> str:
 
 
 def _scaled(values: np.ndarray, top: float | None = None) -> tuple[str, float]:
-    """(base64 of values / top x 255 as uint8, NaN as 0; top), top = the largest finite value."""
-    finite = values[np.isfinite(values)]
-    top = float(finite.max()) if top is None and finite.size else (top or 0.0)
+    """(base64 of values / top x 255 as uint8, NaN as 0; top), top by default the largest finite value."""
+    if top is None:
+        top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
     scaled = np.nan_to_num(values / top if top > 0 else np.zeros_like(values), nan=0.0)
     return _b64(np.clip(np.round(scaled * 255), 0, 255)), top
 
@@ -54,7 +54,7 @@ def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int)
 
 def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     """One dict per feature of `layer`, in feature order."""
-    vis, att, classes = inp.visualisations, inp.attributions, inp.classes
+    vis, classes = inp.visualisations, inp.classes
     sums, labels = split_sums(inp, layer)
     means = class_feature_means(sums, labels, len(classes))
     lo, hi = np.nanmin(means, 0), np.nanmax(means, 0)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from featuremaps.analysis.attribution_store import read_attributions
-from featuremaps.analysis.attribution_store import read_metrics as read_interpretability
+from featuremaps.analysis.attribution_store import read_attributions, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualisations
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
     read_top_k
