@@ -76,7 +76,8 @@ def test_queue_runs_experiments(project):
     project.commit("baseline")
     for lr in ("0.002", "0.004"):
         project.dvc("exp", "run", "--queue", "-S", f"train.lr={lr}")
-    project.dvc("queue", "start", "-j", "2")
+    # One worker: with two, DVC can report both as Success yet lose one from `exp show` (treeverse/dvc#8014).
+    project.dvc("queue", "start", "-j", "1")
     deadline = time.time() + 600
     while True:
         status = project.dvc("queue", "status").stdout
