@@ -71,7 +71,8 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
 def test_experiments_and_diffs(project):
     project.repro()
     project.commit("baseline")
-    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=2", "-S", "render.dpi=50", "-n", "fast")
+    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=2", "-S", "render.dpi=50", "-S", "seed=1",
+                "-n", "fast")
     shown = project.dvc("exp", "show", "--json").stdout
     assert "fast" in shown and "0.003" in shown
     params = project.dvc("params", "diff").stdout
@@ -87,6 +88,15 @@ def test_experiments_and_diffs(project):
     assert diff["conv2.mean_selectivity"]["old"] != diff["conv2.mean_selectivity"]["new"]
     diff = project.dvc("plots", "diff", "HEAD", "-o", str(project.tmp / "diff")).stdout
     assert "index.html" in diff
+    # the experiment's features against the baseline's, through the installed console script, without exp apply
+    out = project.run("featuremaps", "compare", "HEAD", "fast").stdout
+    assert re.search(r"^conv2 +0\.\d+ +\d+/16 ", out, re.M), out
+    compared = json.loads((project.path / "reports/compare/HEAD-vs-fast/compare.json").read_text())
+    assert compared["b"]["revision"] == "fast" and compared["a"]["commit"] != compared["b"]["commit"]
+    assert {c["key"] for c in compared["changed_params"]} == {"seed", "train.lr", "train.epochs", "render.dpi"}
+    for layer in ("conv1", "conv2"):
+        assert 0 < compared["layers"][layer]["cka"] < 0.999
+        assert len(compared["layers"][layer]["pairs"]) + len(compared["layers"][layer]["dead"]["a"]) >= 6
     refused = project.dvc("exp", "run", "-S", "train.learning_rate=0.1", check=False)
     assert refused.returncode != 0
     assert "learning_rate" in refused.stderr + refused.stdout

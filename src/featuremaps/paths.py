@@ -23,3 +23,4 @@ INTERPRETABILITY = Path("reports/interpretability.json")  # attribute: featurema
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page
 EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer
+COMPARE = Path("reports/compare")              # featuremaps compare's default: featuremaps.compare.output

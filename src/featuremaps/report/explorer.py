@@ -23,26 +23,26 @@ from featuremaps.report.inputs import Inputs
 DATA_FILE = "explorer.js"
 
 
-def _b64(values: np.ndarray) -> str:
+def b64(values: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii")
 
 
-def _scaled(values: np.ndarray, top: float | None = None) -> tuple[str, float]:
+def scaled_b64(values: np.ndarray, top: float | None = None) -> tuple[str, float]:
     """(base64 of values / top x 255 as uint8, NaN as 0; top), top by default the largest finite value."""
     if top is None:
         top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
     scaled = np.nan_to_num(values / top if top > 0 else np.zeros_like(values), nan=0.0)
-    return _b64(np.clip(np.round(scaled * 255), 0, 255)), top
+    return b64(np.clip(np.round(scaled * 255), 0, 255)), top
 
 
-def _signed(values: np.ndarray) -> tuple[str, float]:
+def signed_b64(values: np.ndarray) -> tuple[str, float]:
     """(base64 of values mapped from -m..m to 0..255; m = the largest magnitude)."""
     m = float(np.abs(values).max()) or 1.0
-    return _b64(np.clip(np.round((values / m + 1) * 127.5), 0, 255)), m
+    return b64(np.clip(np.round((values / m + 1) * 127.5), 0, 255)), m
 
 
-def _lut(name: str) -> str:
-    return _b64(np.round(matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255))
+def colour_table_b64(name: str) -> str:
+    return b64(np.round(matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255))
 
 
 def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int) -> dict:
@@ -71,14 +71,14 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
         drop = ablation[ablation["channel"] == f + 1].set_index("class")
         optimised = list(vis[f"{layer}_images"][f]) + [vis[f"{layer}_refined_images"][f]]
         values = list(vis[f"{layer}_values"][f]) + [vis[f"{layer}_refined_values"][f]]
-        kernel, kernel_scale = _signed(weights[f])
-        class_data, class_top = _scaled(class_maps[:, f])
-        example_data, example_top = _scaled(example_maps[:, f])
+        kernel, kernel_scale = signed_b64(weights[f])
+        class_data, class_top = scaled_b64(class_maps[:, f])
+        example_data, example_top = scaled_b64(example_maps[:, f])
         views.append({
             "filter": {"data": kernel, "scale": kernel_scale, "shape": list(weights.shape[1:])},
-            "vis": [_b64(image) for image in optimised],
+            "vis": [b64(image) for image in optimised],
             "vis_ratio": [round(float(v / best[f]), 3) if best[f] > 0 else None for v in values],
-            "top": [{"image": _b64(split_images[r.index]), "label": classes[r.label], "index": int(r.index),
+            "top": [{"image": b64(split_images[r.index]), "label": classes[r.label], "index": int(r.index),
                      "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)], "value": round(float(r.value), 4)}
                     for r in top.itertuples()],
             "class_means": {"data": class_data, "max": class_top, "shape": list(class_maps.shape[2:])},
@@ -106,14 +106,14 @@ def class_views(inp: Inputs) -> list:
         all_wrong = [(int(i), int(p)) for i, p in zip(att["wrong_index"], att["wrong_pred"]) if labels[i] == c]
         views.append({
             "count": int(att["counts"][c]),
-            "gradcam": {layer: _scaled(att[f"{layer}_class_mean"][c])[0] for layer in inp.layers},
+            "gradcam": {layer: scaled_b64(att[f"{layer}_class_mean"][c])[0] for layer in inp.layers},
             "confusion": matrix[c].tolist(),
-            "misclassified": [{"image": _b64(att["input"][i]), "pred": int(att["pred"][i]),
+            "misclassified": [{"image": b64(att["input"][i]), "pred": int(att["pred"][i]),
                                "index": int(att["index"][i]),
-                               "gradcam": {layer: _scaled(att[f"{layer}_pred"][i])[0] for layer in inp.layers}}
+                               "gradcam": {layer: scaled_b64(att[f"{layer}_pred"][i])[0] for layer in inp.layers}}
                               for i in wrong],
             "all_misclassified": len(all_wrong),
-            "misclassified_images": [{"image": _b64(images[i]), "pred": p, "index": i}
+            "misclassified_images": [{"image": b64(images[i]), "pred": p, "index": i}
                                      for i, p in all_wrong[:MISCLASSIFIED_SHOWN]],
         })
     return views
@@ -121,15 +121,15 @@ def class_views(inp: Inputs) -> list:
 
 def explorer_data(inp: Inputs, params: RenderParams) -> dict:
     layers = inp.layers
-    class_inputs, _ = _scaled(inp.class_means["input_means"], 255.0)
+    class_inputs, _ = scaled_b64(inp.class_means["input_means"], 255.0)
     return {
         "dataset": inp.meta["dataset"], "classes": inp.classes, "layers": layers, "split": inp.means_split,
         "attribution_split": str(inp.attributions["split"]), "top_k_by": inp.top_k_by,
         "activation": inp.activation, "image_shape": list(inp.meta["image_shape"]),
-        "cmap": _lut(params.cmap), "diverging": _lut(params.diverging_cmap),
+        "cmap": colour_table_b64(params.cmap), "diverging": colour_table_b64(params.diverging_cmap),
         "class_colours": [matplotlib.colors.to_hex(matplotlib.colormaps["tab10"](c % 10))
                           for c in range(len(inp.classes))],
-        "class_inputs": class_inputs, "example_inputs": _b64(inp.examples["input"]),
+        "class_inputs": class_inputs, "example_inputs": b64(inp.examples["input"]),
         "example_present": [bool(i >= 0) for i in inp.examples["index"]],
         "counts": [int(n) for n in inp.class_means["counts"]],
         "interpretability": inp.interpretability,

@@ -24,9 +24,8 @@ canvas.px { image-rendering: pixelated; display: block; outline: 1px solid #ddd;
 @media (max-width: 600px) { body { margin: 0.5rem auto; } td, th { padding: 0.15rem 0.4rem; } }
 """
 
-SCRIPT = r"""
-(() => {
-  const D = window.FEATUREMAPS;
+# Shared with the comparison page (featuremaps.compare.page); they read D.cmap, D.diverging, D.image_shape.
+HELPERS = r"""
   const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
   const LUT = {heat: bytes(D.cmap), div: bytes(D.diverging)};
   const [H, W] = D.image_shape;
@@ -60,7 +59,11 @@ SCRIPT = r"""
     if (caption !== undefined) t.append(el("div", {}, href ? el("a", {href, text: caption}) : caption));
     return t;
   }
-  const featureLink = (layer, n) => `#${layer}/${n}`;
+"""
+
+SCRIPT = r"""
+(() => {
+  const D = window.FEATUREMAPS;""" + HELPERS + r"""  const featureLink = (layer, n) => `#${layer}/${n}`;
   const classLink = c => `#class/${c}`;
   const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
   const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);

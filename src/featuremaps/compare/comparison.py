@@ -1,0 +1,95 @@
+"""Two sides compared: CKA for every pair of their layers, channels matched within each compared
+layer, and the numbers as compare.json and a table for the terminal."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from featuremaps.compare.sides import Side
+from featuremaps.compare.similarity import ChannelMatch, linear_cka, match_channels
+
+# How an image is represented in a layer: one number per channel, from extract's per_image.parquet.
+# The sum over the map grows with the ink in the image whatever the channel detects, so sums of
+# different channels correlate strongly (on MNIST a conv1 and conv2 CKA of 0.92 within one run,
+# 0.64 by the strongest unit); the strongest unit says whether the pattern occurs anywhere.
+STATS = {"max": "its strongest unit (the map's maximum)", "sum": "its map summed"}
+
+
+@dataclass
+class Comparison:
+    a: Side
+    b: Side
+    layers: list                # compared channel by channel
+    threshold: float            # a matched pair correlated less is no good match
+    stat: str                   # a key of STATS
+    cka: dict                   # A's layer -> B's layer -> linear CKA
+    matches: dict               # layer -> ChannelMatch
+
+
+def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = "max") -> Comparison:
+    features_a = {layer: a.features(layer, stat) for layer in a.layers}
+    features_b = {layer: b.features(layer, stat) for layer in b.layers}
+    cka = {la: {lb: linear_cka(xa, xb) for lb, xb in features_b.items()} for la, xa in features_a.items()}
+    matches = {layer: match_channels(features_a[layer], features_b[layer], threshold) for layer in layers}
+    return Comparison(a, b, layers, threshold, stat, cka, matches)
+
+
+def _number(value: float, digits: int = 6):
+    return None if not np.isfinite(value) else round(float(value), digits)
+
+
+def _side_json(side: Side) -> dict:
+    return {"revision": side.name, "commit": side.commit, "layers": side.layers, "activation": side.activation,
+            "model": side.model["config"], "val_accuracy": side.metrics.get("val_accuracy"),
+            "feature_visualisations": side.visualisations is not None}
+
+
+def _match_json(layer: str, c: Comparison) -> dict:
+    m: ChannelMatch = c.matches[layer]
+    return {
+        "cka": _number(c.cka[layer][layer]),
+        "mean_matched_correlation": _number(m.mean_correlation),
+        "pairs": [{"a": a, "b": b, "correlation": _number(r)} for a, b, r in m.pairs],
+        "no_good_match": {"a": m.no_good_match("a"), "b": m.no_good_match("b")},
+        "dead": {"a": m.dead_a, "b": m.dead_b},
+        "correlation": [[_number(v, 4) for v in row] for row in m.correlation],
+    }
+
+
+def changed_params(a: dict, b: dict) -> list:
+    """[(key, A's value, B's value)] of every params.yaml key (dotted) whose value differs."""
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in (d or {}).items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+    fa, fb = flat(a), flat(b)
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+
+
+def comparison_json(c: Comparison) -> dict:
+    return {
+        "a": _side_json(c.a), "b": _side_json(c.b),
+        "dataset": c.a.meta["dataset"], "images": int(len(c.a.per_image)),
+        "representation": f"per image and channel, {STATS[c.stat]}", "by": c.stat, "threshold": c.threshold,
+        "changed_params": [{"key": k, "a": va, "b": vb} for k, va, vb in changed_params(c.a.params, c.b.params)],
+        "cka": {la: {lb: _number(v) for lb, v in row.items()} for la, row in c.cka.items()},
+        "layers": {layer: _match_json(layer, c) for layer in c.layers},
+    }
+
+
+def summary_lines(c: Comparison) -> list:
+    """The terminal's table: a line per compared layer, then each layer's weakest pairs."""
+    lines = [f"{'layer':<8}{'CKA':>7}{'matched':>9}{'mean r':>8}   no good match (r < {c.threshold:g})"]
+    for layer in c.layers:
+        m = c.matches[layer]
+        no_good = [f"{side.upper()}: {', '.join(map(str, m.no_good_match(side)))}" for side in ("a", "b")
+                   if m.no_good_match(side)]
+        cka = c.cka[layer][layer]
+        lines.append(f"{layer:<8}{cka:>7.3f}{f'{len(m.pairs)}/{len(m.correlation)}':>9}"
+                     f"{m.mean_correlation:>8.3f}   {'; '.join(no_good) or '-'}")
+    for layer in c.layers:
+        pairs = " ".join(f"{a}>{b}" for a, b, _ in c.matches[layer].pairs)
+        lines.append(f"{layer} pairs (A>B): {pairs}")
+    return lines

@@ -1,0 +1,60 @@
+"""The comparison's figure: the CKA matrix of every pair of layers, and each compared layer's
+channel correlations with B's channels reordered by the matching, so matched pairs lie on the
+diagonal."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from featuremaps.compare.comparison import Comparison
+from featuremaps.params import RenderParams
+from featuremaps.report.figures import plt, save
+
+CELL_INCHES = 0.32
+
+
+def matched_order(c: Comparison, layer: str) -> list:
+    """B's channels (from 1) in the order of A's rows: A's partner for each row, then the rest."""
+    m = c.matches[layer]
+    partner = {a: b for a, b, _ in m.pairs}
+    n_a, n_b = m.correlation.shape
+    order = [partner[a] for a in range(1, n_a + 1) if a in partner]
+    return order + [b for b in range(1, n_b + 1) if b not in order]
+
+
+def similarity_figure(path: Path, c: Comparison, render: RenderParams) -> None:
+    la, lb = c.a.layers, c.b.layers
+    shapes = [c.matches[layer].correlation.shape for layer in c.layers]
+    widths = [max(len(lb), 2)] + [q for _, q in shapes]
+    height = max([len(la)] + [p for p, _ in shapes]) * CELL_INCHES + 2.2
+    fig, axes = plt.subplots(1, 1 + len(c.layers), figsize=(sum(widths) * CELL_INCHES + 2.5 * len(widths), height),
+                             layout="constrained", width_ratios=widths, squeeze=False)
+    ax = axes[0, 0]
+    cka = np.array([[c.cka[a][b] for b in lb] for a in la], dtype=np.float64)
+    im = ax.imshow(cka, cmap=render.cmap, vmin=0, vmax=1)
+    for i in range(len(la)):
+        for j in range(len(lb)):
+            ax.text(j, i, "-" if np.isnan(cka[i, j]) else f"{cka[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if not np.isnan(cka[i, j]) and cka[i, j] < 0.6 else "black")
+    ax.set_xticks(range(len(lb)), lb)
+    ax.set_yticks(range(len(la)), la)
+    ax.set_xlabel(f"B: {c.b.name}")
+    ax.set_ylabel(f"A: {c.a.name}")
+    ax.set_title("linear CKA", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.6)
+    cmap = plt.get_cmap(render.diverging_cmap).with_extremes(bad="#cccccc")
+    for ax, layer in zip(axes[0, 1:], c.layers):
+        order = matched_order(c, layer)
+        corr = c.matches[layer].correlation[:, np.array(order) - 1]
+        im = ax.imshow(corr, cmap=cmap, vmin=-1, vmax=1)
+        p, q = corr.shape
+        ax.set_xticks(range(q), order, fontsize=7)
+        ax.set_yticks(range(p), range(1, p + 1), fontsize=7)
+        ax.set_xlabel(f"B's channel ({c.b.name}), reordered")
+        ax.set_ylabel(f"A's channel ({c.a.name})")
+        ax.set_title(f"{layer}: correlation, CKA {c.cka[layer][layer]:.2f}", fontsize=10)
+    if c.layers:
+        fig.colorbar(im, ax=axes[0, -1], shrink=0.6, label="correlation over the images")
+    fig.suptitle(f"{c.a.name} vs {c.b.name}: {c.a.meta['dataset']}, {len(c.a.per_image):,} images", fontsize=11)
+    save(fig, path, render.dpi)

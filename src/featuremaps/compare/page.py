@@ -1,0 +1,147 @@
+"""The comparison's page: the two revisions, what changed between them, the similarity figure,
+and every matched pair of features side by side (their feature visualisations, top examples
+with the strongest unit's box, mean map per class), drawn in the explorer's style from data
+inlined in the page, so the one file opens from disk with no network and no server."""
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+
+from featuremaps.compare.comparison import STATS, Comparison, changed_params
+from featuremaps.compare.sides import Side
+from featuremaps.params import RenderParams
+from featuremaps.report.explorer import b64, colour_table_b64, scaled_b64
+from featuremaps.report.explorer_app import HELPERS, STYLE
+
+FIGURE = "similarity.png"
+
+
+def feature_view(side: Side, layer: str, feature: int, split_images: dict) -> dict:
+    """What the page shows of one feature (numbered from 1) of one side."""
+    f = feature - 1
+    vis = side.visualisations
+    top = side.top_k[(side.top_k["layer"] == layer) & (side.top_k["feature"] == feature)].sort_values("rank")
+    means, top_value = scaled_b64(side.class_means[f"{layer}_means"][:, f])
+    classes = side.meta["classes"]
+    return {
+        "vis": [b64(image) for image in vis[f"{layer}_images"][f]] if vis is not None else [],
+        "top": [{"image": b64(split_images[r.split][r.index]), "label": classes[r.label],
+                 "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)]} for r in top.itertuples()],
+        "class_means": {"data": means, "max": top_value, "shape": list(side.class_means[f"{layer}_means"].shape[2:])},
+    }
+
+
+def page_data(c: Comparison, render: RenderParams, split_images: dict) -> dict:
+    layers = []
+    for layer in c.layers:
+        m = c.matches[layer]
+        n_a, n_b = m.correlation.shape
+        layers.append({
+            "name": layer, "cka": float(c.cka[layer][layer]) if np.isfinite(c.cka[layer][layer]) else None,
+            "pairs": [{"a": a, "b": b, "r": r, "weak": r < c.threshold} for a, b, r in m.pairs],
+            "alone_a": m.unmatched_a + m.dead_a, "alone_b": m.unmatched_b + m.dead_b,
+            "dead_a": m.dead_a, "dead_b": m.dead_b,
+            "a": {n: feature_view(c.a, layer, n, split_images) for n in range(1, n_a + 1)},
+            "b": {n: feature_view(c.b, layer, n, split_images) for n in range(1, n_b + 1)},
+        })
+    return {"classes": c.a.meta["classes"], "image_shape": list(c.a.meta["image_shape"]),
+            "cmap": colour_table_b64(render.cmap), "diverging": colour_table_b64(render.diverging_cmap),
+            "threshold": c.threshold, "layers": layers}
+
+
+EXTRA_STYLE = """
+.sides { display: flex; gap: 1.5rem; flex-wrap: wrap; } .side { flex: 1 1 430px; }
+.side h4 { margin: 0.3rem 0; } .side .grid { margin-bottom: 0.4rem; }
+.pair { border-top: 1px solid #ddd; padding-top: 0.3rem; } .weak h3 { color: #b33; }
+"""
+
+SCRIPT = r"""
+(() => {
+  const D = window.FEATURECOMPARE;""" + HELPERS + r"""
+  function panel(f, side, layer, n) {
+    const box = el("div", {class: "side"}, el("h4", {text: `${side}: ${layer} feature ${n}`}));
+    box.append(f.vis.length ? el("div", {class: "grid"}, ...f.vis.map((s, i) => tile(picture(bytes(s), H, W, "grey", 0, 2), `seed ${i + 1}`)))
+                            : el("p", {class: "muted", text: "no feature visualisations in this revision"}));
+    box.append(el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "grey", 0, 2), t.label, null, "", t.box, 2))));
+    const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(1, Math.round(28 / mh));
+    box.append(el("div", {class: "grid"}, ...D.classes.map((name, c) => tile(picture(means, mh, mw, "heat", c * mh * mw, px), name))));
+    return box;
+  }
+  const root = document.getElementById("pairs");
+  for (const L of D.layers) {
+    root.append(el("h2", {id: L.name, text: `${L.name}: linear CKA ${L.cka === null ? "-" : L.cka.toFixed(3)}`}));
+    for (const p of L.pairs) {
+      root.append(el("div", {class: "pair" + (p.weak ? " weak" : ""), id: `${L.name}-${p.a}-${p.b}`},
+        el("h3", {text: `A ${p.a} \u2194 B ${p.b}: correlation ${p.r.toFixed(3)}` + (p.weak ? ` (under ${D.threshold}: no good match)` : "")}),
+        el("div", {class: "sides"}, panel(L.a[p.a], "A", L.name, p.a), panel(L.b[p.b], "B", L.name, p.b))));
+    }
+    for (const [side, alone, dead] of [["A", L.alone_a, L.dead_a], ["B", L.alone_b, L.dead_b]]) {
+      for (const n of alone) {
+        root.append(el("div", {class: "pair weak", id: `${L.name}-${side.toLowerCase()}${n}`},
+          el("h3", {text: `${side} ${n}: ${dead.includes(n) ? "dead (constant over every image)" : "no partner on the other side"}`}),
+          el("div", {class: "sides"}, panel(L[side.toLowerCase()][n], side, L.name, n))));
+      }
+    }
+  }
+})();
+"""
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<div class=\"wrap\"><table><tr>{head}</tr>{body}</table></div>"
+
+
+def _side_row(label: str, side: Side) -> list:
+    accuracy = side.metrics.get("val_accuracy")
+    config = side.model["config"]
+    return [label, side.name, side.commit[:10], "-" if accuracy is None else f"{accuracy:.2%}",
+            ", ".join(f"{layer} ({config.get(f'{layer}_channels', '?')})" for layer in side.layers)]
+
+
+def page_html(c: Comparison, data: dict) -> str:
+    sides = _table(["", "revision", "commit", "val accuracy", "extracted layers (channels)"],
+                   [_side_row("A", c.a), _side_row("B", c.b)])
+    changed = changed_params(c.a.params, c.b.params)
+    changes = _table(["params.yaml key", "A", "B"], changed) if changed else "<p>none</p>"
+    summary = []
+    for layer in c.layers:
+        m = c.matches[layer]
+        summary.append([layer, f"{c.cka[layer][layer]:.3f}", f"{len(m.pairs)} of {len(m.correlation)}",
+                        f"{m.mean_correlation:.3f}", ", ".join(map(str, m.no_good_match("a"))) or "-",
+                        ", ".join(map(str, m.no_good_match("b"))) or "-"])
+    title = f"{c.a.name} vs {c.b.name}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>featuremaps compare: {html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}{EXTRA_STYLE}</style></head>
+<body>
+<h1>Features compared: {html.escape(title)}</h1>
+<p class="sub">{html.escape(c.a.meta['dataset'])}, the same {len(c.a.per_image):,} images on both sides; each channel
+represented in each image by {STATS[c.stat]}.</p>
+{sides}
+<h2>What changed</h2>{changes}
+<h2>Layers</h2>
+<p>Linear CKA: 1 when B's layer holds the same information as A's up to a rotation and a scale (a permutation of
+channels included), lower the more they differ. Channels are matched one to one to maximise the summed correlation
+(Hungarian method); a pair correlated under {c.threshold:g} is no good match.</p>
+{_table(["layer", "CKA", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
+<figure><img src="{FIGURE}" alt="CKA and matched correlations"><figcaption>Left: CKA of every layer of A with every
+layer of B. Then, per layer, the correlation of each of A's channels (rows) with B's (columns), B's reordered so that
+each row's partner sits on the diagonal; grey: a dead channel.</figcaption></figure>
+<h2>Matched features, side by side</h2>
+<p class="muted">Each side: its optimised inputs (one per seed), its top images with the box its strongest unit sees,
+and its mean map per class.</p>
+<div id="pairs"></div>
+<script>window.FEATURECOMPARE = {json.dumps(data, separators=(",", ":"), default=_plain)};</script>
+<script>{SCRIPT}</script>
+</body></html>
+"""
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")

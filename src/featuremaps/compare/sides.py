@@ -1,0 +1,164 @@
+"""One side of a comparison: a revision's pipeline outputs, read through DVC's Python API.
+
+dvc.api.DVCFileSystem serves each file of a revision (a commit, branch, tag, `dvc exp` name,
+or the workspace) from the DVC cache, fetching from the remote what the cache lacks; nothing
+is checked out. Each file is copied into a temporary folder laid out as the repository is and
+read there by the same readers the stages use, so a damaged file is refused the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from featuremaps import paths
+from featuremaps.analysis.feature_vis_store import FEATURES, read_visualisations
+from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
+    read_top_k
+from featuremaps.data.store import META, read_meta, read_split
+from featuremaps.errors import ArtifactError, FeaturemapsError, first_line
+from featuremaps.model.records import read_metrics
+
+WORKSPACE = "workspace"
+
+
+class CompareError(FeaturemapsError):
+    """A revision that cannot be compared: unknown, without outputs, or unlike the other side."""
+
+
+@dataclass
+class Side:
+    name: str                   # as given: a revision, an experiment name, or "workspace"
+    commit: str                 # the commit it resolves to (the workspace's HEAD for "workspace")
+    folder: Path                # the local copies of its files, laid out as the repository
+    meta: dict                  # data/dataset/meta.json
+    per_image: pd.DataFrame     # sorted by split and index
+    class_means: dict
+    top_k: pd.DataFrame
+    visualisations: dict | None  # features.npz, when the revision has the visualize stage's output
+    model: dict                 # the checkpoint's config, classes and normalisation
+    metrics: dict               # reports/metrics.json, {} when absent
+    params: dict                # params.yaml, {} when absent
+
+    @property
+    def layers(self) -> list:
+        return [str(x) for x in self.class_means["layers"]]
+
+    @property
+    def activation(self) -> str:
+        return str(self.class_means["activation"])
+
+    def features(self, layer: str, stat: str) -> np.ndarray:
+        """[images, channels]: each image's activation of each channel of `layer`, by `stat` (STATS)."""
+        return self.per_image[layer_columns(self.per_image.columns, layer, stat)].to_numpy(np.float64)
+
+    def split_images(self, split: str) -> np.ndarray:
+        """The dataset's images of `split`, fetched when first asked for."""
+        local = self.folder / paths.DATASET
+        return read_split(local, split)[0]
+
+
+def open_revision(repo: str | Path, name: str):
+    """(DVC's file system of revision `name` of the repository at `repo`, the commit it resolves to)."""
+    from dvc.api import DVCFileSystem
+    from dvc.exceptions import DvcException
+    try:
+        fs = DVCFileSystem(str(repo), rev=None if name == WORKSPACE else name)
+        return fs, fs.repo.get_rev()  # the revision is resolved here
+    except DvcException as exc:
+        raise CompareError(f"{name}: {first_line(exc)}; give a commit, branch, tag, experiment name "
+                           f"(dvc exp list) or {WORKSPACE}") from None
+
+
+def _fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> bool:
+    """Copy the revision's `path` into `folder`; False when absent and not required."""
+    from dvc.exceptions import DvcException
+    target = folder / path
+    if target.exists():
+        return True
+    try:
+        exists = fs.isfile(path.as_posix())
+    except DvcException as exc:
+        raise CompareError(f"{name}: {path}: {first_line(exc)}") from None
+    if not exists:
+        if not required:
+            return False
+        raise CompareError(f"{name}: has no {path}; run the pipeline there first (dvc repro, or dvc exp run)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fs.get_file(path.as_posix(), str(target))
+    except (DvcException, OSError) as exc:
+        raise CompareError(f"{name}: {path} is in neither the DVC cache nor the remote that revision "
+                           f"names ({first_line(exc)}); dvc push it from where it was made") from None
+    return True
+
+
+def _readable(name: str, folder: Path, read, *args):
+    """read(*args); a file the stages' readers refuse is reported by its repository path."""
+    try:
+        return read(*args)
+    except ArtifactError as exc:
+        raise CompareError(f"{name}: {str(exc).replace(str(folder) + '/', '')}") from None
+
+
+def read_side(repo: str | Path, name: str, folder: Path) -> Side:
+    """Revision `name`'s dataset description, activations, feature visualisations, model config,
+    metrics and params, copied into `folder`."""
+    from featuremaps.model.checkpoint import load_checkpoint  # torch, only once a revision is found
+
+    fs, commit = open_revision(repo, name)
+    acts = paths.ACTIVATIONS
+    for path in (paths.DATASET / META, acts / PER_IMAGE, acts / CLASS_MEANS, acts / TOP_K, paths.MODEL):
+        _fetch(fs, name, path, folder)
+    has_vis = _fetch(fs, name, paths.VISUALIZATIONS / FEATURES, folder, required=False)
+    has_metrics = _fetch(fs, name, paths.METRICS, folder, required=False)
+    has_params = _fetch(fs, name, paths.PARAMS, folder, required=False)
+
+    class_means = _readable(name, folder, read_npz, folder / acts / CLASS_MEANS,
+                            ["layers", "classes", "activation", "split", "counts", "input_means"])
+    layers = [str(x) for x in class_means["layers"]]
+    per_image = _readable(name, folder, read_per_image, folder / acts / PER_IMAGE, layers)
+    _, ckpt = _readable(name, folder, load_checkpoint, folder / paths.MODEL)
+    return Side(
+        name=name, commit=commit, folder=folder,
+        meta=_readable(name, folder, read_meta, folder / paths.DATASET),
+        per_image=per_image.sort_values(["split", "index"], kind="stable").reset_index(drop=True),
+        class_means=class_means,
+        top_k=_readable(name, folder, read_top_k, folder / acts / TOP_K),
+        visualisations=_readable(name, folder, read_visualisations, folder / paths.VISUALIZATIONS, layers)
+        if has_vis else None,
+        model={"config": ckpt["config"], "classes": ckpt["classes"]},
+        metrics=_readable(name, folder, read_metrics, folder / paths.METRICS) if has_metrics else {},
+        params=(yaml.safe_load((folder / paths.PARAMS).read_text()) or {}) if has_params else {},
+    )
+
+
+def fetch_split(repo: str | Path, side: Side, split: str) -> np.ndarray:
+    """The images of one dataset split of `side` (for the top examples), fetched through DVC."""
+    from featuremaps.data.store import split_file
+    fs, _ = open_revision(repo, side.name)
+    _fetch(fs, side.name, split_file(paths.DATASET, split), side.folder)
+    return _readable(side.name, side.folder, side.split_images, split)
+
+
+def check_comparable(a: Side, b: Side, layers: list) -> None:
+    """CompareError unless both sides hold the same dataset's images and every layer in `layers`."""
+    if a.meta.get("sha256") != b.meta.get("sha256"):
+        differ = sorted(s for s in set(a.meta.get("sha256", {})) | set(b.meta.get("sha256", {}))
+                        if a.meta.get("sha256", {}).get(s) != b.meta.get("sha256", {}).get(s))
+        raise CompareError(f"{a.name} and {b.name} were made from different datasets ({a.meta['dataset']} vs "
+                           f"{b.meta['dataset']}; the {' and '.join(differ)} split sha256 in meta.json differ): "
+                           f"features can only be compared on the same images")
+    for side in (a, b):
+        missing = [layer for layer in layers if layer not in side.layers]
+        if missing:
+            common = [layer for layer in a.layers if layer in b.layers]
+            raise CompareError(f"{side.name}: layer {missing[0]} was not extracted there (its layers: "
+                               f"{', '.join(side.layers)}); --layers takes those of both: "
+                               f"{', '.join(common) or 'none'}")
+    keys = ["split", "index"]
+    if not a.per_image[keys].equals(b.per_image[keys]):
+        raise CompareError(f"{a.name} and {b.name}: the activations cover different images; rerun extract")

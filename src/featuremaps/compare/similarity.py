@@ -1,0 +1,98 @@
+"""How alike two runs' layers are on the same images: linear CKA, and each channel's best partner.
+
+Both take per-image representations, one row per image in the same order on both sides: here
+one number per channel and image (extract's per_image.parquet), so a layer is an [images,
+channels] matrix.
+
+- linear_cka (Kornblith et al. 2019, eq. 5 with a linear kernel on centred columns):
+  ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F). 1 for the same representation up to an orthogonal
+  transform and a scale, such as a permutation of the channels.
+- match_channels: Pearson correlation of every channel of one side with every channel of the
+  other, and the one-to-one matching that maximises the total correlation (the Hungarian method,
+  scipy.optimize.linear_sum_assignment). A channel that is constant over all images (dead) has
+  no correlation and takes no part; a matched pair under the threshold counts as no good match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA of [n, p] and [n, q]; NaN when either side is constant over the images."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} and {len(y)} rows: CKA compares representations of the same images")
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    denominator = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    if denominator == 0:
+        return float("nan")
+    return float(np.linalg.norm(y.T @ x) ** 2 / denominator)
+
+
+def live_channels(x: np.ndarray) -> np.ndarray:
+    """Boolean per column: does it vary over the rows (a constant one is dead)?"""
+    x = np.asarray(x, dtype=np.float64)
+    return x.std(axis=0) > 1e-12 * np.maximum(1.0, np.abs(x).max(axis=0))
+
+
+def correlation_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation [p, q] of every column of x with every column of y; NaN for a dead column."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+
+    def standardised(m):
+        centred = m - m.mean(axis=0)
+        std = np.sqrt((centred * centred).mean(axis=0))
+        live = live_channels(m)
+        return np.where(live, centred / np.where(live, std, 1.0), np.nan)
+
+    corr = standardised(x).T @ standardised(y) / len(x)
+    return np.clip(corr, -1.0, 1.0)
+
+
+@dataclass
+class ChannelMatch:
+    """Channels numbered from 1, as the figures print them."""
+    correlation: np.ndarray     # [p, q], NaN where a channel is dead
+    pairs: list                 # (a, b, correlation) of the matching, a ascending
+    weak: list                  # the pairs with correlation under the threshold
+    unmatched_a: list           # live channels of A with no partner (B has fewer live ones)
+    unmatched_b: list
+    dead_a: list
+    dead_b: list
+
+    @property
+    def mean_correlation(self) -> float:
+        return float(np.mean([r for _, _, r in self.pairs])) if self.pairs else float("nan")
+
+    def no_good_match(self, side: str) -> list:
+        """Channels of side 'a' or 'b' without a partner correlated at least at the threshold."""
+        i = 0 if side == "a" else 1
+        weak = [pair[i] for pair in self.weak]
+        rest = self.unmatched_a if side == "a" else self.unmatched_b
+        return sorted(weak + rest)
+
+
+def match_channels(x: np.ndarray, y: np.ndarray, threshold: float) -> ChannelMatch:
+    """The one-to-one matching of x's columns to y's that maximises the sum of their correlations."""
+    corr = correlation_matrix(x, y)
+    live_a = np.flatnonzero(live_channels(x))
+    live_b = np.flatnonzero(live_channels(y))
+    rows, cols = linear_sum_assignment(corr[np.ix_(live_a, live_b)], maximize=True)
+    pairs = [(int(live_a[r]) + 1, int(live_b[c]) + 1, float(corr[live_a[r], live_b[c]])) for r, c in zip(rows, cols)]
+    matched_a = {a for a, _, _ in pairs}
+    matched_b = {b for _, b, _ in pairs}
+    return ChannelMatch(
+        correlation=corr,
+        pairs=pairs,
+        weak=[p for p in pairs if p[2] < threshold],
+        unmatched_a=[int(a) + 1 for a in live_a if a + 1 not in matched_a],
+        unmatched_b=[int(b) + 1 for b in live_b if b + 1 not in matched_b],
+        dead_a=[int(a) + 1 for a in np.flatnonzero(~live_channels(x))],
+        dead_b=[int(b) + 1 for b in np.flatnonzero(~live_channels(y))],
+    )

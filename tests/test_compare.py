@@ -1,0 +1,133 @@
+"""`featuremaps compare` under the real DVC: a run against itself, against the same network with
+its conv2 channels permuted, from a remote, and bad input (an experiment with another seed:
+tests/test_pipeline.py)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from browser import open_offline
+from featuremaps.cli import main
+from featuremaps.compare.sides import CompareError, Side, check_comparable
+from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
+
+
+def compare(project, capsys, *args):
+    """(exit status, stdout, stderr) of `featuremaps compare ...` run in the project."""
+    status = main(["compare", *args, "--repo", str(project.path)])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def numbers(folder) -> dict:
+    return json.loads((folder / "compare.json").read_text())
+
+
+def permute_conv2(model_path, perm) -> None:
+    """The same function with conv2's channels reordered: conv2's kernels and biases, and fc1's inputs."""
+    model, ckpt = load_checkpoint(model_path)
+    state = model.state_dict()
+    index = torch.as_tensor(perm)
+    state["conv2.weight"] = state["conv2.weight"][index]
+    state["conv2.bias"] = state["conv2.bias"][index]
+    w = state["fc1.weight"]
+    state["fc1.weight"] = w.reshape(w.shape[0], len(perm), -1)[:, index].reshape(w.shape)
+    model.load_state_dict(state)
+    save_checkpoint(model_path, model, ckpt["config"], ckpt["mean"], ckpt["std"], ckpt["classes"])
+
+
+def test_compare_under_dvc(project, tmp_path, capsys):
+    # DVC reads a revision's remote from that revision's .dvc/config: configure it before committing.
+    project.dvc("remote", "add", "-d", "shared", str(project.tmp / "remote"))
+    project.repro()
+    project.commit("baseline")
+
+    # A run against itself: CKA 1, the identity matching, correlation 1.
+    status, out, err = compare(project, capsys, "HEAD", "workspace", "--out", str(tmp_path / "self"))
+    assert status == 0, err
+    assert "conv2" in out and "1.000" in out
+    same = numbers(tmp_path / "self")
+    for layer in ("conv1", "conv2"):
+        assert same["layers"][layer]["cka"] == pytest.approx(1.0)
+        assert same["cka"][layer][layer] == pytest.approx(1.0)
+        pairs = same["layers"][layer]["pairs"]
+        dead = same["layers"][layer]["dead"]["a"]
+        assert [(p["a"], p["b"]) for p in pairs] == [(n, n) for n in range(1, len(pairs) + len(dead) + 1)
+                                                     if n not in dead]
+        assert all(p["correlation"] == pytest.approx(1.0) for p in pairs)
+    assert same["changed_params"] == []
+    seen = open_offline(tmp_path / "self/index.html", tmp_path / "self.png")
+    assert seen["external"] == [] and seen["console_errors"] == []
+    assert all(ok for _, ok in seen["images_loaded"]) and seen["svg_or_canvas_with_content"] > 50
+
+    # The same network with conv2's channels permuted (fc1 reordered to match): extract reruns on it,
+    # and the comparison recovers exactly that permutation.
+    perm = np.random.default_rng(5).permutation(16)
+    permute_conv2(project.path / "data/model/model.pt", perm)
+    project.dvc("commit", "-f", "train")
+    project.repro()
+    project.commit("conv2 permuted")
+    status, out, err = compare(project, capsys, "main~1", "main", "--out", str(tmp_path / "perm"))
+    assert status == 0, err
+    permuted = numbers(tmp_path / "perm")["layers"]
+    assert permuted["conv1"]["cka"] == pytest.approx(1.0) and permuted["conv2"]["cka"] == pytest.approx(1.0)
+    dead = set(permuted["conv2"]["dead"]["a"])
+    expected = sorted((int(perm[j]) + 1, j + 1) for j in range(16) if perm[j] + 1 not in dead)
+    assert [(p["a"], p["b"]) for p in permuted["conv2"]["pairs"]] == expected
+    assert all(p["correlation"] == pytest.approx(1.0, abs=1e-6) for p in permuted["conv2"]["pairs"])
+    assert len(dead) < 8
+
+    # A revision whose outputs are only in the remote: fetched from there.
+    project.dvc("push", "--all-commits")
+    shutil.rmtree(project.path / ".dvc/cache")
+    status, out, err = compare(project, capsys, "main~1", "main", "--out", str(tmp_path / "fetched"))
+    assert status == 0, err
+    assert numbers(tmp_path / "fetched")["layers"] == numbers(tmp_path / "perm")["layers"]
+
+    # Bad input: one line, status 1, nothing written.
+    project.git("checkout", "-q", "-b", "other-data", "main")
+    meta_path = project.path / "data/dataset/meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["sha256"]["train"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+    project.dvc("commit", "-f", "download")
+    project.commit("another dataset")
+    project.git("checkout", "-q", "main")
+    cases = {
+        "no-such-rev": ("main", "no-such-rev", "unknown"),
+        "no-outputs": ("main", "main~2", "has no data/"),
+        "other-data": ("main", "other-data", "different datasets"),
+        "no-layer": ("main", "main~1", "conv3"),
+    }
+    for name, (a, b, expected) in cases.items():
+        extra = ["--layers", "conv2,conv3"] if name == "no-layer" else []
+        status, out, err = compare(project, capsys, a, b, "--out", str(tmp_path / name), *extra)
+        assert status == 1 and expected in err and len(err.strip().splitlines()) == 1, (name, err)
+        assert not (tmp_path / name).exists()
+
+
+def side(layers, sha="a"):
+    per_image = {"split": ["val"] * 3, "index": [0, 1, 2]}
+    import pandas as pd
+    return Side(name=f"rev-{sha}-{len(layers)}", commit="0" * 40, folder=None,
+                meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}},
+                per_image=pd.DataFrame(per_image), class_means={"layers": np.array(layers)}, top_k=None,
+                visualisations=None, model={}, metrics={}, params={})
+
+
+def test_a_layer_missing_on_one_side_is_refused():
+    with pytest.raises(CompareError, match=r"rev-a-1: layer conv1 was not extracted there .*: conv2$"):
+        check_comparable(side(["conv1", "conv2"]), side(["conv2"]), ["conv1", "conv2"])
+    check_comparable(side(["conv1", "conv2"]), side(["conv2"]), ["conv2"])
+    with pytest.raises(CompareError, match="different datasets"):
+        check_comparable(side(["conv2"]), side(["conv2"], sha="b"), ["conv2"])
+
+
+def test_compare_arguments_are_checked(capsys):
+    for args, expected in ((["--threshold", "2"], "from -1 to 1"), (["--layers", ","], "layer names"),
+                           (["--by", "mean"], "invalid choice")):
+        with pytest.raises(SystemExit) as stop:
+            main(["compare", "A", "B", *args])
+        assert stop.value.code == 2 and expected in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""Linear CKA and channel matching against known answers."""
+import math
+
+import numpy as np
+import pytest
+
+from featuremaps.compare.similarity import correlation_matrix, linear_cka, match_channels
+
+
+def test_cka_by_hand():
+    # one column each: CKA is the squared correlation; centred x = [-1, 0, 1], y = [0, -1, 1]:
+    # (y.x)^2 / (|x|^2 |y|^2) = 1 / 4
+    assert linear_cka([[1], [2], [3]], [[1], [0], [2]]) == pytest.approx(0.25)
+    # X = [[1,0],[0,1],[0,0]] against its first column: Y^T X = [2/3, -1/3], ||X^T X||_F = sqrt(90)/9,
+    # Y^T Y = 2/3, so CKA = (5/9) / (sqrt(90)/9 * 2/3) = sqrt(10)/4
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    assert linear_cka(x, x[:, :1]) == pytest.approx(math.sqrt(10) / 4)
+    assert linear_cka(x, x) == pytest.approx(1.0)
+
+
+def test_cka_invariant_to_rotation_and_scale_not_to_other_maps():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6))
+    y = x @ rng.normal(size=(6, 5)) + 0.5 * rng.normal(size=(200, 5))
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    base = linear_cka(x, y)
+    assert 0 < base < 1
+    assert linear_cka(x, 3.7 * y @ q) == pytest.approx(base, rel=1e-10)
+    assert linear_cka(x, y + 100.0) == pytest.approx(base, rel=1e-10)  # centred
+    assert linear_cka(y, x) == pytest.approx(base, rel=1e-10)
+    assert linear_cka(x, y * np.arange(1, 6)) != pytest.approx(base, rel=1e-3)  # anisotropic scaling matters
+    assert math.isnan(linear_cka(x, np.ones((200, 3))))
+    with pytest.raises(ValueError, match="same images"):
+        linear_cka(x, y[:10])
+
+
+def test_correlation_matrix_is_pearson():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(50, 3)), rng.normal(size=(50, 4))
+    expected = np.corrcoef(x.T, y.T)[:3, 3:]
+    assert np.allclose(correlation_matrix(x, y), expected)
+
+
+def test_matching_recovers_a_permutation_and_reports_dead_and_extra_channels():
+    rng = np.random.default_rng(2)
+    x = np.maximum(rng.normal(size=(500, 8)), 0)
+    perm = rng.permutation(8)
+    y = x[:, perm] * 2.5 + 1.0  # B's channel j is A's channel perm[j]
+    m = match_channels(x, y, threshold=0.5)
+    assert [(a, b) for a, b, _ in m.pairs] == sorted((int(perm[j]) + 1, j + 1) for j in range(8))
+    assert all(r == pytest.approx(1.0) for _, _, r in m.pairs)
+    assert m.weak == [] and m.unmatched_a == m.unmatched_b == m.dead_a == m.dead_b == []
+
+    # A has a dead channel 3 and two more channels than B
+    x[:, 2] = 0.0
+    m = match_channels(x, y[:, :6], threshold=0.5)
+    assert m.dead_a == [3] and m.dead_b == []
+    assert all(a != 3 for a, _, _ in m.pairs) and len(m.pairs) == 6 and len(m.unmatched_a) == 1
+    kept = {int(perm[j]) + 1: j + 1 for j in range(6) if perm[j] != 2}  # A's live channels B still has
+    assert {(a, b) for a, b, r in m.pairs if r > 0.99} == set(kept.items())
+    assert set(m.unmatched_a) <= set(m.no_good_match("a"))
+    assert np.isnan(m.correlation[2]).all()
+
+
+def test_weak_pairs_fall_under_the_threshold():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 3))
+    y = np.stack([x[:, 0], 0.3 * x[:, 1] + rng.normal(size=2000), rng.normal(size=2000)], axis=1)
+    m = match_channels(x, y, threshold=0.5)
+    assert [(a, b) for a, b, _ in m.pairs][0] == (1, 1) and m.pairs[0][2] == pytest.approx(1.0)
+    assert {a for a, _, _ in m.weak} == {2, 3}
+    assert m.no_good_match("a") == [2, 3] and m.no_good_match("b") == [2, 3]
+    assert m.mean_correlation == pytest.approx(np.mean([r for _, _, r in m.pairs]))
