@@ -1,7 +1,8 @@
 """The `featuremaps` command, for what is not a pipeline product (`dvc repro` makes those).
 
     featuremaps compare HEAD my-experiment     two revisions or experiments, feature by feature
-    featuremaps --help, featuremaps compare --help
+    featuremaps image my-digit.png             your own image through the trained network
+    featuremaps --help, featuremaps compare --help, featuremaps image --help
 
 A bad argument, revision or file ends the command with one line and exit status 1.
 """
@@ -13,8 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from featuremaps import paths
 from featuremaps.compare.comparison import STATS
 from featuremaps.errors import FeaturemapsError
+from featuremaps.params import Params, load_params
 
 COMPARE_EXAMPLE = """\
 example:
@@ -49,10 +52,9 @@ def compare(args) -> int:
     from featuremaps.compare.comparison import compare_sides, summary_lines
     from featuremaps.compare.output import PAGE, default_folder, write_comparison
     from featuremaps.compare.sides import check_comparable, fetch_split, read_side
-    from featuremaps.params import load_params
 
     repo = Path(args.repo)
-    render = load_params(repo / "params.yaml").render
+    render = load_params(repo / paths.PARAMS).render
     out = Path(args.out) if args.out else repo / default_folder(args.a, args.b)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="featuremaps-compare-") as tmp:
@@ -74,18 +76,78 @@ def compare(args) -> int:
     return 0
 
 
+IMAGE_EXAMPLE = """\
+example:
+  featuremaps image docs/examples/*.png
+      -> reports/images/index.html, one figure per image, images.json
+  featuremaps image photo.jpg --rev my-experiment     the model of an experiment, read through DVC
+
+Each image is made to look like the training data: grey, light on dark (a dark digit on paper is
+inverted), and at the model's input size: one already that size is used as it is, any other is
+cropped to its ink and scaled, keeping its aspect ratio, into the frame less --margin pixels.
+"""
+
+
+def _margin(text: str):
+    if text == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give auto or a whole number of pixels from 0 to 10") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text}: give auto or a whole number of pixels from 0 to 10")
+    return value
+
+
+def image(args) -> int:
+    from featuremaps.image.report import default_margin, prepared_images, write_image_report
+    from featuremaps.image.page import summary_line
+
+    repo = Path(args.repo)
+    params = load_params(repo / paths.PARAMS) if (repo / paths.PARAMS).exists() else Params()
+    with tempfile.TemporaryDirectory(prefix="featuremaps-image-") as tmp:
+        model, ckpt, model_name = image_model(repo, args, Path(tmp))
+    size = tuple(ckpt["config"]["image_shape"])
+    margin = default_margin(ckpt["classes"], size) if args.margin is None else args.margin
+    images, errors = prepared_images(args.paths, size, margin)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if images:
+        out = Path(args.out) if args.out else repo / paths.IMAGES
+        records = write_image_report(images, model, ckpt, model_name, out, params.render, params.extract.activation)
+        print("\n".join(summary_line(r) for r in records))
+        print(f"wrote {out / 'index.html'}: {len(records)} image{'s' if len(records) > 1 else ''}")
+    return 1 if errors else 0
+
+
+def image_model(repo: Path, args, tmp: Path):
+    """(model, checkpoint, how to name it): --model's file, or data/model/model.pt of --rev through DVC."""
+    from featuremaps.model.checkpoint import load_checkpoint
+    if args.rev is None:
+        path = Path(args.model) if args.model else repo / paths.MODEL
+        model, ckpt = load_checkpoint(path)
+        return model, ckpt, str(path)
+    from featuremaps.revisions import fetch, open_revision
+    fs, commit = open_revision(repo, args.rev)
+    fetch(fs, args.rev, paths.MODEL, tmp)
+    model, ckpt = load_checkpoint(tmp / paths.MODEL)
+    return model, ckpt, f"{paths.MODEL} of {args.rev} ({commit[:10]})"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="featuremaps",
         description="What a small CNN's convolutional layers see, beyond the pipeline (`dvc repro`).",
-        epilog="example:\n  featuremaps compare HEAD my-experiment\n\nEach command's --help has more.",
+        epilog="examples:\n  featuremaps compare HEAD my-experiment\n  featuremaps image my-digit.png\n\n"
+               "Each command's --help has more.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(title="commands", metavar="COMMAND", required=True)
     cmp = commands.add_parser(
         "compare", help="compare two revisions or experiments feature by feature (CKA, matched channels)",
-        description="Compare the features of two revisions or experiments of this repository: linear CKA of every "
-                    "pair of layers, and each layer's channels matched one to one by their correlation over the "
-                    "same images; writes a page, a figure and compare.json, and prints a table.",
+        description="Compare the features of two revisions or experiments of this repository: linear CKA of\n"
+                    "every pair of layers, and each layer's channels matched one to one by their correlation over\n"
+                    "the same images; writes a page, a figure and compare.json, and prints a table.",
         epilog=COMPARE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("a", metavar="A", help="the first revision, experiment name, or workspace")
     cmp.add_argument("b", metavar="B", help="the second one")
@@ -99,6 +161,24 @@ def parser() -> argparse.ArgumentParser:
                           "occurs anywhere), or sum, its whole map (grows with the ink in the image)")
     cmp.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
     cmp.set_defaults(run=compare)
+
+    img = commands.add_parser(
+        "image", help="your own images through the trained network: prediction, feature maps, Grad-CAM",
+        description="Show what the trained network sees in your own images (PNG, JPEG, and whatever Pillow reads):\n"
+                    "the input it was given, each class's probability, every conv layer's feature maps and\n"
+                    "Grad-CAM for the predicted class; one figure per image, a page and images.json.",
+        epilog=IMAGE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    img.add_argument("paths", nargs="+", metavar="PATH", help="image files")
+    which = img.add_mutually_exclusive_group()
+    which.add_argument("--model", metavar="FILE",
+                       help=f"a model file written by the train stage (default: {paths.MODEL})")
+    which.add_argument("--rev", metavar="REV", help="take the model of this revision or experiment, through DVC")
+    img.add_argument("--out", metavar="DIR", help=f"output folder (default: {paths.IMAGES})")
+    img.add_argument("--margin", type=_margin, default=None, metavar="PX",
+                     help="pixels left on each side when fitting an image of another size (default auto: 4 of 28 "
+                          "for MNIST-like digits, 0 for Fashion-MNIST)")
+    img.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
+    img.set_defaults(run=image)
     return top
 
 

@@ -24,3 +24,4 @@ FIGURES = Path("reports/figures")               # render: featuremaps.report.cat
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page
 EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer
 COMPARE = Path("reports/compare")              # featuremaps compare's default: featuremaps.compare.output
+IMAGES = Path("reports/images")                # featuremaps image's default: featuremaps.image.report

@@ -1,9 +1,6 @@
-"""One side of a comparison: a revision's pipeline outputs, read through DVC's Python API.
-
-dvc.api.DVCFileSystem serves each file of a revision (a commit, branch, tag, `dvc exp` name,
-or the workspace) from the DVC cache, fetching from the remote what the cache lacks; nothing
-is checked out. Each file is copied into a temporary folder laid out as the repository is and
-read there by the same readers the stages use, so a damaged file is refused the same way.
+"""One side of a comparison: a revision's pipeline outputs, read through DVC's Python API
+(featuremaps.revisions). Each file is copied into a temporary folder laid out as the repository
+is and read there by the same readers the stages use, so a damaged file is refused the same way.
 """
 from __future__ import annotations
 
@@ -19,11 +16,9 @@ from featuremaps.analysis.feature_vis_store import FEATURES, read_visualisations
 from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
     read_top_k
 from featuremaps.data.store import META, read_meta, read_split
-from featuremaps.errors import ArtifactError, FeaturemapsError, first_line
+from featuremaps.errors import ArtifactError, FeaturemapsError
 from featuremaps.model.records import read_metrics
-
-WORKSPACE = "workspace"
-
+from featuremaps.revisions import fetch, open_revision
 
 class CompareError(FeaturemapsError):
     """A revision that cannot be compared: unknown, without outputs, or unlike the other side."""
@@ -61,41 +56,6 @@ class Side:
         return read_split(local, split)[0]
 
 
-def open_revision(repo: str | Path, name: str):
-    """(DVC's file system of revision `name` of the repository at `repo`, the commit it resolves to)."""
-    from dvc.api import DVCFileSystem
-    from dvc.exceptions import DvcException
-    try:
-        fs = DVCFileSystem(str(repo), rev=None if name == WORKSPACE else name)
-        return fs, fs.repo.get_rev()  # the revision is resolved here
-    except DvcException as exc:
-        raise CompareError(f"{name}: {first_line(exc)}; give a commit, branch, tag, experiment name "
-                           f"(dvc exp list) or {WORKSPACE}") from None
-
-
-def _fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> bool:
-    """Copy the revision's `path` into `folder`; False when absent and not required."""
-    from dvc.exceptions import DvcException
-    target = folder / path
-    if target.exists():
-        return True
-    try:
-        exists = fs.isfile(path.as_posix())
-    except DvcException as exc:
-        raise CompareError(f"{name}: {path}: {first_line(exc)}") from None
-    if not exists:
-        if not required:
-            return False
-        raise CompareError(f"{name}: has no {path}; run the pipeline there first (dvc repro, or dvc exp run)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fs.get_file(path.as_posix(), str(target))
-    except (DvcException, OSError) as exc:
-        raise CompareError(f"{name}: {path} is in neither the DVC cache nor the remote that revision "
-                           f"names ({first_line(exc)}); dvc push it from where it was made") from None
-    return True
-
-
 def _readable(name: str, folder: Path, read, *args):
     """read(*args); a file the stages' readers refuse is reported by its repository path."""
     try:
@@ -112,10 +72,10 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
     fs, commit = open_revision(repo, name)
     acts = paths.ACTIVATIONS
     for path in (paths.DATASET / META, acts / PER_IMAGE, acts / CLASS_MEANS, acts / TOP_K, paths.MODEL):
-        _fetch(fs, name, path, folder)
-    has_vis = _fetch(fs, name, paths.VISUALIZATIONS / FEATURES, folder, required=False)
-    has_metrics = _fetch(fs, name, paths.METRICS, folder, required=False)
-    has_params = _fetch(fs, name, paths.PARAMS, folder, required=False)
+        fetch(fs, name, path, folder)
+    has_vis = fetch(fs, name, paths.VISUALIZATIONS / FEATURES, folder, required=False)
+    has_metrics = fetch(fs, name, paths.METRICS, folder, required=False)
+    has_params = fetch(fs, name, paths.PARAMS, folder, required=False)
 
     class_means = _readable(name, folder, read_npz, folder / acts / CLASS_MEANS,
                             ["layers", "classes", "activation", "split", "counts", "input_means"])
@@ -140,7 +100,7 @@ def fetch_split(repo: str | Path, side: Side, split: str) -> np.ndarray:
     """The images of one dataset split of `side` (for the top examples), fetched through DVC."""
     from featuremaps.data.store import split_file
     fs, _ = open_revision(repo, side.name)
-    _fetch(fs, side.name, split_file(paths.DATASET, split), side.folder)
+    fetch(fs, side.name, split_file(paths.DATASET, split), side.folder)
     return _readable(side.name, side.folder, side.split_images, split)
 
 

@@ -39,6 +39,9 @@ def _load_tensors(path: Path):
     except pickle.UnpicklingError as exc:
         # weights_only refused a pickled global (a class or function that could run code).
         name = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if name is None and "Unsupported operand" in str(exc):  # not a pickle at all: text, an image...
+            raise ArtifactError(f"{path}: not a loadable featuremaps checkpoint (not a file torch.save wrote); "
+                                f"rerun the {STAGE} stage") from None
         raise ArtifactError(f"{path}: refused: it holds Python objects other than tensors"
                             f"{f' ({name.group(1)})' if name else ''}, which could run code when loaded; "
                             f"a featuremaps checkpoint holds only tensors, numbers and strings") from None

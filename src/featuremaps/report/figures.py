@@ -333,7 +333,7 @@ def training_curves_figure(path: Path, params: RenderParams, figsize, heading: s
     save(fig, path, params.dpi)
 
 
-def _heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
+def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
     """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the grey image, more opaque
     where it is stronger; `signed`
     shows signed heat alone on the diverging map, centred on zero."""
@@ -358,7 +358,7 @@ def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: 
     tiles = []
     for r in range(n_rows):
         tiles.append(_rgba(inputs[r] / 255.0, plt.get_cmap("gray"), mcolors.Normalize(0, 1)))
-        tiles += [_heat_tile(inputs[r], heat[r, k], kinds[k], params) for k in range(n_heat)]
+        tiles += [heat_tile(inputs[r], heat[r, k], kinds[k], params) for k in range(n_heat)]
     image = mosaic(tiles, n_heat + 1, (h, w))
     fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()

@@ -1,0 +1,1 @@
+"""`featuremaps image PATH...`: what the trained network sees in a user's own picture."""

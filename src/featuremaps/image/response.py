@@ -1,0 +1,36 @@
+"""The trained network's response to prepared images: each class's probability, the maps of
+every conv layer (the activation extract records), and Grad-CAM of each conv layer for the
+predicted class (featuremaps.analysis.attribution, through Captum)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from featuremaps.analysis.activations import hooked_layers
+from featuremaps.analysis.attribution import gradcam
+from featuremaps.model.network import conv_layer_names, normalised_images
+
+
+@dataclass
+class Response:
+    probabilities: np.ndarray   # [N, C]
+    maps: dict                  # layer -> [N, F, h, w] float32
+    gradcam: dict               # layer -> [N, H, W] for the predicted class
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(1)
+
+
+def response(model, images: np.ndarray, mean: float, std: float, activation: str) -> Response:
+    """images: uint8 [N, H, W] as prepared; the model in eval mode on the CPU."""
+    layers = conv_layer_names(model)
+    x = normalised_images(images, mean, std)
+    with torch.inference_mode(), hooked_layers(model, layers, activation) as captured:
+        probabilities = torch.softmax(model(x).double(), 1).numpy()
+        maps = {layer: captured[layer].float().numpy() for layer in layers}
+    predicted = torch.from_numpy(probabilities.argmax(1))
+    cams = {layer: gradcam(model, layer, x, predicted).numpy() for layer in layers}
+    return Response(probabilities, maps, cams)

@@ -1,0 +1,52 @@
+"""Files of a revision (a commit, branch, tag, `dvc exp` name, or the workspace) through DVC's
+Python API, for the commands that read results instead of making them.
+
+dvc.api.DVCFileSystem serves each file from the DVC cache, fetching from the remote that the
+revision's .dvc/config names what the cache lacks; nothing is checked out.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from featuremaps.errors import FeaturemapsError, first_line
+
+WORKSPACE = "workspace"
+
+
+class RevisionError(FeaturemapsError):
+    """A revision that is unknown, or a file it lacks or whose data is nowhere to be found."""
+
+
+def open_revision(repo: str | Path, name: str):
+    """(DVC's file system of revision `name` of the repository at `repo`, the commit it resolves to)."""
+    from dvc.api import DVCFileSystem
+    from dvc.exceptions import DvcException
+    try:
+        fs = DVCFileSystem(str(repo), rev=None if name == WORKSPACE else name)
+        return fs, fs.repo.get_rev()  # the revision is resolved here
+    except DvcException as exc:
+        raise RevisionError(f"{name}: {first_line(exc)}; give a commit, branch, tag, experiment name "
+                            f"(dvc exp list) or {WORKSPACE}") from None
+
+
+def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> bool:
+    """Copy the revision's `path` to the same path under `folder`; False when absent and not required."""
+    from dvc.exceptions import DvcException
+    target = folder / path
+    if target.exists():
+        return True
+    try:
+        exists = fs.isfile(path.as_posix())
+    except DvcException as exc:
+        raise RevisionError(f"{name}: {path}: {first_line(exc)}") from None
+    if not exists:
+        if not required:
+            return False
+        raise RevisionError(f"{name}: has no {path}; run the pipeline there first (dvc repro, or dvc exp run)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fs.get_file(path.as_posix(), str(target))
+    except (DvcException, OSError) as exc:
+        raise RevisionError(f"{name}: {path} is in neither the DVC cache nor the remote that revision "
+                            f"names ({first_line(exc)}); dvc push it from where it was made") from None
+    return True
