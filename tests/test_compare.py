@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from browser import open_offline
+from conftest import ROOT
 from featuremaps.cli import main
 from featuremaps.compare.sides import CompareError, Side, check_comparable
 from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
@@ -85,6 +86,18 @@ def test_compare_under_dvc(project, tmp_path, capsys):
     status, out, err = compare(project, capsys, "main~1", "main", "--out", str(tmp_path / "fetched"))
     assert status == 0, err
     assert numbers(tmp_path / "fetched")["layers"] == numbers(tmp_path / "perm")["layers"]
+
+    # `featuremaps image --rev`: the model of a revision, through DVC; the permuted network answers the same.
+    probabilities = {}
+    for rev in ("main~1", "main"):
+        status = main(["image", str(ROOT / "docs/examples/three_on_slate.png"), "--rev", rev, "--repo",
+                       str(project.path), "--out", str(tmp_path / rev)])
+        assert status == 0, capsys.readouterr().err
+        shown = json.loads((tmp_path / rev / "images.json").read_text())
+        assert f"of {rev} (" in shown["model"]
+        probabilities[rev] = list(shown["images"][0]["probabilities"].values())
+    assert np.allclose(probabilities["main~1"], probabilities["main"], atol=1e-6)
+    capsys.readouterr()
 
     # Bad input: one line, status 1, nothing written.
     project.git("checkout", "-q", "-b", "other-data", "main")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from featuremaps import paths
-from featuremaps.compare.comparison import STATS
+from featuremaps.compare import STATS
 from featuremaps.errors import FeaturemapsError
 from featuremaps.params import Params, load_params
 

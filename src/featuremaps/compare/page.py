@@ -9,7 +9,8 @@ import json
 
 import numpy as np
 
-from featuremaps.compare.comparison import STATS, Comparison, changed_params
+from featuremaps.compare import STATS
+from featuremaps.compare.comparison import Comparison, changed_params
 from featuremaps.compare.sides import Side
 from featuremaps.params import RenderParams
 from featuremaps.report.explorer import b64, colour_table_b64, scaled_b64

@@ -17,15 +17,14 @@ from featuremaps.image.response import response
 from featuremaps.params import RenderParams
 from featuremaps.report.pool import fork_map
 
-FASHION_MNIST_MARGIN, MNIST_MARGIN = 0, 4  # of 28 pixels: where MNIST's 20x20 box leaves its digits
+DIGITS_MARGIN = 4  # of 28 pixels: MNIST's digits fit a 20x20 box; Fashion-MNIST's items fill the frame
 
 
 def default_margin(classes: list, size: tuple) -> int:
-    """Fashion-MNIST's items fill the frame; MNIST's digits fit a 20x20 box in 28x28."""
-    from featuremaps.data.sources import class_names
-    if list(classes) == class_names("fashion-mnist"):
-        return FASHION_MNIST_MARGIN
-    return round(MNIST_MARGIN * min(size) / 28)
+    """For digits (classes named from their digit, as MNIST's "0 - zero"), MNIST's margin scaled to
+    the input size; for anything else, such as Fashion-MNIST's items, none."""
+    digits = all(str(name)[:1].isdigit() for name in classes)
+    return round(DIGITS_MARGIN * min(size) / 28) if digits else 0
 
 
 @dataclass
