@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageOps
 
+from browser import open_offline
 from featuremaps.cli import main
 from featuremaps.image.prepare import opened_image, prepared_input
 from featuremaps.image.response import response
@@ -51,7 +52,9 @@ def test_a_dataset_image_gives_the_pipelines_own_answer(stage_outputs, tmp_path,
         assert np.allclose(seen.maps[layer][0], examples[layer][c], atol=1e-5)
         assert seen.gradcam[layer].shape == (1, *pixels.shape) and (seen.gradcam[layer] >= 0).all()
     assert (tmp_path / "out/digit.png").stat().st_size > 10_000
-    assert "digit.png" in (tmp_path / "out/index.html").read_text()
+    seen = open_offline(tmp_path / "out/index.html", tmp_path / "page.png", wait_ms=300)
+    assert seen["external"] == [] and seen["console_errors"] == []
+    assert seen["images_loaded"] == [["digit.png", True]]
 
 
 def ring(size, width=8) -> Image.Image:
