@@ -49,6 +49,9 @@ def similarity_figure(path: Path, c: Comparison, render: RenderParams) -> None:
         corr = c.matches[layer].correlation[:, np.array(order) - 1]
         im = ax.imshow(corr, cmap=cmap, vmin=-1, vmax=1)
         p, q = corr.shape
+        for a, b, r in c.matches[layer].pairs:  # the matched pairs lie on the diagonal
+            ax.text(order.index(b), a - 1, f"{r:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if abs(r) > 0.6 else "black")
         ax.set_xticks(range(q), order, fontsize=7)
         ax.set_yticks(range(p), range(1, p + 1), fontsize=7)
         ax.set_xlabel(f"B's channel ({c.b.name}), reordered")
