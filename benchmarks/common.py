@@ -39,21 +39,28 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def stage_outputs_60k(folder: Path, stages: list) -> dict:
-    """Run `stages` (stage script names, in order) in `folder` on the 60k dataset with the project's
-    params but one epoch; returns the environment to run further stages with."""
+def folder_60k(folder: Path, **sections) -> dict:
+    """`folder` holding the stage scripts and the project's params on the 60k dataset, with `sections`
+    ({"train": {"epochs": 1}}) changed; returns the environment to run the stages with."""
     shutil.copytree(ROOT / "stages", folder / "stages")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     idx = Path(FASHION_MNIST_IDX_DIR)
     if not (idx / "train-images-idx3-ubyte.gz").exists():
         idx = write_idx_folder(folder / "idx", 60000, 10000)
     params["data"].update(source="idx", idx_dir=str(idx))
-    params["train"]["epochs"] = 1
+    for section, values in sections.items():
+        params[section].update(values)
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    print(f"the pipeline's stages on {idx}: 60,000 train + 10,000 val images")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def stage_outputs_60k(folder: Path, stages: list) -> dict:
+    """Run `stages` (stage script names, in order) in `folder` on the 60k dataset with the project's
+    params but one epoch; returns the environment to run further stages with."""
+    env = folder_60k(folder, train={"epochs": 1})
     for stage in stages:
         subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=folder, env=env, check=True, capture_output=True)
-    print(f"outputs of a run on {idx}: 60,000 train + 10,000 val images")
     return env
 
 

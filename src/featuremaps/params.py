@@ -75,6 +75,7 @@ class TrainParams:
     rescore_train: bool = _f(False)
     device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
     channels_last: bool = _f(True)
+    precision: str = _f("fp32", choices=("fp32", "bf16"))
 
 
 @dataclass(frozen=True)
