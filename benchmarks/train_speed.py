@@ -27,6 +27,7 @@ from featuremaps.data.store import pixel_mean_std
 from featuremaps.model.device import DEVICES, device_name, select_device, synchronize
 from featuremaps.model.network import build_model, model_config, normalised_images
 from featuremaps.params import Params
+from featuremaps.model.step import TrainStep, uses_cuda_graph
 from featuremaps.model.training import evaluate, optimizer_and_schedule, train_one_epoch
 
 
@@ -179,7 +180,7 @@ def main():
     x, y = normalised_images(tr_x, mean, std, device), torch.from_numpy(tr_y).long().to(device)
     vx, vy = normalised_images(va_x, mean, std, device), torch.from_numpy(va_y).long().to(device)
 
-    def ours(train_params, compile_model=False):
+    def ours(train_params, compile_model=False, graph=True):
         torch.manual_seed(0)
         m = build_model(config).to(device)
         if train_params.channels_last:
@@ -187,9 +188,12 @@ def main():
         run = torch.compile(m) if compile_model else m
         o, _ = optimizer_and_schedule(m, train_params, device)
         g = torch.Generator().manual_seed(0)
+        step = TrainStep(run, o, train_params, device)
+        step.graphed = step.graphed and graph
+        losses = []
 
         def epoch():
-            train_one_epoch(run, x, y, o, train_params, g, device)
+            losses.append(train_one_epoch(run, x, y, o, train_params, g, device, step=step).loss)
             evaluate(run, vx, vy, train_params.eval_batch_size, device, train_params.channels_last,
                      train_params.precision)
             synchronize(device)
@@ -197,7 +201,9 @@ def main():
             start = time.perf_counter()
             epoch()
             print(f"  (torch.compile warm-up epoch: {time.perf_counter() - start:.1f} s)")
-        return median_time(epoch, args.epochs)
+        seconds = median_time(epoch, args.epochs)
+        print(f"  train loss by epoch: {', '.join(f'{v:.4f}' for v in losses)}")
+        return seconds
 
     if args.profile:
         profile_epoch(config, x, y, p.train, device)
@@ -217,9 +223,11 @@ def main():
                 ("train batch 512 (changes the optimisation)", dataclasses.replace(p.train, batch_size=512), False)]
     if args.compile:
         variants.append(("torch.compile", p.train, True))
+    if uses_cuda_graph(device):
+        variants.append(("no CUDA graph (every step eager)", p.train, False))
     for name, tp, comp in variants:
         try:
-            t = ours(tp, comp)
+            t = ours(tp, comp) if "CUDA graph" not in name else ours(tp, graph=False)
             print(f"variant {name}: {t:.2f} s/epoch ({base / t:.2f}x of the default)")
         except Exception as exc:  # a variant that fails on this machine is reported, not fatal
             print(f"variant {name}: failed ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})")

@@ -32,11 +32,13 @@ def ablated(model, layer: str, channels):
         handle.remove()
 
 
-@torch.inference_mode()
 def predictions(model, images: np.ndarray, mean: float, std: float, batch_size: int, device) -> np.ndarray:
+    # Moved outside inference mode: parameters copied to a GPU inside it would be inference
+    # tensors, which a later backward pass (Grad-CAM) cannot use.
     model.eval().to(device)
-    return np.concatenate([model(x).argmax(1).cpu().numpy()
-                           for _, x in normalised_batches(images, mean, std, batch_size, device)])
+    with torch.inference_mode():
+        preds = torch.cat([model(x).argmax(1) for _, x in normalised_batches(images, mean, std, batch_size, device)])
+    return preds.cpu().numpy()
 
 
 def class_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:

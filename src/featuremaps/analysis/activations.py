@@ -47,19 +47,25 @@ def layer_weights(model, layers) -> dict:
     return {name: modules[name].weight.detach().float().cpu().numpy() for name in layers}
 
 
-@torch.inference_mode()
 def extract_activations(model, splits: dict, mean: float, std: float, params: ExtractParams,
                         classes: list, device=torch.device("cpu")) -> Extraction:
     """Run `model` over every split in `splits` ({name: (images uint8, labels)})."""
-    model.eval().to(device)
+    model.eval().to(device)  # outside inference mode: see featuremaps.analysis.ablation.predictions
+    with torch.inference_mode():
+        return _extraction(model, splits, mean, std, params, classes, device)
+
+
+def _extraction(model, splits, mean, std, params, classes, device) -> Extraction:
     n_classes = len(classes)
     # float64 accumulation stays on the device where it is supported.
     acc_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
-    # Per-image outputs are allocated once, up front: small arrays kept alive between the
-    # batches' large temporaries would fragment the heap and make memory grow with N.
+    # Per-image outputs are allocated once, up front, and filled on the device: small arrays kept
+    # alive between the batches' large temporaries would fragment the heap and make memory grow
+    # with N, and a copy to the host per batch would make a GPU wait at every batch.
     total = sum(len(labels) for _, labels in splits.values())
     per_image = {"split": np.empty(total, dtype=object), "index": np.empty(total, dtype=np.int64),
-                 "label": np.empty(total, dtype=np.uint8), "pred": np.empty(total, dtype=np.uint8)}
+                 "label": np.empty(total, dtype=np.uint8)}
+    pred = torch.empty(total, dtype=torch.int64, device=device)
     layer_sums, layer_max, layer_at, map_shapes = {}, {}, {}, {}
     class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
     means_images, means_labels = splits[params.means_split]
@@ -68,38 +74,42 @@ def extract_activations(model, splits: dict, mean: float, std: float, params: Ex
     with hooked_layers(model, params.layers, params.activation) as captured:
         for split, (images, labels) in splits.items():
             per_image["split"][row:row + len(labels)] = split
+            per_image["index"][row:row + len(labels)] = np.arange(len(labels))
+            per_image["label"][row:row + len(labels)] = labels
+            split_labels = torch.from_numpy(labels.astype(np.int64)).to(acc_device)
+            split_pixels = torch.from_numpy(np.ascontiguousarray(images)).to(acc_device) \
+                if split == params.means_split else None
             for start, xb in normalised_batches(images, mean, std, params.batch_size, device):
-                yb = torch.from_numpy(labels[start:start + params.batch_size].astype(np.int64))
-                rows = slice(row, row + len(yb))
-                per_image["pred"][rows] = model(xb).argmax(1).cpu().numpy()
-                per_image["index"][rows] = np.arange(start, start + len(yb))
-                per_image["label"][rows] = yb.numpy()
+                stop = start + len(xb)
+                rows = slice(row + start, row + stop)
+                pred[rows] = model(xb).argmax(1)
                 for name in params.layers:
                     act = captured[name]
                     if name not in layer_sums:
                         map_shapes[name] = tuple(act.shape[2:])
-                        layer_sums[name] = np.empty((total, act.shape[1]), dtype=np.float32)
-                        layer_max[name] = np.empty((total, act.shape[1]), dtype=np.float32)
-                        layer_at[name] = np.empty((total, act.shape[1]), dtype=np.int32)
+                        layer_sums[name] = torch.empty((total, act.shape[1]), dtype=torch.float32, device=device)
+                        layer_max[name] = torch.empty((total, act.shape[1]), dtype=torch.float32, device=device)
+                        layer_at[name] = torch.empty((total, act.shape[1]), dtype=torch.int32, device=device)
                         class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
                                                        device=acc_device)
-                    layer_sums[name][rows] = act.sum((2, 3)).float().cpu().numpy()
+                    layer_sums[name][rows] = act.sum((2, 3)).float()
                     # the strongest unit of each map; torch.max gives the first of equal maxima
-                    peak, at = act.flatten(2).max(2)
-                    layer_max[name][rows] = peak.float().cpu().numpy()
-                    layer_at[name][rows] = at.cpu().numpy()
+                    layer_max[name][rows], layer_at[name][rows] = act.flatten(2).max(2)
                     if split == params.means_split:
-                        class_sums[name].index_add_(0, yb.to(acc_device), act.to(acc_device, torch.float64))
+                        class_sums[name].index_add_(0, split_labels[start:stop],
+                                                    act.to(acc_device, torch.float64))
                 if split == params.means_split:
-                    yd = yb.to(acc_device)
+                    yd = split_labels[start:stop]
                     counts += torch.bincount(yd, minlength=n_classes)
-                    pixels = torch.from_numpy(images[start:start + params.batch_size])
-                    input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
-                row += len(yb)
+                    input_sums.index_add_(0, yd, split_pixels[start:stop].to(torch.float64))
+            row += len(labels)
+        per_image["pred"] = pred.cpu().numpy().astype(np.uint8)
         for name, sums in layer_sums.items():
-            for stat, values in (("sum", sums), ("max", layer_max[name]), ("at", layer_at[name])):
-                for j, col in enumerate(feature_columns(name, sums.shape[1], stat)):
-                    per_image[col] = values[:, j]
+            values = {"sum": sums.cpu().numpy(), "max": layer_max[name].cpu().numpy(),
+                      "at": layer_at[name].cpu().numpy()}
+            for stat, array in values.items():
+                for j, col in enumerate(feature_columns(name, array.shape[1], stat)):
+                    per_image[col] = array[:, j]
         examples = example_maps(model, captured, means_images, means_labels, mean, std, params, n_classes, device)
     table = top_k_table(per_image, params.layers, params.means_split, params.top_k, params.top_k_by)
     fields = {name: (map_shapes[name], model.spatial_path(name)) for name in params.layers}

@@ -102,12 +102,20 @@ def receptive_field(path: list, y: int, x: int, image_shape) -> tuple[int, int, 
 
 
 def normalised_batches(images: np.ndarray, mean: float, std: float, batch_size: int, device=torch.device("cpu")):
-    """(start, normalised batch) over uint8 images [N, H, W], batch_size at a time: memory does not grow with N."""
+    """(start, normalised batch) over uint8 images [N, H, W], batch_size at a time. The uint8 images
+    reach the device once (on the CPU a view, no copy; on a GPU a 60k split is 47 MB) and each batch
+    is cut and made float there: memory for floats does not grow with N, and nothing crosses to the
+    device per batch."""
+    source = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     for start in range(0, len(images), batch_size):
-        yield start, normalised_images(images[start:start + batch_size], mean, std, device)
+        yield start, normalised(source[start:start + batch_size], mean, std)
+
+
+def normalised(pixels: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 [N,H,W] tensor -> float32 [N,1,H,W] on its device: (x/255 - mean)/std."""
+    return pixels.unsqueeze(1).float().div_(255.0).sub_(mean).div_(std)
 
 
 def normalised_images(images: np.ndarray, mean: float, std: float, device=torch.device("cpu")) -> torch.Tensor:
     """uint8 [N,H,W] -> float32 [N,1,H,W] on `device`: (x/255 - mean)/std."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).unsqueeze(1).float()
-    return x.div_(255.0).sub_(mean).div_(std)
+    return normalised(torch.from_numpy(np.ascontiguousarray(images)).to(device), mean, std)

@@ -14,6 +14,7 @@ import copy
 import logging
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 from tqdm import tqdm
 
+from featuremaps.model.step import TrainStep, autocast, uses_cuda_graph
 from featuremaps.params import TrainParams
 
 log = logging.getLogger("featuremaps.train")
@@ -47,19 +49,17 @@ def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def autocast(device, precision: str):
-    """The forward pass's precision: fp32 as written, or bf16 autocast (matrix work in bfloat16)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 PROGRESS_SECONDS = 0.5  # the progress bar reads the loss (a device sync) at most this often
 
 
-def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, device, progress=None) -> EpochStats:
+def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, device, progress=None,
+                    step: TrainStep | None = None) -> EpochStats:
     """One pass over (x, y), on `device`, in a random order drawn from `generator` (on the CPU, so
     every device sees the same order); loss/accuracy are running means over batches, accumulated on
-    the device: nothing waits for the device inside the epoch but the progress bar, twice a second."""
+    the device: nothing waits for the device inside the epoch but the progress bar, twice a second.
+    `step`: a TrainStep kept across epochs (fit's; one is made here otherwise)."""
     model.train()
+    step = step or TrainStep(model, optimizer, params, device)
     with record_function("batch"):
         # One gather per epoch; each batch is then a contiguous slice.
         order = torch.randperm(len(x), generator=generator).to(device)
@@ -71,16 +71,7 @@ def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, devi
         with record_function("batch"):
             xb = _prepare(xs[start:start + params.batch_size], params.channels_last)
             yb = ys[start:start + params.batch_size]
-        with record_function("forward"), autocast(device, params.precision):
-            logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb)
-        with record_function("backward"):
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-        with record_function("clipping"):
-            torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
-        with record_function("optimizer"):
-            optimizer.step()
+        loss, logits = step(xb, yb)
         with record_function("bookkeeping"):
             total_loss += loss.detach() * len(yb)
             correct += (logits.argmax(1) == yb).sum()
@@ -109,9 +100,15 @@ def evaluate(model, x, y, batch_size: int, device, channels_last: bool = True, p
 
 
 def optimizer_and_schedule(model, params: TrainParams, device):
-    """AdamW (fused into one kernel where the device has it) and the StepLR schedule of the notebook."""
-    fused = device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay, fused=fused)
+    """AdamW (fused into one kernel where the device has it) and the StepLR schedule of the notebook.
+    Where the step is a CUDA graph, the learning rate is a tensor on the device that the schedule
+    updates in place, and the optimizer is capturable."""
+    graphed = uses_cuda_graph(device)
+    lr = torch.tensor(params.lr, device=device) if graphed else params.lr
+    if graphed:  # its warm-up and last-batch steps run uncaptured, which is intended
+        warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=params.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"), capturable=graphed)
     return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, params.lr_step_size, params.lr_gamma)
 
 
@@ -122,6 +119,7 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
     if params.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer, scheduler = optimizer_and_schedule(model, params, device)
+    step = TrainStep(model, optimizer, params, device)
     # The whole dataset on the device for the run (60k MNIST images are 188 MB as float32).
     train_x, val_x = train_x.to(device), val_x.to(device)
     train_y, val_y = train_y.long().to(device), val_y.long().to(device)
@@ -130,10 +128,10 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
     interactive = sys.stderr.isatty()
     start_time = time.perf_counter()
     for epoch in range(1, params.epochs + 1):
-        lr = optimizer.param_groups[0]["lr"]
+        lr = float(optimizer.param_groups[0]["lr"])
         with tqdm(total=len(train_x), desc=f"epoch {epoch}/{params.epochs}", unit="img",
                   disable=not interactive, leave=True) as bar:
-            train_stats = train_one_epoch(model, train_x, train_y, optimizer, params, generator, device, bar)
+            train_stats = train_one_epoch(model, train_x, train_y, optimizer, params, generator, device, bar, step)
             if params.rescore_train:
                 train_stats, _ = evaluate(model, train_x, train_y, params.eval_batch_size, device,
                                           params.channels_last, params.precision)
