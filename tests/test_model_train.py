@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from featuremaps.errors import ArgumentError, ArtifactError
 from featuremaps.model import device as device_module
@@ -9,6 +10,7 @@ from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
 from featuremaps.model.device import select_device
 from featuremaps.model.network import build_model, conv_layer_names, model_config, normalised_images
 from featuremaps.model.records import metrics_of
+from featuremaps.model.step import TrainStep
 from featuremaps.model.training import evaluate, fit, train_one_epoch
 from featuremaps.params import ModelParams, TrainParams
 from synthetic import synthetic_images
@@ -79,6 +81,38 @@ def test_fit_keeps_best_epoch_and_is_deterministic():
                             "epochs", "train_seconds", "images_per_second", "device"}
     _, c = run_fit(3, seed=1)
     assert c.history != a.history
+
+
+def test_pooling_before_relu_is_the_notebooks_network():
+    """The notebook applied ReLU, then pooling; pooling first gives the same outputs and gradients."""
+    torch.manual_seed(0)
+    model = build_model(model_config(ModelParams(dropout=0.0, dropout2d=0.0), (28, 28), 10))
+    x, y = tiny_data(64)
+    x[:, :, :6] = x[0, 0, 0, 0]  # a flat background: equal values in many pooling windows
+
+    def notebook(m, inputs):
+        h = m.pool(F.relu(m.conv1(inputs)))
+        h = m.pool(F.relu(m.conv2(h)))
+        h = F.relu(m.fc1(torch.flatten(h, 1)))
+        return m.fc3(F.relu(m.fc2(h)))
+
+    grads = []
+    for forward in (model, lambda inputs: notebook(model, inputs)):
+        model.zero_grad()
+        logits = forward(x)
+        F.cross_entropy(logits, y).backward()
+        grads.append((logits.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(grads[0][1], grads[1][1]))
+
+
+def test_bf16_precision_trains_and_the_step_stays_eager_on_the_cpu():
+    model, result = run_fit(1, precision="bf16")
+    assert np.isfinite(result.history[0]["train_loss"]) and 0 <= result.history[0]["val_accuracy"] <= 1
+    step = TrainStep(model, torch.optim.AdamW(model.parameters()), TrainParams(batch_size=32), CPU)
+    x, y = tiny_data(32)
+    loss, logits = step(x, y)
+    assert step.graph is None and not step.graphed and logits.shape == (32, 10) and loss.item() > 0
 
 
 def test_rescore_train_uses_eval_mode_over_the_whole_split():
