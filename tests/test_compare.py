@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -123,8 +124,7 @@ def test_compare_under_dvc(project, tmp_path, capsys):
 
 def side(layers, sha="a"):
     per_image = {"split": ["val"] * 3, "index": [0, 1, 2]}
-    import pandas as pd
-    return Side(name=f"rev-{sha}-{len(layers)}", commit="0" * 40, folder=None,
+    return Side(name=f"rev-{sha}-{len(layers)}", commit="0" * 40, fs=None, folder=None,
                 meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}},
                 per_image=pd.DataFrame(per_image), class_means={"layers": np.array(layers)}, top_k=None,
                 visualisations=None, model={}, metrics={}, params={})

@@ -63,7 +63,7 @@ def compare(args) -> int:
         layers = args.layers or a.layers
         check_comparable(a, b, layers)
         splits = sorted(set(a.top_k["split"]) | set(b.top_k["split"]))
-        images = {split: fetch_split(repo, a, split) for split in splits}
+        images = {split: fetch_split(a, split) for split in splits}
         read_s = time.perf_counter() - start
         start = time.perf_counter()
         c = compare_sides(a, b, layers, args.threshold, args.by)

@@ -16,6 +16,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -68,6 +69,11 @@ def atomic_folder(path: str | Path):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def safe_name(name: str, empty: str = "file") -> str:
+    """`name` for a file or folder: every run of characters but letters, digits, '.', '+', '-' as '_'."""
+    return re.sub(r"[^\w.+-]+", "_", name).strip("._") or empty
 
 
 def write_text(path: str | Path, text: str) -> None:

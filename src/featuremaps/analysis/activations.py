@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
-from featuremaps.model.network import check_layers, normalised_batches, normalised_images, receptive_field
+from featuremaps.model.network import check_layers, normalised, normalised_images, receptive_field
 from featuremaps.params import ExtractParams
 
 
@@ -65,7 +65,7 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
     total = sum(len(labels) for _, labels in splits.values())
     per_image = {"split": np.empty(total, dtype=object), "index": np.empty(total, dtype=np.int64),
                  "label": np.empty(total, dtype=np.uint8)}
-    pred = torch.empty(total, dtype=torch.int64, device=device)
+    pred = torch.empty(total, dtype=torch.uint8, device=device)
     layer_sums, layer_max, layer_at, map_shapes = {}, {}, {}, {}
     class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
     means_images, means_labels = splits[params.means_split]
@@ -77,12 +77,12 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
             per_image["index"][row:row + len(labels)] = np.arange(len(labels))
             per_image["label"][row:row + len(labels)] = labels
             split_labels = torch.from_numpy(labels.astype(np.int64)).to(acc_device)
-            split_pixels = torch.from_numpy(np.ascontiguousarray(images)).to(acc_device) \
-                if split == params.means_split else None
-            for start, xb in normalised_batches(images, mean, std, params.batch_size, device):
-                stop = start + len(xb)
+            # the split reaches the device once (a view on the CPU); batches are cut there
+            pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+            for start in range(0, len(labels), params.batch_size):
+                stop = min(start + params.batch_size, len(labels))
                 rows = slice(row + start, row + stop)
-                pred[rows] = model(xb).argmax(1)
+                pred[rows] = model(normalised(pixels[start:stop], mean, std)).argmax(1)
                 for name in params.layers:
                     act = captured[name]
                     if name not in layer_sums:
@@ -101,9 +101,9 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
                 if split == params.means_split:
                     yd = split_labels[start:stop]
                     counts += torch.bincount(yd, minlength=n_classes)
-                    input_sums.index_add_(0, yd, split_pixels[start:stop].to(torch.float64))
+                    input_sums.index_add_(0, yd, pixels[start:stop].to(acc_device, torch.float64))
             row += len(labels)
-        per_image["pred"] = pred.cpu().numpy().astype(np.uint8)
+        per_image["pred"] = pred.cpu().numpy()
         for name, sums in layer_sums.items():
             values = {"sum": sums.cpu().numpy(), "max": layer_max[name].cpu().numpy(),
                       "at": layer_at[name].cpu().numpy()}

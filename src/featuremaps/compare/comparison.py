@@ -11,7 +11,6 @@ from featuremaps.compare.sides import Side
 from featuremaps.compare.similarity import ChannelMatch, linear_cka, match_channels
 
 
-
 @dataclass
 class Comparison:
     a: Side
@@ -31,7 +30,8 @@ def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = 
     return Comparison(a, b, layers, threshold, stat, cka, matches)
 
 
-def _number(value: float, digits: int = 6):
+def json_number(value: float, digits: int = 6):
+    """value rounded for JSON; None for NaN (a constant side's CKA)."""
     return None if not np.isfinite(value) else round(float(value), digits)
 
 
@@ -44,12 +44,12 @@ def _side_json(side: Side) -> dict:
 def _match_json(layer: str, c: Comparison) -> dict:
     m: ChannelMatch = c.matches[layer]
     return {
-        "cka": _number(c.cka[layer][layer]),
-        "mean_matched_correlation": _number(m.mean_correlation),
-        "pairs": [{"a": a, "b": b, "correlation": _number(r)} for a, b, r in m.pairs],
+        "cka": json_number(c.cka[layer][layer]),
+        "mean_matched_correlation": json_number(m.mean_correlation),
+        "pairs": [{"a": a, "b": b, "correlation": json_number(r)} for a, b, r in m.pairs],
         "no_good_match": {"a": m.no_good_match("a"), "b": m.no_good_match("b")},
         "dead": {"a": m.dead_a, "b": m.dead_b},
-        "correlation": [[_number(v, 4) for v in row] for row in m.correlation],
+        "correlation": [[json_number(v, 4) for v in row] for row in m.correlation],
     }
 
 
@@ -70,7 +70,7 @@ def comparison_json(c: Comparison) -> dict:
         "dataset": c.a.meta["dataset"], "images": int(len(c.a.per_image)),
         "representation": f"per image and channel, {STATS[c.stat]}", "by": c.stat, "threshold": c.threshold,
         "changed_params": [{"key": k, "a": va, "b": vb} for k, va, vb in changed_params(c.a.params, c.b.params)],
-        "cka": {la: {lb: _number(v) for lb, v in row.items()} for la, row in c.cka.items()},
+        "cka": {la: {lb: json_number(v) for lb, v in row.items()} for la, row in c.cka.items()},
         "layers": {layer: _match_json(layer, c) for layer in c.layers},
     }
 

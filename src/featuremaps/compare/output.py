@@ -2,14 +2,13 @@
 whole or not at all."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from featuremaps import paths
 from featuremaps.compare.comparison import Comparison, comparison_json
 from featuremaps.compare.figures import similarity_figure
 from featuremaps.compare.page import FIGURE, page_data, page_html
-from featuremaps.files import atomic_folder, write_json, write_text
+from featuremaps.files import atomic_folder, safe_name, write_json, write_text
 from featuremaps.params import RenderParams
 
 NUMBERS = "compare.json"
@@ -17,9 +16,8 @@ PAGE = "index.html"
 
 
 def default_folder(a: str, b: str) -> Path:
-    """reports/compare/<A>-vs-<B>, each name with anything but letters, digits, '.', '+', '-' as '_'."""
-    safe = lambda name: re.sub(r"[^\w.+-]+", "_", name).strip("._") or "rev"  # noqa: E731
-    return paths.COMPARE / f"{safe(a)}-vs-{safe(b)}"
+    """reports/compare/<A>-vs-<B>, the names made safe for a folder."""
+    return paths.COMPARE / f"{safe_name(a, 'rev')}-vs-{safe_name(b, 'rev')}"
 
 
 def write_comparison(folder: Path, c: Comparison, render: RenderParams, split_images: dict) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import html
 import json
 
-import numpy as np
-
 from featuremaps.compare import STATS
-from featuremaps.compare.comparison import Comparison, changed_params
+from featuremaps.compare.comparison import Comparison, changed_params, json_number
 from featuremaps.compare.sides import Side
 from featuremaps.params import RenderParams
 from featuremaps.report.explorer import b64, colour_table_b64, scaled_b64
@@ -40,7 +38,7 @@ def page_data(c: Comparison, render: RenderParams, split_images: dict) -> dict:
         m = c.matches[layer]
         n_a, n_b = m.correlation.shape
         layers.append({
-            "name": layer, "cka": float(c.cka[layer][layer]) if np.isfinite(c.cka[layer][layer]) else None,
+            "name": layer, "cka": json_number(c.cka[layer][layer]),
             "pairs": [{"a": a, "b": b, "r": r, "weak": r < c.threshold} for a, b, r in m.pairs],
             "alone_a": m.unmatched_a + m.dead_a, "alone_b": m.unmatched_b + m.dead_b,
             "dead_a": m.dead_a, "dead_b": m.dead_b,
@@ -136,13 +134,7 @@ each row's partner sits on the diagonal; grey: a dead channel.</figcaption></fig
 <p class="muted">Each side: its optimised inputs (one per seed), its top images with the box its strongest unit sees,
 and its mean map per class.</p>
 <div id="pairs"></div>
-<script>window.FEATURECOMPARE = {json.dumps(data, separators=(",", ":"), default=_plain)};</script>
+<script>window.FEATURECOMPARE = {json.dumps(data, separators=(",", ":"))};</script>
 <script>{SCRIPT}</script>
 </body></html>
 """
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -15,10 +15,11 @@ from featuremaps import paths
 from featuremaps.analysis.feature_vis_store import FEATURES, read_visualisations
 from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
     read_top_k
-from featuremaps.data.store import META, read_meta, read_split
+from featuremaps.data.store import META, read_meta, read_split, split_file
 from featuremaps.errors import ArtifactError, FeaturemapsError
 from featuremaps.model.records import read_metrics
 from featuremaps.revisions import fetch, open_revision
+
 
 class CompareError(FeaturemapsError):
     """A revision that cannot be compared: unknown, without outputs, or unlike the other side."""
@@ -28,13 +29,14 @@ class CompareError(FeaturemapsError):
 class Side:
     name: str                   # as given: a revision, an experiment name, or "workspace"
     commit: str                 # the commit it resolves to (the workspace's HEAD for "workspace")
+    fs: object                  # DVC's file system of the revision, for files fetched later
     folder: Path                # the local copies of its files, laid out as the repository
     meta: dict                  # data/dataset/meta.json
     per_image: pd.DataFrame     # sorted by split and index
     class_means: dict
     top_k: pd.DataFrame
     visualisations: dict | None  # features.npz, when the revision has the visualize stage's output
-    model: dict                 # the checkpoint's config, classes and normalisation
+    model: dict                 # the checkpoint's config and classes
     metrics: dict               # reports/metrics.json, {} when absent
     params: dict                # params.yaml, {} when absent
 
@@ -49,11 +51,6 @@ class Side:
     def features(self, layer: str, stat: str) -> np.ndarray:
         """[images, channels]: each image's activation of each channel of `layer`, by `stat` (STATS)."""
         return self.per_image[layer_columns(self.per_image.columns, layer, stat)].to_numpy(np.float64)
-
-    def split_images(self, split: str) -> np.ndarray:
-        """The dataset's images of `split`, fetched when first asked for."""
-        local = self.folder / paths.DATASET
-        return read_split(local, split)[0]
 
 
 def _readable(name: str, folder: Path, read, *args):
@@ -79,11 +76,11 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
 
     class_means = _readable(name, folder, read_npz, folder / acts / CLASS_MEANS,
                             ["layers", "classes", "activation", "split", "counts", "input_means"])
-    layers = [str(x) for x in class_means["layers"]]
+    layers = [str(x) for x in class_means["layers"]]  # Side.layers, before there is a Side
     per_image = _readable(name, folder, read_per_image, folder / acts / PER_IMAGE, layers)
     _, ckpt = _readable(name, folder, load_checkpoint, folder / paths.MODEL)
     return Side(
-        name=name, commit=commit, folder=folder,
+        name=name, commit=commit, fs=fs, folder=folder,
         meta=_readable(name, folder, read_meta, folder / paths.DATASET),
         per_image=per_image.sort_values(["split", "index"], kind="stable").reset_index(drop=True),
         class_means=class_means,
@@ -96,12 +93,10 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
     )
 
 
-def fetch_split(repo: str | Path, side: Side, split: str) -> np.ndarray:
+def fetch_split(side: Side, split: str) -> np.ndarray:
     """The images of one dataset split of `side` (for the top examples), fetched through DVC."""
-    from featuremaps.data.store import split_file
-    fs, _ = open_revision(repo, side.name)
-    fetch(fs, side.name, split_file(paths.DATASET, split), side.folder)
-    return _readable(side.name, side.folder, side.split_images, split)
+    fetch(side.fs, side.name, split_file(paths.DATASET, split), side.folder)
+    return _readable(side.name, side.folder, read_split, side.folder / paths.DATASET, split)[0]
 
 
 def check_comparable(a: Side, b: Side, layers: list) -> None:

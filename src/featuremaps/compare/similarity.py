@@ -81,8 +81,8 @@ class ChannelMatch:
 def match_channels(x: np.ndarray, y: np.ndarray, threshold: float) -> ChannelMatch:
     """The one-to-one matching of x's columns to y's that maximises the sum of their correlations."""
     corr = correlation_matrix(x, y)
-    live_a = np.flatnonzero(live_channels(x))
-    live_b = np.flatnonzero(live_channels(y))
+    alive_a, alive_b = live_channels(x), live_channels(y)
+    live_a, live_b = np.flatnonzero(alive_a), np.flatnonzero(alive_b)
     rows, cols = linear_sum_assignment(corr[np.ix_(live_a, live_b)], maximize=True)
     pairs = [(int(live_a[r]) + 1, int(live_b[c]) + 1, float(corr[live_a[r], live_b[c]])) for r, c in zip(rows, cols)]
     matched_a = {a for a, _, _ in pairs}
@@ -93,6 +93,6 @@ def match_channels(x: np.ndarray, y: np.ndarray, threshold: float) -> ChannelMat
         weak=[p for p in pairs if p[2] < threshold],
         unmatched_a=[int(a) + 1 for a in live_a if a + 1 not in matched_a],
         unmatched_b=[int(b) + 1 for b in live_b if b + 1 not in matched_b],
-        dead_a=[int(a) + 1 for a in np.flatnonzero(~live_channels(x))],
-        dead_b=[int(b) + 1 for b in np.flatnonzero(~live_channels(y))],
+        dead_a=[int(a) + 1 for a in np.flatnonzero(~alive_a)],
+        dead_b=[int(b) + 1 for b in np.flatnonzero(~alive_b)],
     )

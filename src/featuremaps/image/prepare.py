@@ -91,18 +91,18 @@ def background_level(grey: np.ndarray) -> float:
 
 def fitted(grey: np.ndarray, size: tuple, margin: int) -> np.ndarray:
     """A light-on-dark image of any size fitted into `size` as MNIST's were (see the module's docstring)."""
-    x = grey.astype(np.float64) - background_level(grey)
-    top = x.max()
-    x = np.clip(x / top, 0, 1) if top > 0 else np.zeros_like(x)
-    ink = np.argwhere(x >= INK)
+    level = grey.astype(np.float64) - background_level(grey)
+    top = level.max()
+    level = np.clip(level / top, 0, 1) if top > 0 else np.zeros_like(level)
+    ink = np.argwhere(level >= INK)
     if len(ink):
         (y0, x0), (y1, x1) = ink.min(0), ink.max(0) + 1
-        x = x[y0:y1, x0:x1]
+        level = level[y0:y1, x0:x1]
     h, w = size
     box_h, box_w = max(h - 2 * margin, 1), max(w - 2 * margin, 1)
-    scale = min(box_h / x.shape[0], box_w / x.shape[1])
-    new_h, new_w = max(1, round(x.shape[0] * scale)), max(1, round(x.shape[1] * scale))
-    patch = Image.fromarray(np.round(x * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
+    scale = min(box_h / level.shape[0], box_w / level.shape[1])
+    new_h, new_w = max(1, round(level.shape[0] * scale)), max(1, round(level.shape[1] * scale))
+    patch = Image.fromarray(np.round(level * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
     patch = np.asarray(patch, dtype=np.float64)
     if margin > 0 and patch.sum() > 0:  # centre of mass at the centre, as MNIST
         ys, xs = np.indices(patch.shape)
@@ -110,9 +110,9 @@ def fitted(grey: np.ndarray, size: tuple, margin: int) -> np.ndarray:
         top_left = (round(h / 2 - 0.5 - cy), round(w / 2 - 0.5 - cx))
     else:
         top_left = ((h - new_h) // 2, (w - new_w) // 2)
-    y, x0 = (int(np.clip(top_left[0], 0, h - new_h)), int(np.clip(top_left[1], 0, w - new_w)))
+    row, col = int(np.clip(top_left[0], 0, h - new_h)), int(np.clip(top_left[1], 0, w - new_w))
     out = np.zeros(size, dtype=np.uint8)
-    out[y:y + new_h, x0:x0 + new_w] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+    out[row:row + new_h, col:col + new_w] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
     return out
 
 

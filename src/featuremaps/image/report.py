@@ -3,13 +3,12 @@ figure per image on every core, and write the page and the numbers. An image tha
 used is reported in one line and skipped; the others are still done."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from featuremaps.files import write_json, write_text
+from featuremaps.files import safe_name, write_json, write_text
 from featuremaps.image.figure import image_figure, thumbnail
 from featuremaps.image.page import NUMBERS, PAGE, image_record, page_html
 from featuremaps.image.prepare import ImageError, opened_image, prepared_input
@@ -39,7 +38,7 @@ def figure_names(paths: list) -> list:
     """<stem>.png for each path; a repeated stem gets -2, -3, ..."""
     names, seen = [], {}
     for path in paths:
-        stem = re.sub(r"[^\w.+-]+", "_", Path(path).stem) or "image"
+        stem = safe_name(Path(path).stem, "image")
         seen[stem] = seen.get(stem, 0) + 1
         names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}-{seen[stem]}.png")
     return names

@@ -19,10 +19,6 @@ class Response:
     maps: dict                  # layer -> [N, F, h, w] float32
     gradcam: dict               # layer -> [N, H, W] for the predicted class
 
-    @property
-    def predictions(self) -> np.ndarray:
-        return self.probabilities.argmax(1)
-
 
 def response(model, images: np.ndarray, mean: float, std: float, activation: str) -> Response:
     """images: uint8 [N, H, W] as prepared; the model in eval mode on the CPU."""
