@@ -9,6 +9,7 @@ import logging
 import time
 
 from featuremaps import paths
+from featuremaps.cost import check_costs, data_shape
 from featuremaps.analysis.ablation import ablation_table, channel_statistics, interpretability_metrics, predictions
 from featuremaps.analysis.attribution import class_mean_gradcam, example_attributions, example_indices
 from featuremaps.analysis.attribution_store import write_attributions, write_interpretability
@@ -26,6 +27,7 @@ def main():
     with reported_as("attribute.device", p.device):
         device = select_device(p.device)
     meta = read_meta(paths.DATASET)
+    check_costs(params, data_shape(meta))
     model, ckpt = load_checkpoint(paths.MODEL, {"image_shape": meta["image_shape"],
                                                 "n_classes": len(meta["classes"])})
     with reported_as("extract.layers", layers):

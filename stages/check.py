@@ -5,16 +5,20 @@
 DVC reruns a stage only when the params it lists change, so a mistyped section
 (`trian:` for `train:`) would otherwise be ignored in silence. This stage lists the
 whole file and stops `dvc repro` with one line naming the bad key. Its output only says
-the file was valid, so it never changes and never makes another stage rerun.
+the file was valid, so it never changes and never makes another stage rerun. It also refuses
+settings whose training or analysis would exceed the memory or time budget (featuremaps.cost),
+before the download: each torch stage checks again on the real dataset.
 """
 from featuremaps import paths
+from featuremaps.cost import check_costs, expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
 
 
 def main():
-    load_params()
+    params = load_params()
+    check_costs(params, expected_data_shape(params))
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 
 

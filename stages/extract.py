@@ -8,6 +8,7 @@ import logging
 import time
 
 from featuremaps import paths
+from featuremaps.cost import check_costs, data_shape
 from featuremaps.analysis.activations import extract_activations, layer_weights
 from featuremaps.analysis.store import write_extraction
 from featuremaps.data.store import SPLITS, read_meta, read_split
@@ -23,6 +24,7 @@ def main():
     with reported_as("extract.device", params.extract.device):
         device = select_device(params.extract.device)
     meta = read_meta(paths.DATASET)
+    check_costs(params, data_shape(meta))
     model, ckpt = load_checkpoint(paths.MODEL, {"image_shape": meta["image_shape"],
                                                 "n_classes": len(meta["classes"])})
     with reported_as("extract.layers", params.extract.layers):

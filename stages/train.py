@@ -9,6 +9,7 @@ import logging
 import torch
 
 from featuremaps import paths
+from featuremaps.cost import check_costs, data_shape
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import select_device
@@ -24,6 +25,7 @@ def main():
     with reported_as("train.device", params.train.device):
         device = select_device(params.train.device)
     meta = read_meta(paths.DATASET)
+    check_costs(params, data_shape(meta))
     (tr_x, tr_y), (va_x, va_y) = read_split(paths.DATASET, "train"), read_split(paths.DATASET, "val")
     torch.manual_seed(params.seed)
     config = model_config(params.model, meta["image_shape"], len(meta["classes"]))

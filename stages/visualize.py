@@ -8,10 +8,9 @@ per feature with their objective, and the extract.means_split image scoring high
 import logging
 import time
 
-import numpy as np
-
 from featuremaps import paths
-from featuremaps.analysis.feature_vis import visualise_layer
+from featuremaps.cost import check_costs, data_shape
+from featuremaps.analysis.feature_vis import progress_line, visualise_layer
 from featuremaps.analysis.feature_vis_store import write_visualisations
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import load_checkpoint
@@ -27,6 +26,7 @@ def main():
     with reported_as("visualize.device", vis.device):
         device = select_device(vis.device)
     meta = read_meta(paths.DATASET)
+    check_costs(params, data_shape(meta))
     model, ckpt = load_checkpoint(paths.MODEL, {"image_shape": meta["image_shape"],
                                                 "n_classes": len(meta["classes"])})
     layers, activation, split = params.extract.layers, params.extract.activation, params.extract.means_split
@@ -39,12 +39,7 @@ def main():
         start = time.perf_counter()
         results[layer] = visualise_layer(model, layer, ckpt["mean"], ckpt["std"], images, vis, activation,
                                          params.seed, device)
-        r = results[layer]
-        seeds, refined = r.values.max(1) / r.dataset_value, r.refined_values / r.dataset_value
-        log.info("%s: %d features x %d seeds + refined, %d steps in %.1f s; objective / best %s image's: "
-                 "best seed min %.2f median %.2f, refined min %.2f median %.2f", layer, len(seeds), vis.seeds,
-                 vis.steps, time.perf_counter() - start, split, seeds.min(), np.median(seeds), refined.min(),
-                 np.median(refined))
+        log.info("%s: %s", layer, progress_line(results[layer], vis, split, time.perf_counter() - start))
     write_visualisations(paths.VISUALIZATIONS, results, vis.objective, activation, split, vis.seeds)
 
 

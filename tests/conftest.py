@@ -172,3 +172,13 @@ def assert_unchanged(proj: Project, before: dict, lock_before: bytes) -> None:
     changed = [name for name in before if before[name] != after[name]]
     assert changed in ([], ["dvc.lock"]), changed
     assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Project:
+    """A committed repo where download, train, extract and render all ran (shared: never modify)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    proj = new_project(tmp, write_idx_folder(tmp / "idx", n_train=300, n_test=100, compress=True))
+    proj.repro()
+    proj.commit("pipeline ran")
+    return proj

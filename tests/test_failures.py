@@ -32,16 +32,6 @@ from synthetic import synthetic_images, write_idx_folder
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def finished(tmp_path_factory) -> Project:
-    """A committed repo where download, train, extract and render all ran (shared: never modify)."""
-    tmp = tmp_path_factory.mktemp("finished")
-    proj = new_project(tmp, write_idx_folder(tmp / "idx", n_train=300, n_test=100, compress=True))
-    proj.repro()
-    proj.commit("pipeline ran")
-    return proj
-
-
 @pytest.fixture
 def repo(finished, tmp_path) -> Project:
     """A private copy of the finished repo, DVC cache included."""

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from browser import open_offline
 from featuremaps.cli import main
+from featuremaps.command_output import MARKER
 from featuremaps.image.prepare import opened_image, prepared_input
 from featuremaps.image.response import response
 from featuremaps.model.checkpoint import load_checkpoint
@@ -108,7 +109,8 @@ def test_bad_images_are_refused_one_line_each_and_the_others_done(stage_outputs,
     assert "refused before decoding" in lines[bad.index("huge.png")]
     assert "refused before decoding" in lines[bad.index("tall.png")]
     assert "truncated" in lines[bad.index("truncated.png")]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png", "images.json", "index.html"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([MARKER, "good.png", "images.json",
+                                                                           "index.html"])
     assert [r["file"] for r in json.loads((tmp_path / "out/images.json").read_text())["images"]] == ["good.png"]
 
 

@@ -46,7 +46,7 @@ def test_missing_keys_take_defaults():
     ({"train": {"lr": 0}}, "train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),
     ({"train": {"lr": -0.1}}, "train.lr = -0.1 is not allowed"),
     ({"train": {"lr": "fast"}}, "train.lr = 'fast' is not allowed; expected a number"),
-    ({"train": {"epochs": 0}}, "train.epochs = 0 is not allowed; expected an integer in [1, 100000]"),
+    ({"train": {"epochs": 0}}, "train.epochs = 0 is not allowed; expected an integer in [1, 1000]"),
     ({"train": {"epochs": 2.5}}, "train.epochs = 2.5 is not allowed; expected an integer"),
     ({"train": {"batch_size": -4}}, "train.batch_size = -4 is not allowed"),
     ({"train": {"epochs": True}}, "train.epochs = True is not allowed"),
@@ -57,7 +57,7 @@ def test_missing_keys_take_defaults():
     ({"data": {"val_fraction": 1}}, "data.val_fraction = 1 is not allowed; expected a number in (0.0, 1.0)"),
     ({"data": {"val_fraction": 0.0}}, "data.val_fraction = 0.0 is not allowed"),
     ({"data": {"source": "s3"}}, "data.source = 's3' is not allowed; expected one of auto, torchvision, npm, idx"),
-    ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected a list of strings"),
+    ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected a list of at least 1 string"),
     ({"extract": {"layers": "conv1"}}, "extract.layers = 'conv1' is not allowed"),
     ({"extract": {"layers": ["conv1", "conv1"]}}, "extract.layers = ['conv1', 'conv1'] lists 'conv1' twice; "
                                                   "expected distinct values"),

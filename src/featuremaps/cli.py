@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,17 +48,18 @@ def _names(text: str) -> list:
 
 
 def compare(args) -> int:
+    from featuremaps.command_output import checked_folder, command_folder
     from featuremaps.compare.comparison import compare_sides, summary_lines
-    from featuremaps.compare.output import PAGE, default_folder, write_comparison
+    from featuremaps.compare.output import PAGE, check_figure_budget, default_folder, write_comparison
     from featuremaps.compare.sides import check_comparable, fetch_split, read_side
 
     repo = Path(args.repo)
+    out = checked_folder(args.out if args.out is not None else repo / default_folder(args.a, args.b), "compare", repo)
     render = load_params(repo / paths.PARAMS).render
-    out = Path(args.out) if args.out else repo / default_folder(args.a, args.b)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="featuremaps-compare-") as tmp:
-        a = read_side(repo, args.a, Path(tmp) / "a")
-        b = read_side(repo, args.b, Path(tmp) / "b")
+    with command_folder(out, "compare") as (building, scratch):
+        a = read_side(repo, args.a, scratch / "a")
+        b = read_side(repo, args.b, scratch / "b")
         layers = args.layers or a.layers
         check_comparable(a, b, layers)
         splits = sorted(set(a.top_k["split"]) | set(b.top_k["split"]))
@@ -67,7 +67,8 @@ def compare(args) -> int:
         read_s = time.perf_counter() - start
         start = time.perf_counter()
         c = compare_sides(a, b, layers, args.threshold, args.by)
-        write_comparison(out, c, render, images)
+        check_figure_budget(c, render, out)
+        write_comparison(building, c, render, images)
     print(f"A = {a.name} ({a.commit[:10]}), B = {b.name} ({b.commit[:10]}): {a.meta['dataset']}, "
           f"{len(a.per_image):,} images")
     print("\n".join(summary_lines(c)))
@@ -101,27 +102,41 @@ def _margin(text: str):
 
 
 def image(args) -> int:
-    from featuremaps.image.report import default_margin, prepared_images, write_image_report
+    from featuremaps.command_output import checked_folder, command_folder
     from featuremaps.image.page import summary_line
+    from featuremaps.image.report import check_figure_budget, default_margin, prepared_images, write_image_report
 
     repo = Path(args.repo)
+    out = checked_folder(args.out if args.out is not None else repo / paths.IMAGES, "image", repo)
     params = load_params(repo / paths.PARAMS) if (repo / paths.PARAMS).exists() else Params()
-    with tempfile.TemporaryDirectory(prefix="featuremaps-image-") as tmp:
-        model, ckpt, model_name = image_model(repo, args, Path(tmp))
-    size = tuple(ckpt["config"]["image_shape"])
-    margin = default_margin(ckpt["classes"], size) if args.margin is None else args.margin
-    images, errors = prepared_images(args.paths, size, margin)
+    with command_folder(out, "image") as (building, scratch):
+        model, ckpt, model_name = image_model(repo, args, scratch)
+        check_figure_budget(model, len(ckpt["classes"]), params.render, out)
+        size = tuple(ckpt["config"]["image_shape"])
+        margin = default_margin(ckpt["classes"], size) if args.margin is None else args.margin
+        images, errors = prepared_images(args.paths, size, margin)
+        records = []
+        if images:
+            records, failed = write_image_report(images, model, ckpt, model_name, building, params.render,
+                                                 params.extract.activation)
+            errors += failed
+        if not records:
+            raise_nothing_done(errors)
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    if images:
-        out = Path(args.out) if args.out else repo / paths.IMAGES
-        records = write_image_report(images, model, ckpt, model_name, out, params.render, params.extract.activation)
-        print("\n".join(summary_line(r) for r in records))
-        print(f"wrote {out / 'index.html'}: {len(records)} image{'s' if len(records) > 1 else ''}")
+    print("\n".join(summary_line(r) for r in records))
+    print(f"wrote {out / 'index.html'}: {len(records)} image{'s' if len(records) > 1 else ''}")
     return 1 if errors else 0
 
 
-def image_model(repo: Path, args, tmp: Path):
+def raise_nothing_done(errors: list) -> None:
+    """No image could be used: the errors, each on its line, and nothing written (the folder stays as it was)."""
+    for line in errors[:-1]:
+        print(f"error: {line}", file=sys.stderr)
+    raise FeaturemapsError(errors[-1] if errors else "no image given")
+
+
+def image_model(repo: Path, args, scratch: Path):
     """(model, checkpoint, how to name it): --model's file, or data/model/model.pt of --rev through DVC."""
     from featuremaps.model.checkpoint import load_checkpoint
     if args.rev is None:
@@ -130,8 +145,8 @@ def image_model(repo: Path, args, tmp: Path):
         return model, ckpt, str(path)
     from featuremaps.revisions import fetch, open_revision
     fs, commit = open_revision(repo, args.rev)
-    fetch(fs, args.rev, paths.MODEL, tmp)
-    model, ckpt = load_checkpoint(tmp / paths.MODEL)
+    fetch(fs, args.rev, paths.MODEL, scratch)
+    model, ckpt = load_checkpoint(scratch / paths.MODEL)
     return model, ckpt, f"{paths.MODEL} of {args.rev} ({commit[:10]})"
 
 

@@ -17,7 +17,6 @@ import glob
 import json
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -49,26 +48,6 @@ def atomic_path(path: str | Path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-@contextlib.contextmanager
-def atomic_folder(path: str | Path):
-    """Yield a temporary folder beside `path`; if the block succeeds, it replaces `path` (and
-    whatever an earlier run left there) whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))  # matches TEMP_PATTERN
-    old = path.with_name(f".{path.name}.old.tmp")
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def safe_name(name: str, empty: str = "file") -> str:

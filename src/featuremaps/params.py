@@ -6,7 +6,9 @@
 
 Every key is declared here with its type and allowed values; params.yaml holds the
 values. An unknown section or key, a wrong type or an out-of-range value raises
-ParamsError with one line naming the key, the value found and what is allowed.
+ParamsError with one line naming the key, the value found and what is allowed. The ranges
+admit what a small CNN on MNIST-like data can use; within them, what the sizes together cost is
+checked by featuremaps.cost.
 """
 from __future__ import annotations
 
@@ -54,19 +56,19 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    conv1_channels: int = _f(6, low=1, high=512)
-    conv2_channels: int = _f(16, low=1, high=512)
-    fc1_units: int = _f(120, low=1, high=65536)
-    fc2_units: int = _f(84, low=1, high=65536)
+    conv1_channels: int = _f(6, low=1, high=256)
+    conv2_channels: int = _f(16, low=1, high=256)
+    fc1_units: int = _f(120, low=1, high=4096)
+    fc2_units: int = _f(84, low=1, high=4096)
     dropout: float = _f(0.1, low=0.0, high=1.0, high_open=True)
     dropout2d: float = _f(0.1, low=0.0, high=1.0, high_open=True)
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = _f(15, low=1, high=100000)
-    batch_size: int = _f(256, low=1, high=1 << 20)
-    eval_batch_size: int = _f(1024, low=1, high=1 << 20)
+    epochs: int = _f(15, low=1, high=1000)
+    batch_size: int = _f(256, low=1, high=1 << 16)
+    eval_batch_size: int = _f(1024, low=1, high=1 << 16)
     lr: float = _f(1e-3, low=0.0, high=10.0, low_open=True)
     weight_decay: float = _f(0.01, low=0.0, high=10.0)
     lr_step_size: int = _f(1, low=1, high=100000)
@@ -82,7 +84,7 @@ class TrainParams:
 class ExtractParams:
     layers: tuple = _f(default_factory=lambda: ("conv1", "conv2"), min_len=1)
     activation: str = _f("relu", choices=("relu", "raw"))
-    batch_size: int = _f(256, low=1, high=1 << 20)
+    batch_size: int = _f(256, low=1, high=1 << 16)
     means_split: str = _f("train", choices=("train", "val"))
     top_k: int = _f(8, low=1, high=100)
     top_k_by: str = _f("max", choices=("max", "sum"))
@@ -136,6 +138,8 @@ def _describe(spec: dict, kind) -> str:
         return "one of " + ", ".join(map(str, spec["choices"]))
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
             tuple: "a list of strings"}[kind]
+    if kind is tuple and spec["min_len"]:
+        name = f"a list of at least {spec['min_len']} string{'s' if spec['min_len'] > 1 else ''}"
     if spec["low"] is None and spec["high"] is None:
         return name
     lo = "(" if spec["low_open"] else "["

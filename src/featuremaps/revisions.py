@@ -11,6 +11,7 @@ from pathlib import Path
 from featuremaps.errors import FeaturemapsError, first_line
 
 WORKSPACE = "workspace"
+UPSTREAM = "auto-generated-upstream"  # the remote DVCFileSystem adds for the local cache: not the revision's
 
 
 class RevisionError(FeaturemapsError):
@@ -29,6 +30,34 @@ def open_revision(repo: str | Path, name: str):
                             f"(dvc exp list) or {WORKSPACE}") from None
 
 
+def locked_output(fs, path: Path) -> str | None:
+    """The output in the revision's dvc.lock that holds `path` (itself or a folder above it), None if none."""
+    import yaml
+    try:
+        with fs.open("dvc.lock") as fh:
+            stages = (yaml.safe_load(fh.read()) or {}).get("stages") or {}
+    except Exception:  # noqa: BLE001: no dvc.lock, or one that is not YAML: nothing is listed
+        return None
+    wanted = path.as_posix()
+    for entry in stages.values():
+        for out in (entry or {}).get("outs") or []:
+            name = out.get("path") if isinstance(out, dict) else None
+            if isinstance(name, str) and (wanted == name or wanted.startswith(name.rstrip("/") + "/")):
+                return name
+    return None
+
+
+def remote_words(fs) -> str:
+    """'the remote that revision names (<name>)', or that it names none."""
+    try:
+        remote = fs.repo.config["core"].get("remote")
+    except Exception:  # noqa: BLE001
+        remote = None
+    if remote == UPSTREAM:
+        remote = None
+    return f"the remote that revision names ({remote})" if remote else "a remote (that revision names none)"
+
+
 def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> bool:
     """Copy the revision's `path` to the same path under `folder`; False when absent and not required."""
     from dvc.exceptions import DvcException
@@ -40,6 +69,12 @@ def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> boo
     except DvcException as exc:
         raise RevisionError(f"{name}: {path}: {first_line(exc)}") from None
     if not exists:
+        locked = locked_output(fs, path)
+        if locked is not None:
+            raise RevisionError(f"{name}: its dvc.lock lists {locked}, but its data is in neither this DVC cache nor "
+                                f"{remote_words(fs)}; get it with `dvc pull` where {name} is checked out (or "
+                                f"`dvc exp pull <git remote> {name}` for an experiment), or `dvc push` it from the "
+                                f"machine that made it")
         if not required:
             return False
         raise RevisionError(f"{name}: has no {path}; run the pipeline there first (dvc repro, or dvc exp run)")
@@ -47,6 +82,6 @@ def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> boo
     try:
         fs.get_file(path.as_posix(), str(target))
     except (DvcException, OSError) as exc:
-        raise RevisionError(f"{name}: {path} is in neither the DVC cache nor the remote that revision "
-                            f"names ({first_line(exc)}); dvc push it from where it was made") from None
+        raise RevisionError(f"{name}: {path} is in neither the DVC cache nor {remote_words(fs)} "
+                            f"({first_line(exc)}); dvc push it from where it was made") from None
     return True

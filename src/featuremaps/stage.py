@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 
 from featuremaps.errors import FeaturemapsError
@@ -15,6 +16,8 @@ def run_stage(main) -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     try:
         main()
+        # What the cost check's estimate is measured against (featuremaps.cost); kB on Linux.
+        log.info("peak memory %.0f MiB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     except FeaturemapsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

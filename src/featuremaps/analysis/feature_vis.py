@@ -126,3 +126,20 @@ def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: 
     return LayerVisualisation(
         images[:random_part].reshape(n_features, seeds, *image_shape), own[:random_part].reshape(n_features, seeds),
         images[random_part:], own[random_part:], index, value)
+
+
+def progress_line(r: LayerVisualisation, params: VisualizeParams, split: str, seconds: float) -> str:
+    """What the stage logs for a layer: the work done and how close the optimised inputs came to the
+    best dataset image, over the features some image of `split` excites (the others are named dead)."""
+    n = len(r.dataset_value)
+    live = r.dataset_value > 0
+    line = f"{n} features x {params.seeds} seeds + refined, {params.steps} steps in {seconds:.1f} s"
+    if live.any():
+        seeds = r.values.max(1)[live] / r.dataset_value[live]
+        refined = r.refined_values[live] / r.dataset_value[live]
+        line += (f"; objective / best {split} image's: best seed min {seeds.min():.2f} median {np.median(seeds):.2f}, "
+                 f"refined min {refined.min():.2f} median {np.median(refined):.2f}")
+    if not live.all():
+        dead = ", ".join(str(f + 1) for f in np.flatnonzero(~live))
+        line += f"; dead (zero or below on every {split} image): feature{'s' if (~live).sum() > 1 else ''} {dead}"
+    return line

@@ -23,13 +23,21 @@ def matched_order(c: Comparison, layer: str) -> list:
     return order + [b for b in range(1, n_b + 1) if b not in order]
 
 
+def _widths(c: Comparison) -> list:
+    return [max(len(c.b.layers), 2)] + [c.matches[layer].correlation.shape[1] for layer in c.layers]
+
+
+def similarity_inches(c: Comparison) -> tuple[float, float]:
+    """(width, height) of similarity_figure, known before drawing (for the pixel budget)."""
+    widths = _widths(c)
+    height = max([len(c.a.layers)] + [c.matches[layer].correlation.shape[0] for layer in c.layers])
+    return sum(widths) * CELL_INCHES + 2.5 * len(widths), height * CELL_INCHES + 2.2
+
+
 def similarity_figure(path: Path, c: Comparison, render: RenderParams) -> None:
     la, lb = c.a.layers, c.b.layers
-    shapes = [c.matches[layer].correlation.shape for layer in c.layers]
-    widths = [max(len(lb), 2)] + [q for _, q in shapes]
-    height = max([len(la)] + [p for p, _ in shapes]) * CELL_INCHES + 2.2
-    fig, axes = plt.subplots(1, 1 + len(c.layers), figsize=(sum(widths) * CELL_INCHES + 2.5 * len(widths), height),
-                             layout="constrained", width_ratios=widths, squeeze=False)
+    fig, axes = plt.subplots(1, 1 + len(c.layers), figsize=similarity_inches(c),
+                             layout="constrained", width_ratios=_widths(c), squeeze=False)
     ax = axes[0, 0]
     cka = np.array([[c.cka[a][b] for b in lb] for a in la], dtype=np.float64)
     im = ax.imshow(cka, cmap=render.cmap, vmin=0, vmax=1)

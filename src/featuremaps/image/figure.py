@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from featuremaps.image.prepare import flattened
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import activation_label
 from featuremaps.report.figures import MapScale, heat_tile, map_tiles, mosaic, plt, save
@@ -16,9 +17,19 @@ THUMBNAIL_PX = 256  # the original is shown reduced: it only has to be recognisa
 
 
 def thumbnail(image: Image.Image) -> np.ndarray:
-    small = image.convert("RGB")
+    small = flattened(image).convert("RGB")
     small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     return np.asarray(small)
+
+
+def _heights(n_maps: list, n_classes: int) -> list:
+    """Inches of each row: the top row, the probabilities, then each layer's maps."""
+    return [2.3, 0.15 * n_classes + 0.5] + [1.25 * -(-n // MAPS_PER_ROW) + 0.35 for n in n_maps]
+
+
+def image_inches(n_maps: list, n_classes: int) -> tuple[float, float]:
+    """(width, height) of image_figure for layers of `n_maps` channels, known before drawing."""
+    return 11, sum(_heights(n_maps, n_classes)) + 0.5
 
 
 def image_figure(path: Path, render: RenderParams, name: str, original: np.ndarray, prepared: np.ndarray,
@@ -27,9 +38,8 @@ def image_figure(path: Path, render: RenderParams, name: str, original: np.ndarr
     """Top: the file, the model's input, Grad-CAM of each conv layer; then the probabilities; then
     each conv layer's maps, MAPS_PER_ROW to a row."""
     layers = list(maps)
-    rows = [-(-len(maps[layer]) // MAPS_PER_ROW) for layer in layers]
-    heights = [2.3, 0.15 * len(classes) + 0.5] + [1.25 * r + 0.35 for r in rows]
-    fig = plt.figure(figsize=(11, sum(heights) + 0.5), layout="constrained")
+    heights = _heights([len(maps[layer]) for layer in layers], len(classes))
+    fig = plt.figure(figsize=image_inches([len(maps[layer]) for layer in layers], len(classes)), layout="constrained")
     grid = fig.add_gridspec(len(heights), 2 + len(layers), height_ratios=heights)
     best = int(np.argmax(probabilities))
     top = [fig.add_subplot(grid[0, i]) for i in range(2 + len(layers))]

@@ -3,7 +3,10 @@
     grey, notes = prepared_input(opened_image(path), (28, 28), margin=4)
 
 - Opened with Pillow (PNG, JPEG, GIF, BMP, TIFF, WebP, ...), its size checked from the header
-  before any pixel is decoded; EXIF rotation applied; transparency laid over white paper.
+  before any pixel is decoded (at most MAX_SIDE a side and MAX_PIXELS in all); an image larger
+  than WORK_SIDE is reduced to it (box average) before anything else, so what it costs beyond
+  its decoding does not grow with its size; EXIF rotation applied; transparency laid over
+  white paper.
 - Light on dark like MNIST: where the border is mostly light (a dark digit on paper) the image
   is inverted, and the notes say so.
 - An image already at the model's input size is then used as it is. Any other is fitted as
@@ -15,6 +18,8 @@
 """
 from __future__ import annotations
 
+import errno
+import os
 import warnings
 from pathlib import Path
 
@@ -23,53 +28,109 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from featuremaps.errors import FeaturemapsError, first_line
 
-MAX_SIDE = 10_000  # pixels; a larger image is refused from its header (Pillow's decompression-bomb guard)
-INK = 0.25          # of the stretched range: what counts as ink when cropping
+MAX_SIDE = 10_000         # pixels a side; a larger image is refused from its header
+MAX_PIXELS = 100_000_000  # in all (10,000 x 10,000): decoded, at most 400 MB (4 bytes a pixel)
+WORK_SIDE = 2_048         # a larger image is reduced to this before it is prepared
+INK = 0.25                # of the stretched range: what counts as ink when cropping
+NO_INK = "no ink found: the input is blank"
+ORIGINAL_SIZE = "featuremaps.original_size"  # set in a reduced image's info
 
 
 class ImageError(FeaturemapsError):
     """An image file that cannot be used: missing, empty, not an image, too large, damaged."""
 
 
+def shown_name(path) -> str:
+    """`path` as text to print, draw and write: bytes that are not UTF-8 shown as U+FFFD."""
+    return os.fsencode(str(path)).decode("utf-8", "replace")
+
+
+def _too_large(width: int, height: int) -> bool:
+    return max(width, height) > MAX_SIDE or width * height > MAX_PIXELS
+
+
+def _size_refusal(shown: str, width: int, height: int) -> ImageError:
+    return ImageError(f"{shown}: {width:,} x {height:,} pixels, larger than allowed ({MAX_SIDE:,} a side, "
+                      f"{MAX_PIXELS // 1_000_000} megapixels in all); refused before decoding")
+
+
 def opened_image(path: str | Path) -> Image.Image:
-    """The decoded image; ImageError with one line for anything else."""
-    path = Path(path)
+    """The decoded image, reduced to WORK_SIDE a side at most; ImageError with one line for anything else."""
+    path, shown = Path(path), shown_name(path)
+    if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ImageError(f"{shown}: a symbolic link that loops back on itself") from None
+        raise ImageError(f"{shown}: a symbolic link to {shown_name(os.readlink(path))}, which does not exist")
     if path.is_dir():
-        raise ImageError(f"{path}: a folder, not an image file")
+        raise ImageError(f"{shown}: a folder, not an image file")
     if not path.exists():
-        raise ImageError(f"{path}: not found")
+        raise ImageError(f"{shown}: not found")
     if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file")
+        raise ImageError(f"{shown}: empty file")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Our own size limit, below Pillow's, is checked from the header just after.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(path)  # reads the header only
         except UnidentifiedImageError:
-            raise ImageError(f"{path}: not an image Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(f"{path}: refused before decoding: {first_line(exc)}") from None
+            raise ImageError(f"{shown}: not an image Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...)") from None
+        except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+            raise ImageError(f"{shown}: larger than allowed ({MAX_SIDE:,} a side, {MAX_PIXELS // 1_000_000} "
+                             f"megapixels in all); refused before decoding") from None
         except OSError as exc:
-            raise ImageError(f"{path}: cannot be read ({first_line(exc)})") from None
+            raise ImageError(f"{shown}: cannot be read ({first_line(exc)})") from None
     width, height = image.size
-    if max(width, height) > MAX_SIDE:
+    if _too_large(width, height):
         image.close()
-        raise ImageError(f"{path}: {width} x {height} pixels, larger than {MAX_SIDE:,} x {MAX_SIDE:,}; "
-                         f"refused before decoding")
+        raise _size_refusal(shown, width, height)
     try:
+        if max(width, height) > WORK_SIDE:
+            image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decoded at a reduced scale
         image.load()
+        small = _reduced(image)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot be decoded ({first_line(exc)}); is it truncated or damaged?") from None
+        raise ImageError(f"{shown}: cannot be decoded ({first_line(exc)}); is it truncated or damaged?") from None
+    if small.size != (width, height):
+        small.info[ORIGINAL_SIZE] = (width, height)
+    return small
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """`image` box-averaged by a whole factor to WORK_SIDE a side at most (EXIF kept for rotation)."""
+    factor = -(-max(image.size) // WORK_SIDE)
+    if factor < 2:
+        return image
+    exif = image.getexif()
+    if image.mode in ("P", "PA", "1"):
+        image = flattened(image)
+        image = image if image.mode != "P" else image.convert("RGB")
+        image = image if image.mode != "1" else image.convert("L")
+    try:
+        small = image.reduce(factor)
+    except ValueError:  # a mode reduce does not take (16-bit, CMYK, ...)
+        small = image.convert("RGB").reduce(factor)
+    if exif:
+        small.info["exif"] = exif.tobytes()
+    return small
+
+
+def flattened(image: Image.Image) -> Image.Image:
+    """`image` with any transparency laid over white paper (then opaque RGBA); as it is otherwise."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's advice on palette transparency: this is it
+            rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba)
     return image
 
 
 def grey_pixels(image: Image.Image) -> np.ndarray:
     """uint8 [H, W]: upright (EXIF), transparency over white, luminance."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, rgba)
-    return np.array(image.convert("L"), dtype=np.uint8)  # a writable copy
+    return np.array(flattened(ImageOps.exif_transpose(image)).convert("L"), dtype=np.uint8)  # a writable copy
 
 
 def _border(grey: np.ndarray) -> np.ndarray:
@@ -89,14 +150,19 @@ def background_level(grey: np.ndarray) -> float:
     return float(median + 3 * np.median(np.abs(edge - median)))
 
 
+def _span(flags: np.ndarray) -> tuple[int, int]:
+    where = np.flatnonzero(flags)
+    return int(where[0]), int(where[-1]) + 1
+
+
 def fitted(grey: np.ndarray, size: tuple, margin: int) -> np.ndarray:
     """A light-on-dark image of any size fitted into `size` as MNIST's were (see the module's docstring)."""
     level = grey.astype(np.float64) - background_level(grey)
     top = level.max()
     level = np.clip(level / top, 0, 1) if top > 0 else np.zeros_like(level)
-    ink = np.argwhere(level >= INK)
-    if len(ink):
-        (y0, x0), (y1, x1) = ink.min(0), ink.max(0) + 1
+    ink = level >= INK
+    if ink.any():
+        (y0, y1), (x0, x1) = _span(ink.any(1)), _span(ink.any(0))
         level = level[y0:y1, x0:x1]
     h, w = size
     box_h, box_w = max(h - 2 * margin, 1), max(w - 2 * margin, 1)
@@ -119,10 +185,14 @@ def fitted(grey: np.ndarray, size: tuple, margin: int) -> np.ndarray:
 def prepared_input(image: Image.Image, size: tuple, margin: int) -> tuple[np.ndarray, list]:
     """(uint8 [H, W] light on dark at the model's input size, notes on what was done)."""
     grey = grey_pixels(image)
-    notes = [f"{grey.shape[1]}x{grey.shape[0]}"]
+    width, height = image.info.get(ORIGINAL_SIZE, (grey.shape[1], grey.shape[0]))
+    notes = [f"{width}x{height}"] + ([f"reduced to {grey.shape[1]}x{grey.shape[0]}"]
+                                     if (width, height) != (grey.shape[1], grey.shape[0]) else [])
     if border_level(grey) > 127:
         grey = 255 - grey
         notes.append("inverted (dark on light)")
+    if grey.max() <= background_level(grey):
+        notes.append(NO_INK)
     if grey.shape == tuple(size):
         notes.append("used as it is")
         return grey, notes

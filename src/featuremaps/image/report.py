@@ -1,6 +1,7 @@
 """The images command's work: prepare each image, run the model once over all of them, draw a
 figure per image on every core, and write the page and the numbers. An image that cannot be
-used is reported in one line and skipped; the others are still done."""
+used, whatever the reason (a bad file, a name that is not UTF-8, a failure while drawing), is
+reported in one line and skipped; the others are still done."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,12 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from featuremaps.errors import first_line
 from featuremaps.files import safe_name, write_json, write_text
-from featuremaps.image.figure import image_figure, thumbnail
+from featuremaps.image.figure import image_figure, image_inches, thumbnail
 from featuremaps.image.page import NUMBERS, PAGE, image_record, page_html
-from featuremaps.image.prepare import ImageError, opened_image, prepared_input
+from featuremaps.image.prepare import ImageError, shown_name, opened_image, prepared_input
 from featuremaps.image.response import response
+from featuremaps.model.network import conv_layer_names
 from featuremaps.params import RenderParams
+from featuremaps.report.budget import Sized, check_pixel_budget
 from featuremaps.report.pool import fork_map
 
 DIGITS_MARGIN = 4  # of 28 pixels: MNIST's digits fit a 20x20 box; Fashion-MNIST's items fill the frame
@@ -38,7 +42,7 @@ def figure_names(paths: list) -> list:
     """<stem>.png for each path; a repeated stem gets -2, -3, ..."""
     names, seen = [], {}
     for path in paths:
-        stem = safe_name(Path(path).stem, "image")
+        stem = safe_name(shown_name(Path(path).stem), "image")
         seen[stem] = seen.get(stem, 0) + 1
         names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}-{seen[stem]}.png")
     return names
@@ -54,26 +58,40 @@ def prepared_images(paths: list, size: tuple, margin: int) -> tuple[list, list]:
             done.append(Prepared(Path(path), thumbnail(image), grey, notes))
         except ImageError as exc:
             errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001: one file's problem, whatever raised it, never stops the rest
+            errors.append(f"{shown_name(path)}: cannot be used ({type(exc).__name__}: {first_line(exc)})")
     return done, errors
 
 
+def check_figure_budget(model, n_classes: int, render: RenderParams, out: Path) -> None:
+    """ParamsError before any work when an image's figure would exceed render's pixel budget."""
+    n_maps = [module.out_channels for name, module in model.named_modules() if name in conv_layer_names(model)]
+    check_pixel_budget([Sized("<image>.png", lambda p: image_inches(n_maps, n_classes))], render, out)
+
+
 def write_image_report(images: list, model, ckpt: dict, model_name: str, out: Path, render: RenderParams,
-                       activation: str) -> list:
-    """Figures, page and numbers of the prepared `images` under `out`; returns their records."""
+                       activation: str) -> tuple[list, list]:
+    """Figures, page and numbers of the prepared `images` under `out`: (records of those drawn,
+    one-line errors for those that could not be)."""
     classes = ckpt["classes"]
     seen = response(model, np.stack([p.grey for p in images]), ckpt["mean"], ckpt["std"], activation)
     names = figure_names([p.path for p in images])
 
     def draw(i):
         p = images[i]
-        image_figure(out / names[i], render, p.path.name, p.original, p.grey, p.notes, seen.probabilities[i],
-                     classes, {layer: m[i] for layer, m in seen.maps.items()},
-                     {layer: c[i] for layer, c in seen.gradcam.items()}, activation)
+        try:
+            image_figure(out / names[i], render, shown_name(p.path.name), p.original, p.grey, p.notes,
+                         seen.probabilities[i], classes, {layer: m[i] for layer, m in seen.maps.items()},
+                         {layer: c[i] for layer, c in seen.gradcam.items()}, activation)
+        except Exception as exc:  # noqa: BLE001: reported for this image; the others are still drawn
+            return f"{shown_name(p.path)}: its figure could not be drawn ({type(exc).__name__}: {first_line(exc)})"
+        return None
 
     out.mkdir(parents=True, exist_ok=True)
-    fork_map(draw, list(range(len(images))))
-    records = [image_record(p.path.name, names[i], p.notes, seen.probabilities[i], classes)
-               for i, p in enumerate(images)]
-    write_json(out / NUMBERS, {"model": model_name, "activation": activation, "images": records})
-    write_text(out / PAGE, page_html(records, model_name))
-    return records
+    failed = fork_map(draw, list(range(len(images))))
+    records = [image_record(shown_name(p.path.name), names[i], p.notes, seen.probabilities[i], classes)
+               for i, p in enumerate(images) if failed[i] is None]
+    if records:
+        write_json(out / NUMBERS, {"model": model_name, "activation": activation, "images": records})
+        write_text(out / PAGE, page_html(records, model_name))
+    return records, [line for line in failed if line]

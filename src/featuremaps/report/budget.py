@@ -19,6 +19,14 @@ MAX_PIXELS = 40_000_000    # width x height
 SIZE_SETTINGS = ("dpi", "tile_inches", "n_samples")
 
 
+@dataclasses.dataclass(frozen=True)
+class Sized:
+    """A figure outside render's catalogue (compare's, image's): its file name and its size in
+    inches from the render params, all the budget needs."""
+    file: str
+    inches: object  # RenderParams -> (width, height)
+
+
 def pixel_size(figure, params: RenderParams) -> tuple[int, int]:
     # Agg truncates inches x dpi to whole pixels
     w, h = figure.inches(params)

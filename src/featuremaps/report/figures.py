@@ -210,25 +210,61 @@ def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, s
     return all_edges
 
 
+# Class x channel heatmaps (selectivity, ablation): COLUMN_INCHES a channel, all layers side by side
+# while they have at most WRAP_CHANNELS together; wider ones wrap, a row of at most WRAP_CHANNELS
+# channels of one layer at a time, so that any channel count draws within the pixel budget.
+COLUMN_INCHES, ROW_INCHES, WRAP_CHANNELS = 0.38, 0.36, 64
+
+
+def heatmap_rows(n_channels: list) -> list:
+    """Rows of panels, each panel (layer position, first channel, end channel)."""
+    if sum(n_channels) <= WRAP_CHANNELS:
+        return [[(i, 0, n) for i, n in enumerate(n_channels)]]
+    return [[(i, start, min(start + WRAP_CHANNELS, n))] for i, n in enumerate(n_channels)
+            for start in range(0, n, WRAP_CHANNELS)]
+
+
+def heatmap_figsize(n_channels: list, n_rows: int, extra_height: float) -> tuple[float, float]:
+    rows = heatmap_rows(n_channels)
+    if len(rows) == 1:
+        return sum(n_channels) * COLUMN_INCHES + 2.8 * len(n_channels), n_rows * ROW_INCHES + extra_height
+    width = max(sum(stop - start for _, start, stop in row) * COLUMN_INCHES + 2.8 * len(row) for row in rows)
+    return width, len(rows) * (n_rows * ROW_INCHES + extra_height - 0.6) + 0.6
+
+
 def selectivity_figsize(n_features: list, n_classes: int) -> tuple[float, float]:
-    """One heatmap per layer side by side; n_features: each layer's feature count."""
-    return (sum(n_features) * 0.38 + 2.8 * len(n_features), n_classes * 0.36 + 1.6)
+    """One heatmap per layer side by side (wrapped when wide); n_features: each layer's feature count."""
+    return heatmap_figsize(n_features, n_classes, 1.6)
+
+
+def heatmap_axes(fig, n_channels: list) -> list:
+    """[(axes, layer position, first channel, end channel)] laid out as heatmap_rows says."""
+    rows = heatmap_rows(n_channels)
+    if len(rows) == 1:
+        axes = fig.subplots(1, len(n_channels), squeeze=False, width_ratios=[n + 2 for n in n_channels])
+        return [(axes[0, i], i, start, stop) for i, start, stop in rows[0]]
+    grid = fig.add_gridspec(len(rows), WRAP_CHANNELS + 2)
+    return [(fig.add_subplot(grid[r, :stop - start + 2]), i, start, stop) for r, [(i, start, stop)] in enumerate(rows)]
 
 
 def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, layer_means: dict,
                        classes: list) -> None:
     """Class x feature heatmaps of mean summed activation, min-max scaled per feature across classes."""
-    fig, axes = plt.subplots(1, len(layer_means), layout="constrained", squeeze=False, figsize=figsize,
-                             width_ratios=[m.shape[1] + 2 for m in layer_means.values()])
-    for ax, (layer, means) in zip(axes.flat, layer_means.items()):
+    fig = plt.figure(layout="constrained", figsize=figsize)
+    layers = list(layer_means)
+    panels = heatmap_axes(fig, [m.shape[1] for m in layer_means.values()])
+    for ax, i, start, stop in panels:
+        means = layer_means[layers[i]][:, start:stop]
         lo, hi = np.nanmin(means, axis=0, keepdims=True), np.nanmax(means, axis=0, keepdims=True)
         norm = np.divide(means - lo, hi - lo, out=np.zeros_like(means), where=hi > lo)
         im = ax.imshow(norm, cmap=params.cmap, vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(means.shape[1]), [str(f + 1) for f in range(means.shape[1])], fontsize=8)
+        ax.set_xticks(range(stop - start), [str(f + 1) for f in range(start, stop)], fontsize=8)
         ax.set_yticks(range(len(classes)), classes, fontsize=8)
-        ax.set_xlabel(f"{layer} feature")
-        ax.set_title(layer, fontsize=10)
-    bar = fig.colorbar(im, ax=axes[0, -1], shrink=0.8, ticks=[0, 1])
+        ax.set_xlabel(f"{layers[i]} feature")
+        ax.set_title(layers[i] if len(panels) == len(layers) else f"{layers[i]}: features {start + 1}-{stop}",
+                     fontsize=10)
+    bar = fig.colorbar(im, ax=panels[-1][0] if len(panels) == len(layers) else [p[0] for p in panels],
+                       shrink=0.8, ticks=[0, 1])
     bar.ax.set_yticklabels(["least\nresponsive\nclass", "most\nresponsive\nclass"], fontsize=8)
     bar.set_label("class mean, scaled per feature")
     fig.suptitle(heading, fontsize=11)
@@ -371,21 +407,25 @@ def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: 
 
 
 def ablation_figsize(n_channels: list, n_rows: int) -> tuple[float, float]:
-    return (sum(n_channels) * 0.38 + 2.8 * len(n_channels), n_rows * 0.36 + 1.8)
+    return heatmap_figsize(n_channels, n_rows, 1.8)
 
 
 def ablation_figure(path: Path, params: RenderParams, figsize, heading: str, drops: dict, row_labels: list) -> None:
-    """One heatmap per layer: rows = classes (and all images), columns = channels, colour = the
-    accuracy lost in percentage points when that channel alone is zeroed."""
+    """One heatmap per layer (wrapped when wide): rows = classes (and all images), columns = channels,
+    colour = the accuracy lost in percentage points when that channel alone is zeroed."""
     m = max(float(np.nanmax(np.abs(d))) for d in drops.values()) or 1.0
-    fig, axes = plt.subplots(1, len(drops), layout="constrained", squeeze=False, figsize=figsize,
-                             width_ratios=[d.shape[1] + 2 for d in drops.values()])
-    for ax, (layer, d) in zip(axes.flat, drops.items()):
+    fig = plt.figure(layout="constrained", figsize=figsize)
+    layers = list(drops)
+    panels = heatmap_axes(fig, [d.shape[1] for d in drops.values()])
+    for ax, i, start, stop in panels:
+        d = drops[layers[i]][:, start:stop]
         im = ax.imshow(d, cmap=params.diverging_cmap, vmin=-m, vmax=m, aspect="auto")
-        ax.set_xticks(range(d.shape[1]), [str(c + 1) for c in range(d.shape[1])], fontsize=8)
+        ax.set_xticks(range(stop - start), [str(c + 1) for c in range(start, stop)], fontsize=8)
         ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
-        ax.set_xlabel(f"{layer} channel zeroed")
-        ax.set_title(layer, fontsize=10)
-    fig.colorbar(im, ax=axes[0, -1], shrink=0.8, label="accuracy lost (percentage points)")
+        ax.set_xlabel(f"{layers[i]} channel zeroed")
+        ax.set_title(layers[i] if len(panels) == len(layers) else f"{layers[i]}: channels {start + 1}-{stop}",
+                     fontsize=10)
+    fig.colorbar(im, ax=panels[-1][0] if len(panels) == len(layers) else [p[0] for p in panels], shrink=0.8,
+                 label="accuracy lost (percentage points)")
     fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
