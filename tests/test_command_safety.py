@@ -97,25 +97,24 @@ def test_image_refuses_an_out_it_did_not_make(repo, tmp_path):
 def test_a_killed_compare_leaves_a_folder_the_next_run_removes(repo):
     target = repo.path / "reports/compare/HEAD-vs-workspace"
     pattern = f".{target.name}.*.tmp"
+    (repo.tmp / "system-tmp").mkdir()
+    repo.env["TMPDIR"] = str(repo.tmp / "system-tmp")  # nothing may land in the system's temporary folder
     proc = subprocess.Popen([str(BIN / "featuremaps"), "compare", "HEAD", "workspace"], cwd=repo.path, env=repo.env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Kill it once it has started writing: once its temporary folder holds a fetched file.
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
-        if any((p / "scratch").is_dir() and any((p / "scratch").rglob("*.parquet"))
-               for p in target.parent.glob(pattern)):
+        if any(any((p / "scratch").rglob("*.parquet")) for p in target.parent.glob(pattern)):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "compare ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    left = list(target.parent.glob(pattern))
-    assert len(left) == 1
+    assert len(list(target.parent.glob(pattern))) == 1
     proc = featuremaps(repo, "compare", "HEAD", "workspace")
     assert proc.returncode == 0, proc.stderr
     assert list(target.parent.glob(pattern)) == [] and (target / "compare.json").is_file()
-    assert not any(p.name.startswith("featuremaps-compare-") for p in Path(os.environ.get("TMPDIR", "/tmp")).iterdir()
-                   if p.stat().st_mtime > time.time() - 600 and p.is_dir() and str(repo.tmp) not in str(p))
+    assert [p.name for p in (repo.tmp / "system-tmp").iterdir() if p.name.startswith("featuremaps")] == []
 
 
 def test_compare_names_outputs_missing_from_the_cache(repo):
@@ -225,3 +224,19 @@ def test_the_largest_accepted_image_is_prepared_and_a_larger_one_refused(tmp_pat
         Image.new("L", (MAX_SIDE + 1, 10)).save(fh, format="PNG")
     with pytest.raises(ImageError, match="refused before decoding"):
         opened_image(tmp_path / "wide.png")
+
+
+def test_a_comparison_too_large_to_draw_is_refused_before_drawing(tmp_path):
+    from types import SimpleNamespace
+
+    from featuremaps.compare.output import check_figure_budget
+    from featuremaps.errors import ParamsError
+    from featuremaps.params import RenderParams
+    side = SimpleNamespace(layers=["conv1", "conv2"])
+    c = SimpleNamespace(a=side, b=side, layers=["conv1", "conv2"],
+                        matches={"conv1": SimpleNamespace(correlation=np.zeros((256, 256))),
+                                 "conv2": SimpleNamespace(correlation=np.zeros((256, 256)))})
+    with pytest.raises(ParamsError) as info:  # (2 + 256 + 256) x 0.32 + 7.5 = 172 inches: 17,200 px at 100 dpi
+        check_figure_budget(c, RenderParams(), tmp_path)
+    assert "similarity.png 17,198 x" in str(info.value) and "render.dpi <= 46" in str(info.value)
+    check_figure_budget(c, RenderParams(dpi=46), tmp_path)

@@ -218,6 +218,16 @@ def test_figure_over_the_pixel_budget(repo):
                                 "; every figure fits at render.dpi <= 46"])
 
 
+def test_settings_over_the_cost_budget_stop_at_check(repo):
+    """Each inside its range, together they would need hours and more memory than the budget: the
+    check stage refuses them before the download, naming the largest value that fits."""
+    repo.set_params(model={"conv1_channels": 256, "conv2_channels": 256})
+    for target in ("check", "attribute"):  # the check stage alone, and the whole pipeline up to attribute
+        fails_cleanly(repo, target, expect=["params.yaml: model.conv1_channels = 256, model.conv2_channels = 256",
+                                            "on 400 images of 28x28 need", "visualize about",
+                                            "the budget is 8 GiB and 30 min a stage; it fits at"])
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("stage", ["train", "extract", "visualize", "attribute"])
 def test_cuda_where_there_is_none(repo, stage):

