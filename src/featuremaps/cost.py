@@ -264,8 +264,8 @@ def check_costs(params, shape: DataShape) -> None:
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"
     device = {c.stage: getattr(params, c.stage).device for c in over}
     cpu = [stage for stage, d in device.items() if d not in ("cuda", "mps")]
-    gpu_hint = (f" (times on the CPU; with a GPU set {cpu[0]}.device: cuda)" if cpu and any(
-        c.seconds > TIME_BUDGET for c in over if c.stage in cpu) else "")
+    slow = [c.stage for c in over if c.stage in cpu and c.seconds > TIME_BUDGET]
+    gpu_hint = f" (times on the CPU; on a GPU set {', '.join(f'{x}.device' for x in slow)}: cuda)" if slow else ""
     raise ParamsError(
         f"params.yaml: {now} on {shape.n_images:,} images of {shape.height}x{shape.width} need "
         f"{'; '.join(describe(c) for c in over)}{gpu_hint}; the budget is {memory / GiB:.0f} GiB and "
