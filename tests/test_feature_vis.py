@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from featuremaps.analysis.feature_vis import dataset_best, objective_values, visualise_layer
+from featuremaps.analysis.feature_vis import LayerVisualisation, dataset_best, objective_values, progress_line, \
+    visualise_layer
 from featuremaps.analysis.feature_vis_store import read_visualisations
 from featuremaps.data.store import read_split
 from featuremaps.model.checkpoint import load_checkpoint
@@ -102,3 +103,19 @@ def test_receptive_field_is_where_the_gradient_reaches(shape):
             assert (rows.min(), cols.min(), rows.max(), cols.max()) == receptive_field(path, y, xx, shape), (layer, y, xx)
     # by hand: a conv2 unit in the middle sees 8x8 pixels (3x3 conv, 2x2 pool, 3x3 conv)
     assert receptive_field(model.spatial_path("conv2"), 5, 5, shape) == (7, 7, 14, 14)
+
+
+def test_the_log_names_dead_features_instead_of_dividing_by_zero():
+    values = np.array([[2.0, 3.0], [0.0, 0.0], [1.0, 4.0], [0.0, 0.0]])  # features 2 and 4: nothing excites them
+    vis = LayerVisualisation(np.zeros((4, 2, 3, 3), np.uint8), values, np.zeros((4, 3, 3), np.uint8),
+                             np.array([4.0, 0.0, 2.0, 0.0]), np.arange(4), np.array([2.0, 0.0, 1.0, 0.0]))
+    with np.errstate(all="raise"):
+        line = progress_line(vis, VisualizeParams(seeds=2, steps=8), "train", 1.0)
+    # live features: best seed / best image = 3/2 and 4/1; refined = 4/2 and 2/1
+    assert "best seed min 1.50 median 2.75, refined min 2.00 median 2.00" in line
+    assert line.endswith("; dead (zero or below on every train image): features 2, 4")
+    all_dead = LayerVisualisation(vis.images, values * 0, vis.refined_images, vis.refined_values * 0, vis.dataset_index,
+                                  vis.dataset_value * 0)
+    with np.errstate(all="raise"):
+        line = progress_line(all_dead, VisualizeParams(seeds=2, steps=8), "train", 1.0)
+    assert "nan" not in line and "objective" not in line and line.endswith("features 1, 2, 3, 4")
