@@ -159,7 +159,9 @@ def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expe
 
 
 def test_cpu_device_uses_every_core(monkeypatch):
-    monkeypatch.setattr(device_module.os, "cpu_count", lambda: 3)
+    import featuremaps.threads as threads
+    monkeypatch.setattr(threads, "cpu_count", lambda: 3)
+    monkeypatch.delenv(threads.ENV_THREADS, raising=False)
     before = torch.get_num_threads()
     try:
         assert select_device("cpu") == CPU and torch.get_num_threads() == 3

@@ -1,11 +1,10 @@
 """Choosing the torch device by name: auto = CUDA, then MPS, then CPU."""
 from __future__ import annotations
 
-import os
-
 import torch
 
 from featuremaps.errors import ArgumentError
+from featuremaps.threads import apply_threads
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -24,7 +23,7 @@ def select_device(name: str) -> torch.device:
     if name not in available:
         raise ArgumentError(f"this machine has no {name.upper()} device; available here: {', '.join(available)}")
     if name == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+        apply_threads()
     return torch.device(name)
 
 
