@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from featuremaps.data.idx import MAX_BYTES
 from featuremaps.errors import ParamsError
 
 GiB = 1 << 30
@@ -84,10 +86,19 @@ def data_shape(meta: dict) -> DataShape:
 
 
 def _idx_header(path: Path) -> tuple:
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rb") as fh:
+    """The shape an IDX file's header gives, if its length agrees (for gzip, the trailer's size);
+    ValueError otherwise: the download stage reads the file and says what is wrong with it."""
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+        fh.seek(-4, os.SEEK_END)
+        stored = struct.unpack("<I", fh.read(4))[0] if gzipped else path.stat().st_size  # gzip: size mod 2**32
+    with (gzip.open if gzipped else open)(path, "rb") as fh:
         magic = fh.read(4)
-        return struct.unpack(f">{magic[3]}I", fh.read(4 * magic[3]))
+        shape = struct.unpack(f">{magic[3]}I", fh.read(4 * magic[3]))
+    size = 4 + 4 * len(shape) + math.prod(shape)
+    if size > MAX_BYTES or (size if not gzipped else size % 2**32) != stored:
+        raise ValueError(f"{path}: header disagrees with the file")
+    return shape
 
 
 def expected_data_shape(params) -> DataShape:
