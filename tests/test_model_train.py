@@ -162,6 +162,7 @@ def test_cpu_device_uses_every_core(monkeypatch):
     import featuremaps.threads as threads
     monkeypatch.setattr(threads, "cpu_count", lambda: 3)
     monkeypatch.delenv(threads.ENV_THREADS, raising=False)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0)
     before = torch.get_num_threads()
     try:
         assert select_device("cpu") == CPU and torch.get_num_threads() == 3

@@ -1,29 +1,31 @@
-"""How many CPU threads torch uses, and how they wait: one policy, applied where every stage and
-command starts (the package's import, before torch is loaded).
+"""How many CPU threads torch uses: one policy, applied by select_device wherever a stage or
+command runs torch on the CPU.
 
-- OMP_WAIT_POLICY=PASSIVE: OpenMP's threads sleep at the end of a parallel region instead of
-  spinning. A stage runs hundreds of small parallel regions a batch; when another process holds
-  a core, a spinning team waits on a thread that is not running (six times slower with one busy
-  process beside it on two cores), a sleeping one costs a few microseconds a region. The
-  runtime reads it once, when torch loads it: it must be in the environment before.
-- Intra-op threads: the machine's cores (those this process may run on) divided by the number
-  of `dvc exp queue-worker` processes of the same queue running now, so `dvc queue start -j 2`
-  runs two experiments on a core each instead of four threads on two cores.
-- FEATUREMAPS_THREADS=N overrides the count; an OMP_WAIT_POLICY already set is left as it is.
+torch's OpenMP team waits for its slowest thread at the end of each of the hundreds of small
+parallel regions in a batch. With as many threads as cores and one core taken by another process,
+every region waits for a thread that is not running: 3 to 10 times slower (measured:
+benchmarks/contention.py). So a stage takes the cores that are free when it starts:
+
+- the cores this process may run on, divided among the `dvc exp queue-worker` processes of the
+  same queue running now (`dvc queue start -j 2` runs two experiments on a core each);
+- less the cores other processes keep busy at that moment (runnable tasks in /proc/loadavg,
+  sampled a few times, the fewest taken), at least one;
+- FEATUREMAPS_THREADS=N overrides both.
+
+OMP_WAIT_POLICY is left as the user has it: PASSIVE halves the damage of a load that arrives
+mid-run, but costs a fifth of the quiet machine's speed (measured), and the count above already
+keeps the team off taken cores.
 """
 from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 ENV_THREADS = "FEATUREMAPS_THREADS"
+LOADAVG = Path("/proc/loadavg")
 WORKER = re.compile(r"exp\x00queue-worker\x00(dvc-exp-[0-9a-f]+)-\d+@")  # dvc's queue worker, by node name
-
-
-def set_wait_policy(environ=os.environ) -> None:
-    """OMP_WAIT_POLICY=PASSIVE unless set: call before torch is imported."""
-    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def cpu_count() -> int:
@@ -71,6 +73,21 @@ def queue_workers(pid: int | None = None) -> int:
     return max(1, len(nodes))
 
 
+def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
+    """Cores other processes keep busy now: the fewest runnable tasks /proc/loadavg shows over a few
+    samples, less this process (0 where it cannot say)."""
+    seen = []
+    for i in range(samples):
+        try:
+            running = int(LOADAVG.read_text().split()[3].split("/")[0])
+        except (OSError, IndexError, ValueError):
+            return 0
+        seen.append(running)
+        if i + 1 < samples:
+            time.sleep(interval)
+    return max(0, min(seen) - 1)
+
+
 def thread_count(environ=os.environ) -> int:
     """The intra-op threads a stage or command uses (see the module's docstring)."""
     given = environ.get(ENV_THREADS, "").strip()
@@ -80,7 +97,8 @@ def thread_count(environ=os.environ) -> int:
             raise ArgumentError(f"{ENV_THREADS}={given!r} is not allowed; expected a whole number of threads, "
                                 f"at least 1")
         return int(given)
-    return max(1, cpu_count() // queue_workers())
+    cores = cpu_count()
+    return max(1, min(cores // queue_workers(), cores - busy_cores()))
 
 
 def apply_threads() -> int:
