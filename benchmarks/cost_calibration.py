@@ -12,12 +12,11 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from common import ROOT
+from common import ROOT, time_stage
 from featuremaps.cost import GiB, data_shape, stage_costs
 from featuremaps.params import load_params
 from synthetic import write_idx_folder
@@ -50,13 +49,9 @@ def run_case(folder: Path, n_train: int, n_test: int, sections: dict) -> list:
     costs = {c.stage: c for c in stage_costs(load_params(folder / "params.yaml"), data_shape(read_meta(folder / "data/dataset")))}
     rows = []
     for stage in STAGES:
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=folder, env=env, capture_output=True,
-                              text=True)
-        seconds = time.perf_counter() - start
-        if proc.returncode:
-            raise SystemExit(f"{stage} failed: {proc.stderr[-2000:]}")
-        peak = float(re.findall(r"peak memory (\d+) MiB", proc.stderr)[-1]) * (1 << 20)
+        times, log = time_stage(folder, env, stage, 1)
+        seconds = times[0]
+        peak = float(re.findall(r"peak memory (\d+) MiB", log)[-1]) * (1 << 20)
         rows.append((stage, costs[stage].bytes, peak, costs[stage].seconds, seconds))
     return rows
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from featuremaps.data.idx import MAX_BYTES
 from featuremaps.errors import ParamsError
+from featuremaps.params import Params
 
 GiB = 1 << 30
 MEMORY_BUDGET = 8 * GiB
@@ -227,7 +228,7 @@ def _with(params, key: str, value):
 
 def _low(key: str) -> int:
     section, name = key.split(".")
-    cls = type(getattr(__import__("featuremaps.params", fromlist=["Params"]).Params(), section))
+    cls = type(getattr(Params(), section))
     return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["low"]
 
 

@@ -65,7 +65,8 @@ def prepared_images(paths: list, size: tuple, margin: int) -> tuple[list, list]:
 
 def check_figure_budget(model, n_classes: int, render: RenderParams, out: Path) -> None:
     """ParamsError before any work when an image's figure would exceed render's pixel budget."""
-    n_maps = [module.out_channels for name, module in model.named_modules() if name in conv_layer_names(model)]
+    modules = dict(model.named_modules())
+    n_maps = [modules[name].out_channels for name in conv_layer_names(model)]
     check_pixel_budget([Sized("<image>.png", lambda p: image_inches(n_maps, n_classes))], render, out)
 
 
