@@ -214,3 +214,20 @@ def test_cycle_finder_and_import_reader_on_known_answers(tmp_path):
     fake.write_text("import importlib\nname = 'featuremaps.paths'\nimportlib.import_module(name)\n")
     with pytest.raises(pytest.fail.Exception, match="dynamic import"):
         local_imports(fake)
+
+
+def test_committed_lock_records_the_code_as_it_is():
+    """The committed dvc.lock was written by the committed code: every stage's script and module
+    deps hash to what dvc.lock records, so `dvc status` on a clone says nothing of code changes
+    (a change committed without its pipeline rerun fails here)."""
+    import hashlib
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    assert sorted(lock) == sorted(STAGES)
+    stale = []
+    for name, stage in lock.items():
+        for dep in stage["deps"]:
+            if dep["path"].endswith(".py"):
+                actual = hashlib.md5((ROOT / dep["path"]).read_bytes()).hexdigest()
+                if actual != dep["md5"]:
+                    stale.append(f"{name}: {dep['path']}")
+    assert not stale, f"dvc.lock is older than the code (run `dvc repro` and commit dvc.lock): {stale}"
