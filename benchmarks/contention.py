@@ -8,7 +8,7 @@
     .venv/bin/python benchmarks/contention.py                         # this checkout's code
     .venv/bin/python benchmarks/contention.py --checkout OTHER        # also another checkout's, side by side
 
-Each cell is the median of --repeats runs; the stage's own timing (from its log) and the whole process.
+Each cell is the median of --repeats runs, taken in turn (every condition and checkout once, then again); the stage's own timing (from its log) and the whole process.
 """
 from __future__ import annotations
 
@@ -72,12 +72,13 @@ def main():
                            capture_output=True)
         second = Path(tmp) / "b"
         shutil.copytree(first, second, ignore=shutil.ignore_patterns("idx"))
-        rows = []
+        conditions = ("quiet", "one busy process", "two at once")
+        own = {(st, n, c): [] for st in ("train", "extract") for n, _ in sources for c in conditions}
+        whole = {key: [] for key in own}
         for stage in ("train", "extract"):
-            for name, src in sources:
-                for condition in ("quiet", "one busy process", "two at once"):
-                    own, whole = [], []
-                    for _ in range(args.repeats):
+            for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits every cell alike
+                for condition in conditions:
+                    for name, src in sources:
                         spin = subprocess.Popen([sys.executable, "-c", SPIN]) if condition == "one busy process" \
                             else None
                         try:
@@ -87,15 +88,16 @@ def main():
                             if spin:
                                 spin.kill()
                                 spin.wait()
-                        own += [r[0] for r in results]
-                        whole += [r[1] for r in results]
-                    rows.append((stage, name, condition, statistics.median(own), statistics.median(whole)))
-                    print(f"{stage:8s} {name:24s} {condition:18s} own {rows[-1][3]:6.2f} s   whole process "
-                          f"{rows[-1][4]:6.2f} s", flush=True)
+                        own[stage, name, condition] += [r[0] for r in results]
+                        whole[stage, name, condition] += [r[1] for r in results]
+                        print(f"{stage:8s} {name:24s} {condition:18s} own "
+                              f"{', '.join(f'{r[0]:.2f}' for r in results)} s", flush=True)
+        rows = [(*key, statistics.median(own[key]), statistics.median(whole[key])) for key in own]
         print()
-        for stage, name, condition, own, whole in rows:
+        for stage, name, condition, seconds, process in rows:
             quiet = next(r[3] for r in rows if r[:2] == (stage, name) and r[2] == "quiet")
-            print(f"{stage:8s} {name:24s} {condition:18s} {own:6.2f} s ({own / quiet:4.1f}x quiet)")
+            print(f"{stage:8s} {name:24s} {condition:18s} {seconds:6.2f} s ({seconds / quiet:4.2f}x quiet), "
+                  f"whole process {process:6.2f} s")
 
 
 if __name__ == "__main__":

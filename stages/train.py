@@ -12,7 +12,7 @@ from featuremaps import paths
 from featuremaps.cost import check_costs, data_shape
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import save_checkpoint
-from featuremaps.model.device import select_device
+from featuremaps.model.device import device_name, select_device
 from featuremaps.model.network import build_model, model_config, normalised_images
 from featuremaps.model.records import write_records
 from featuremaps.model.training import fit
@@ -35,7 +35,8 @@ def main():
                  params.train, params.seed, device)
     model.load_state_dict(result.best_state)
     save_checkpoint(paths.MODEL, model, config, meta["mean"], meta["std"], meta["classes"])
-    metrics = write_records(result, device, meta["classes"], va_y, paths.METRICS, paths.HISTORY, paths.CONFUSION)
+    metrics = write_records(result, device_name(device), meta["classes"], va_y, paths.METRICS, paths.HISTORY,
+                            paths.CONFUSION)
     logging.getLogger("featuremaps").info(
         "best epoch %d: val accuracy %.4f, loss %.4f; %.1f s, %.0f images/s on %s", metrics["best_epoch"],
         metrics["val_accuracy"], metrics["val_loss"], metrics["train_seconds"], metrics["images_per_second"],

@@ -74,11 +74,12 @@ def test_fit_keeps_best_epoch_and_is_deterministic():
     losses = [h["val_loss"] for h in a.history]
     assert a.best_epoch == int(np.argmin(losses)) + 1
     assert [h["lr"] for h in a.history] == pytest.approx([1e-3, 1e-3 * 0.995, 1e-3 * 0.995 ** 2])
-    metrics = metrics_of(a, CPU)
+    metrics = metrics_of(a, "cpu (2 threads)")
     assert metrics["val_loss"] == min(losses) and metrics["epochs"] == 3
     assert metrics["train_loss"] == a.history[-1]["train_loss"]
     assert set(metrics) == {"val_accuracy", "val_loss", "best_epoch", "train_accuracy", "train_loss",
                             "epochs", "train_seconds", "images_per_second", "device"}
+    assert metrics["device"] == "cpu (2 threads)"
     _, c = run_fit(3, seed=1)
     assert c.history != a.history
 

@@ -14,6 +14,7 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert ran(first) == ["check", "download", "train", "extract", "visualize", "attribute", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
+    assert re.fullmatch(r"cpu \((1 thread|\d+ threads)\)|cuda \(.+\)|mps", metrics["device"])
     history = (project.path / "reports/plots/history.csv").read_text().splitlines()
     assert history[0] == "epoch,train_loss,val_loss,train_accuracy,val_accuracy,lr" and len(history) == 2
     assert (project.path / "reports/plots/confusion.csv").read_text().startswith("actual,predicted")

@@ -2,7 +2,8 @@
 reports/plots/history.csv, confusion.csv (DVC plots).
 
 metrics.json   val_accuracy, val_loss, best_epoch (lowest val loss), train_accuracy, train_loss
-               (last epoch), epochs, train_seconds, images_per_second, device
+               (last epoch), epochs, train_seconds, images_per_second, device (with its thread
+               count on the CPU: the last bits of the weights depend on it)
 history.csv    one row per epoch: epoch, train/val loss and accuracy, lr
 confusion.csv  one row per val image at the best epoch: actual, predicted (class names)
 """
@@ -25,7 +26,7 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_accuracy", "val_acc
 CONFUSION_COLUMNS = ["actual", "predicted"]
 
 
-def metrics_of(result: FitResult, device) -> dict:
+def metrics_of(result: FitResult, device: str) -> dict:
     best = result.history[result.best_epoch - 1]
     last = result.history[-1]
     return {
@@ -37,11 +38,11 @@ def metrics_of(result: FitResult, device) -> dict:
         "epochs": len(result.history),
         "train_seconds": round(result.train_seconds, 3),
         "images_per_second": round(result.train_images / max(result.train_seconds, 1e-9), 1),
-        "device": str(device),
+        "device": device,
     }
 
 
-def write_records(result: FitResult, device, classes: list, val_labels, metrics: Path, history: Path,
+def write_records(result: FitResult, device: str, classes: list, val_labels, metrics: Path, history: Path,
                   confusion: Path) -> dict:
     """Write the three records of a finished fit; return the metrics."""
     values = metrics_of(result, device)
