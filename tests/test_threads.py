@@ -91,3 +91,32 @@ def test_inside_a_queue_its_running_workers_are_counted():
             proc.kill()
             proc.wait()
     assert threads.queue_workers() == 1  # this test process is in no queue
+
+
+def test_analyses_do_not_depend_on_the_thread_count():
+    """What extract, visualize and attribute compute (the forward pass, each conv layer's output and
+    the gradient with respect to the input) is bit-identical on one thread and on two, so a busy
+    machine changes only their speed; training's weight gradients may differ in the last bits,
+    which is why metrics.json names the thread count."""
+    import torch
+
+    from featuremaps.model.network import ConvNet
+    torch.manual_seed(0)
+    model = ConvNet().eval()
+    images = torch.rand(512, 1, 28, 28)
+    before = torch.get_num_threads()
+
+    def computed(n: int) -> list:
+        torch.set_num_threads(n)
+        x = images.clone().requires_grad_(True)
+        logits = model(x)
+        logits.max(1).values.sum().backward()
+        return [logits.detach(), model.features(images, upto="conv1").detach(),
+                model.features(images, upto="conv2").detach(), x.grad]
+
+    try:
+        one, two = computed(1), computed(2)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)
