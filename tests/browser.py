@@ -58,16 +58,27 @@ def offline_page(width: int = 1200, height: int = 900):
             browser.close()
 
 
-def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 1500) -> dict:
-    """Load file://page_path; non-file requests are aborted. Returns requests, failures, external ones."""
+GRAPHICS = ("Array.from(document.querySelectorAll('svg, canvas')).filter(e => "
+            "(e.tagName.toLowerCase() === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5)"
+            ".length")
+
+
+def open_offline(page_path: Path, screenshot: Path, wait_ms: int = 300, graphics: int = 0) -> dict:
+    """Load file://page_path; non-file requests are aborted. Waits until every image has loaded (or
+    failed) and at least `graphics` drawn svg/canvas elements are there, however slow the machine
+    (up to two minutes, then the caller's assertions say what is missing), then `wait_ms` more for
+    late console errors. Returns requests, failures, external ones, images and graphics seen."""
     with offline_page() as (page, seen):
         page.goto(page_path.resolve().as_uri(), wait_until="load")
+        try:
+            page.wait_for_function(f"Array.from(document.images).every(i => i.complete) && ({GRAPHICS}) >= {graphics}",
+                                   timeout=120_000)
+        except Exception:  # playwright's TimeoutError: the assertions below report what is missing
+            pass
         page.wait_for_timeout(wait_ms)
         seen["images_loaded"] = page.evaluate(
             "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
-        seen["svg_or_canvas_with_content"] = page.evaluate(
-            "Array.from(document.querySelectorAll('svg, canvas')).filter(e => "
-            "(e.tagName.toLowerCase() === 'canvas' && e.width > 0) || e.querySelectorAll('path, rect, text').length > 5).length")
+        seen["svg_or_canvas_with_content"] = page.evaluate(GRAPHICS)
         page.screenshot(path=str(screenshot), full_page=True)
     return seen
 

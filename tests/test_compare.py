@@ -60,7 +60,7 @@ def test_compare_under_dvc(project, tmp_path, capsys):
                                                      if n not in dead]
         assert all(p["correlation"] == pytest.approx(1.0) for p in pairs)
     assert same["changed_params"] == []
-    seen = open_offline(tmp_path / "self/index.html", tmp_path / "self.png")
+    seen = open_offline(tmp_path / "self/index.html", tmp_path / "self.png", graphics=51)
     assert seen["external"] == [] and seen["console_errors"] == []
     assert all(ok for _, ok in seen["images_loaded"]) and seen["svg_or_canvas_with_content"] > 50
 

@@ -19,7 +19,7 @@ def heading(page) -> str:
 def shows(page, text: str) -> bool:
     """Wait until the view's heading is `text` (the view is drawn on the hashchange event)."""
     page.wait_for_function("t => document.querySelector('#view h2')?.textContent === t && "
-                           "!document.getElementById('view').hidden", arg=text, timeout=10_000)
+                           "!document.getElementById('view').hidden", arg=text, timeout=120_000)
     return True
 
 

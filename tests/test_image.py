@@ -53,7 +53,7 @@ def test_a_dataset_image_gives_the_pipelines_own_answer(stage_outputs, tmp_path,
         assert np.allclose(seen.maps[layer][0], examples[layer][c], atol=1e-5)
         assert seen.gradcam[layer].shape == (1, *pixels.shape) and (seen.gradcam[layer] >= 0).all()
     assert (tmp_path / "out/digit.png").stat().st_size > 10_000
-    seen = open_offline(tmp_path / "out/index.html", tmp_path / "page.png", wait_ms=300)
+    seen = open_offline(tmp_path / "out/index.html", tmp_path / "page.png")
     assert seen["external"] == [] and seen["console_errors"] == []
     assert seen["images_loaded"] == [["digit.png", True]]
 

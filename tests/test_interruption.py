@@ -18,6 +18,9 @@ from synthetic import write_idx_folder
 
 # Slow enough to be killed inside the training loop and inside extraction.
 SLOW = dict(train={"epochs": 2, "batch_size": 32}, extract={"batch_size": 1})
+# Killed after its first epoch: so many left that the stage is still training when the signal lands,
+# however late a loaded machine lets this test read the line.
+LONG = {"epochs": 50}
 
 
 def kill_when(proj, marker: str, delay: float = 0.0, timeout: float = 300) -> str:
@@ -60,10 +63,12 @@ def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_p
     reference.repro()
 
     proj = new_project(tmp_path / "killed", idx, **SLOW)
-    kill_when(proj, "featuremaps.train: epoch 1/2")  # inside the training loop
+    proj.set_params(train=LONG)
+    kill_when(proj, "featuremaps.train: epoch 1/50")  # inside the training loop
     assert not (proj.path / "data/model/model.pt").exists()
     assert {"train", "extract", "render"} <= set(proj.status())
     assert set(stage_outs(proj)) == {"check", "download"}
+    proj.set_params(train=SLOW["train"])
 
     kill_when(proj, "featuremaps: extracting", delay=0.1)  # inside extraction (about 1 s here)
     assert not (proj.path / "data/activations/per_image.parquet").exists()
@@ -78,9 +83,9 @@ def test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results(tmp_p
     assert untimed_metrics(proj) == untimed_metrics(reference)
 
     # Killed while retraining with new params: the previous outputs stay, byte for byte.
-    proj.set_params(train={"lr": 0.002})
+    proj.set_params(train={"lr": 0.002, **LONG})
     before, lock_before = snapshot(proj.path), (proj.path / "dvc.lock").read_bytes()
-    kill_when(proj, "featuremaps.train: epoch 1/2")
+    kill_when(proj, "featuremaps.train: epoch 1/50")
     assert_unchanged(proj, before, lock_before)
     assert "train" in proj.status()
 
@@ -113,7 +118,8 @@ def test_two_repros_at_once(project):
 
 
 def test_ctrl_c_stops_a_stage_with_one_line(tmp_path, idx):
-    folder = stage_folder(tmp_path, idx, **SLOW)
+    # With 2 epochs, a loaded machine once let the stage finish before the signal arrived.
+    folder = stage_folder(tmp_path, idx, **{**SLOW, "train": {**SLOW["train"], **LONG}})
     run_stage(folder, "download")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=folder, env=env, stderr=subprocess.PIPE,
@@ -121,7 +127,7 @@ def test_ctrl_c_stops_a_stage_with_one_line(tmp_path, idx):
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if "epoch 1/2" in line:
+        if "epoch 1/50" in line:
             proc.send_signal(signal.SIGINT)
             break
     seen += proc.stderr.readlines()

@@ -62,7 +62,7 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert "index.html" in out
     page = tmp_path / "plots/index.html"
     assert "cdn.jsdelivr" not in page.read_text()
-    seen = open_offline(page, tmp_path / "plots.png", wait_ms=2500)
+    seen = open_offline(page, tmp_path / "plots.png", graphics=3)
     assert seen["external"] == [] and seen["console_errors"] == []
     assert seen["svg_or_canvas_with_content"] >= 3  # loss, accuracy, confusion
     assert any("conv2_feature_maps" in src and ok for src, ok in seen["images_loaded"])

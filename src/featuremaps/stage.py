@@ -2,22 +2,39 @@
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import sys
+import time
 
 from featuremaps.errors import FeaturemapsError
 
 log = logging.getLogger("featuremaps")
 
 
+def seconds_since_start() -> float | None:
+    """How long ago this process started (Linux: /proc), or None where it cannot say."""
+    try:
+        ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_stage(main) -> None:
     """Run a stage's main(); a FeaturemapsError ends it with one line and exit status 1,
-    Ctrl-C with one line and the usual 130."""
+    Ctrl-C with one line and the usual 130. Logs the peak memory and where the time went: the
+    start (Python and the imports, torch's above all) and main()."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    started = seconds_since_start()
+    begin = time.perf_counter()
     try:
         main()
         # What the cost check's estimate is measured against (featuremaps.cost); kB on Linux.
-        log.info("peak memory %.0f MiB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        times = f"; {started:.1f} s to start, {time.perf_counter() - begin:.1f} s to run" if started is not None else ""
+        log.info("peak memory %.0f MiB%s", peak, times)
     except FeaturemapsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
