@@ -19,7 +19,7 @@ from synthetic import write_idx_folder
 # Slow enough to be killed inside the training loop and inside extraction.
 SLOW = dict(train={"epochs": 2, "batch_size": 32}, extract={"batch_size": 1})
 # Killed after its first epoch: so many left that the stage is still training when the signal lands,
-# however late a loaded machine lets this test read the line.
+# however late a loaded machine lets this test read the line (no race with the last epoch).
 LONG = {"epochs": 50}
 
 
@@ -118,12 +118,13 @@ def test_two_repros_at_once(project):
 
 
 def test_ctrl_c_stops_a_stage_with_one_line(tmp_path, idx):
-    # With 2 epochs, a loaded machine once let the stage finish before the signal arrived.
     folder = stage_folder(tmp_path, idx, **{**SLOW, "train": {**SLOW["train"], **LONG}})
     run_stage(folder, "download")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # A shell's background job ignores SIGINT, and Python keeps an ignored SIGINT ignored: give the
+    # stage the default, as a terminal's Ctrl-C finds it, whatever started this test.
     proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=folder, env=env, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stderr:
         seen.append(line)
