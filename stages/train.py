@@ -1,4 +1,4 @@
-"""Stage train: the seed's CNN on data/dataset, best epoch by val loss.
+"""Stage train: the network params.model describes, on data/dataset, best epoch by val loss.
 
     python stages/train.py      (normally run by `dvc repro`)
 
@@ -28,13 +28,13 @@ def main():
     check_costs(params, data_shape(meta))
     (tr_x, tr_y), (va_x, va_y) = read_split(paths.DATASET, "train"), read_split(paths.DATASET, "val")
     torch.manual_seed(params.seed)
-    config = model_config(params.model, meta["image_shape"], len(meta["classes"]))
-    model = build_model(config)
-    result = fit(model, normalised_images(tr_x, meta["mean"], meta["std"]), torch.from_numpy(tr_y),
-                 normalised_images(va_x, meta["mean"], meta["std"]), torch.from_numpy(va_y),
-                 params.train, params.seed, device)
+    config = model_config(params.model, meta)
+    with reported_as("model.conv_channels", list(params.model.conv_channels)):
+        model = build_model(config, meta["mean"], meta["std"])
+    result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),
+                 torch.from_numpy(va_y), params.train, params.seed, device)
     model.load_state_dict(result.best_state)
-    save_checkpoint(paths.MODEL, model, config, meta["mean"], meta["std"], meta["classes"])
+    save_checkpoint(paths.MODEL, model, config, meta["classes"])
     metrics = write_records(result, device_name(device), meta["classes"], va_y, paths.METRICS, paths.HISTORY,
                             paths.CONFUSION)
     logging.getLogger("featuremaps").info(

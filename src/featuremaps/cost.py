@@ -46,9 +46,9 @@ CACHE_BYTES, CACHE_BATCH = 32 << 20, 256
 ELEMENT_SECONDS = {"train": 7e-9, "extract": 22e-9, "visualize": 10e-9, "attribute": 10e-9}
 GPU_SPEEDUP = 20  # a conservative floor for any CUDA or MPS device (an H200 trains the default 14x faster)
 
-# Settings searched for the largest value that fits, in the order a message lists them.
-SIZE_SETTINGS = ("model.conv1_channels", "model.conv2_channels", "model.fc1_units", "model.fc2_units",
-                 "train.epochs", "train.batch_size", "train.eval_batch_size", "extract.batch_size",
+# Settings searched for the largest value that fits, in the order a message lists them; a list
+# setting by each of its items (model.conv_channels[1]).
+SIZE_SETTINGS = ("model.conv_channels", "model.fc_units", "train.epochs", "train.batch_size", "train.eval_batch_size", "extract.batch_size",
                  "visualize.seeds", "visualize.steps", "attribute.batch_size", "attribute.ig_steps")
 
 
@@ -59,6 +59,7 @@ class DataShape:
     height: int
     width: int
     n_classes: int = 10
+    channels: int = 1
 
     @property
     def n_images(self) -> int:
@@ -83,7 +84,8 @@ def memory_budget() -> int:
 def data_shape(meta: dict) -> DataShape:
     """The shape of data/dataset from its meta.json."""
     h, w = meta["image_shape"][:2]
-    return DataShape(int(meta["counts"]["train"]), int(meta["counts"]["val"]), int(h), int(w), len(meta["classes"]))
+    return DataShape(int(meta["counts"]["train"]), int(meta["counts"]["val"]), int(h), int(w), len(meta["classes"]),
+                     int(meta.get("channels", 1)))
 
 
 def _idx_header(path: Path) -> tuple:
@@ -130,8 +132,8 @@ def expected_data_shape(params) -> DataShape:
 
 def _conv_layers(model, shape: DataShape) -> list:
     """(in channels, out channels, height, width of the output) of each conv layer, in order."""
-    layers, c_in, h, w = [], 1, shape.height, shape.width
-    for c_out in (model.conv1_channels, model.conv2_channels):
+    layers, c_in, h, w = [], shape.channels, shape.height, shape.width
+    for c_out in model.conv_channels:
         layers.append((c_in, c_out, h, w))
         c_in, h, w = c_out, h // 2, w // 2
     return layers
@@ -140,10 +142,13 @@ def _conv_layers(model, shape: DataShape) -> list:
 def _sizes(params, shape: DataShape) -> dict:
     m = params.model
     convs = _conv_layers(m, shape)
-    fc_in = convs[-1][1] * (shape.height // 4) * (shape.width // 4)
-    fc = [(fc_in, m.fc1_units), (m.fc1_units, m.fc2_units), (m.fc2_units, shape.n_classes)]
-    conv_params = [9 * c_in * c_out + c_out for c_in, c_out, _, _ in convs]
-    conv_flops = [2 * 9 * c_in * c_out * h * w for c_in, c_out, h, w in convs]
+    blocks = len(convs)
+    fc_in = convs[-1][1] * (shape.height >> blocks) * (shape.width >> blocks)
+    widths = [fc_in, *m.fc_units, shape.n_classes]
+    fc = list(zip(widths, widths[1:]))
+    k2 = m.kernel_size ** 2
+    conv_params = [k2 * c_in * c_out + c_out for c_in, c_out, _, _ in convs]
+    conv_flops = [2 * k2 * c_in * c_out * h * w for c_in, c_out, h, w in convs]
     acts = [c_out * h * w for _, c_out, h, w in convs]
     return {
         "params": sum(conv_params) + sum(i * o + o for i, o in fc),
@@ -172,10 +177,11 @@ def _slow(acts: list) -> float:
 def stage_costs(params, shape: DataShape) -> list:
     """[Cost] of train, extract, visualize and attribute with these settings on data of this shape."""
     s = _sizes(params, shape)
-    px, n = shape.height * shape.width, shape.n_images
+    px, n = shape.height * shape.width * shape.channels, shape.n_images
     act = sum(s["acts"]) + s["fc_acts"]
-    names = ("conv1", "conv2")
-    layers = [names.index(layer) for layer in params.extract.layers if layer in names] or [len(names) - 1]
+    names = [f"conv{i + 1}" for i in range(len(params.model.conv_channels))]
+    chosen = names if params.extract.layers == "all" else params.extract.layers
+    layers = [names.index(layer) for layer in chosen if layer in names] or [len(names) - 1]
     t, e, v, a = params.train, params.extract, params.visualize, params.attribute
     n_split = {"train": shape.n_train, "val": shape.n_val}
     # A batch is never larger than the split it is cut from.
@@ -216,20 +222,56 @@ def _over(costs: list, memory: int) -> list:
     return [c for c in costs if c.bytes > memory or c.seconds > TIME_BUDGET]
 
 
-def _get(params, key: str):
+def _parts(key: str):
+    """("model", "conv_channels", 1) for model.conv_channels[1]; item None for a plain setting."""
     section, name = key.split(".")
-    return getattr(getattr(params, section), name)
+    if name.endswith("]"):
+        name, item = name[:-1].split("[")
+        return section, name, int(item)
+    return section, name, None
+
+
+def _get(params, key: str):
+    section, name, item = _parts(key)
+    value = getattr(getattr(params, section), name)
+    return value if item is None else value[item]
 
 
 def _with(params, key: str, value):
-    section, name = key.split(".")
+    section, name, item = _parts(key)
+    if item is not None:
+        items = list(getattr(getattr(params, section), name))
+        items[item] = value
+        value = tuple(items)
     return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **{name: value})})
 
 
 def _low(key: str) -> int:
-    section, name = key.split(".")
+    section, name, _ = _parts(key)
     cls = type(getattr(Params(), section))
     return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["low"]
+
+
+def size_settings(params) -> list:
+    """SIZE_SETTINGS with each list setting spelled item by item."""
+    keys = []
+    for key in SIZE_SETTINGS:
+        value = _get(params, key)
+        keys += [f"{key}[{i}]" for i in range(len(value))] if isinstance(value, tuple) else [key]
+    return keys
+
+
+def max_blocks(image_shape) -> int:
+    """The most conv blocks (each pools by 2) that leave the smaller side of an image at least 1 px."""
+    return int(math.floor(math.log2(min(image_shape)))) if min(image_shape) >= 1 else 0
+
+
+def check_blocks(params, shape: DataShape) -> None:
+    """ParamsError when the conv blocks would pool the image below 1 px."""
+    blocks, fit = len(params.model.conv_channels), max_blocks((shape.height, shape.width))
+    if blocks > fit:
+        raise ParamsError(f"params.yaml: model.conv_channels = {list(params.model.conv_channels)} has {blocks} "
+                          f"blocks, which pool a {shape.height}x{shape.width} image below 1 px; at most {fit} fit")
 
 
 def largest_fitting(params, shape: DataShape, key: str, memory: int):
@@ -261,7 +303,9 @@ def describe(c: Cost) -> str:
 
 
 def check_costs(params, shape: DataShape) -> None:
-    """ParamsError with one line when a stage would need more than the memory or time budget."""
+    """ParamsError with one line when the network does not fit the image or a stage would need more
+    than the memory or time budget."""
+    check_blocks(params, shape)
     memory = memory_budget()
     costs = stage_costs(params, shape)
     over = _over(costs, memory)
@@ -269,7 +313,7 @@ def check_costs(params, shape: DataShape) -> None:
         return
     # The settings that make a stage over budget (at their lowest, what is over falls by a tenth or
     # more), and the largest value of each at which every stage fits.
-    sizing = [key for key in SIZE_SETTINGS if _get(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
+    sizing = [key for key in size_settings(params) if _get(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
     now = ", ".join(f"{key} = {_get(params, key)}" for key in sizing) or "these settings"
     remedies = [f"{key} <= {value}" for key in sizing
                 if (value := largest_fitting(params, shape, key, memory)) is not None]

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,12 @@ from featuremaps.errors import ArgumentError, ParamsError, first_line
 from featuremaps.paths import PARAMS
 
 
-def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, valid=None):
-    return {"choices": choices, "low": low, "high": high, "low_open": low_open,
-            "high_open": high_open, "min_len": min_len, "valid": valid}
+def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, max_len=None,
+          valid=None, word=None):
+    # For a list, low/high bound each item and min_len/max_len its length; `word` is a string
+    # accepted in place of the list (extract.layers: all).
+    return {"choices": choices, "low": low, "high": high, "low_open": low_open, "high_open": high_open,
+            "min_len": min_len, "max_len": max_len, "valid": valid, "word": word}
 
 
 def colormap_problem(name: str) -> str | None:
@@ -56,10 +60,10 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    conv1_channels: int = _f(6, low=1, high=256)
-    conv2_channels: int = _f(16, low=1, high=256)
-    fc1_units: int = _f(120, low=1, high=4096)
-    fc2_units: int = _f(84, low=1, high=4096)
+    conv_channels: tuple[int, ...] = _f(default_factory=lambda: (6, 16), low=1, high=256, min_len=1, max_len=6)
+    kernel_size: int = _f(3, choices=(3, 5))
+    batch_norm: bool = _f(False)
+    fc_units: tuple[int, ...] = _f(default_factory=lambda: (120, 84), low=1, high=4096, min_len=0, max_len=4)
     dropout: float = _f(0.1, low=0.0, high=1.0, high_open=True)
     dropout2d: float = _f(0.1, low=0.0, high=1.0, high_open=True)
 
@@ -82,7 +86,7 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class ExtractParams:
-    layers: tuple = _f(default_factory=lambda: ("conv1", "conv2"), min_len=1)
+    layers: tuple[str, ...] | str = _f("all", min_len=1, word="all")
     activation: str = _f("relu", choices=("relu", "raw"))
     batch_size: int = _f(256, low=1, high=1 << 16)
     means_split: str = _f("train", choices=("train", "val"))
@@ -133,18 +137,41 @@ class Params:
     render: RenderParams = field(default_factory=RenderParams)
 
 
+def _item_kind(kind):
+    """int or str for a list setting (tuple[int, ...], tuple[str, ...] | str), else None."""
+    for option in typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,):
+        if typing.get_origin(option) is tuple:
+            return typing.get_args(option)[0]
+    return None
+
+
+def _range(spec: dict) -> str:
+    lo = "(" if spec["low_open"] else "["
+    hi = ")" if spec["high_open"] else "]"
+    return f"{lo}{spec['low']}, {spec['high']}{hi}"
+
+
 def _describe(spec: dict, kind) -> str:
     if spec["choices"]:
         return "one of " + ", ".join(map(str, spec["choices"]))
-    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-            tuple: "a list of strings"}[kind]
-    if kind is tuple and spec["min_len"]:
-        name = f"a list of at least {spec['min_len']} string{'s' if spec['min_len'] > 1 else ''}"
+    item = _item_kind(kind)
+    if item is not None:
+        lo, hi = spec["min_len"] or 0, spec["max_len"]
+        count = (f"{lo} to {hi}" if hi is not None else f"at least {lo}") if lo else (f"at most {hi}" if hi else "")
+        things = "integers" + (f" in {_range(spec)}" if spec["low"] is not None else "") if item is int else "strings"
+        name = f"a list of {count + ' ' if count else ''}{things}"
+        return f"{spec['word']} or {name}" if spec["word"] else name
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
     if spec["low"] is None and spec["high"] is None:
         return name
-    lo = "(" if spec["low_open"] else "["
-    hi = ")" if spec["high_open"] else "]"
-    return f"{name} in {lo}{spec['low']}, {spec['high']}{hi}"
+    return f"{name} in {_range(spec)}"
+
+
+def _in_range(value, spec: dict) -> bool:
+    lo, hi = spec["low"], spec["high"]
+    if lo is not None and (value < lo or (spec["low_open"] and value == lo)):
+        return False
+    return not (hi is not None and (value > hi or (spec["high_open"] and value == hi)))
 
 
 def _check_value(key: str, value, kind, spec: dict):
@@ -167,21 +194,24 @@ def _check_value(key: str, value, kind, spec: dict):
         problem = spec["valid"] and spec["valid"](value)
         if problem:
             raise ParamsError(f"params.yaml: {key} = {value!r} is not allowed; expected {problem}")
-    elif kind is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    elif (item := _item_kind(kind)) is not None:
+        if spec["word"] is not None and value == spec["word"]:
+            return value
+        if item is int:
+            fits = lambda v: isinstance(v, int) and not isinstance(v, bool) and _in_range(v, spec)  # noqa: E731
+        else:
+            fits = lambda v: isinstance(v, str) and v  # noqa: E731
+        if not isinstance(value, list) or not all(fits(v) for v in value):
             raise bad
-        if spec["min_len"] and len(value) < spec["min_len"]:
+        if len(value) < (spec["min_len"] or 0) or (spec["max_len"] is not None and len(value) > spec["max_len"]):
             raise bad
         twice = [v for i, v in enumerate(value) if v in value[:i]]
-        if twice:
+        if item is str and twice:
             raise ParamsError(f"params.yaml: {key} = {value!r} lists {twice[0]!r} twice; expected distinct values")
         return tuple(value)
     if spec["choices"] and value not in spec["choices"]:
         raise bad
-    lo, hi = spec["low"], spec["high"]
-    if lo is not None and (value < lo or (spec["low_open"] and value == lo)):
-        raise bad
-    if hi is not None and (value > hi or (spec["high_open"] and value == hi)):
+    if not _in_range(value, spec):
         raise bad
     return value
 

@@ -25,19 +25,19 @@ def ablated(model, layer: str, channels):
         output[:, channels] = 0
         return output
 
-    handle = dict(model.named_modules())[layer].register_forward_hook(hook)
+    handle = model.output_module(layer).register_forward_hook(hook)
     try:
         yield
     finally:
         handle.remove()
 
 
-def predictions(model, images: np.ndarray, mean: float, std: float, batch_size: int, device) -> np.ndarray:
+def predictions(model, images: np.ndarray, batch_size: int, device) -> np.ndarray:
     # Moved outside inference mode: parameters copied to a GPU inside it would be inference
     # tensors, which a later backward pass (Grad-CAM) cannot use.
     model.eval().to(device)
     with torch.inference_mode():
-        preds = torch.cat([model(x).argmax(1) for _, x in normalised_batches(images, mean, std, batch_size, device)])
+        preds = torch.cat([model(x).argmax(1) for _, x in normalised_batches(model, images, batch_size, device)])
     return preds.cpu().numpy()
 
 
@@ -49,19 +49,18 @@ def class_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.
         return right / total
 
 
-def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: np.ndarray, mean: float,
-                   std: float, classes: list, batch_size: int, device) -> dict:
+def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: np.ndarray, classes: list,
+                   batch_size: int, device) -> dict:
     """Rows of (layer, channel, class, accuracy, baseline): each channel of each layer zeroed alone,
     the accuracy of every class and of all images ("all"), beside the unablated accuracy of the
     model's predictions `base`."""
     n = len(classes)
     base_acc = class_accuracy(labels, base, n)
     rows = {"layer": [], "channel": [], "class": [], "accuracy": [], "baseline": []}
-    modules = dict(model.named_modules())
     for layer in layers:
-        for channel in range(modules[layer].out_channels):
+        for channel in range(getattr(model, layer).out_channels):
             with ablated(model, layer, [channel]):
-                preds = predictions(model, images, mean, std, batch_size, device)
+                preds = predictions(model, images, batch_size, device)
             acc = class_accuracy(labels, preds, n)
             for name, a, b in zip(list(classes) + ["all"], list(acc) + [float(np.mean(preds == labels))],
                                   list(base_acc) + [float(np.mean(base == labels))]):
@@ -74,14 +73,14 @@ def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: 
 
 
 @torch.inference_mode()
-def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                       n_classes: int, batch_size: int, device) -> dict:
+def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
+                       device) -> dict:
     """{layer: (per-class mean of each channel's post-ReLU spatial mean [C, F] float64, each channel's
     largest post-ReLU value over all images [F])}, streamed."""
     model.eval().to(device)
     sums, peaks = {}, {}
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    for start, x in normalised_batches(images, mean, std, batch_size, device):
+    for start, x in normalised_batches(model, images, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
             act = F.relu(model.features(x, upto=layer))

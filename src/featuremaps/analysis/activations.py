@@ -1,7 +1,7 @@
 """Conv activations of every image, streamed batch by batch through forward hooks.
 
     from featuremaps.analysis.activations import extract_activations
-    result = extract_activations(model, splits, mean, std, params.extract, classes, device)
+    result = extract_activations(model, splits, params.extract, classes, device)
 
 The model runs in eval mode under torch.inference_mode(); each batch's maps are reduced
 (spatial sums per image, per-class sums) as soon as they are captured, so memory does
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
-from featuremaps.model.network import check_layers, normalised, normalised_images, receptive_field
+from featuremaps.model.network import check_layers, normalised_images, receptive_field, selected_layers
 from featuremaps.params import ExtractParams
 
 
@@ -25,7 +25,6 @@ from featuremaps.params import ExtractParams
 def hooked_layers(model, layers, activation: str = "relu"):
     """Yield a dict that each forward pass fills with {layer: activation}; hooks always removed."""
     check_layers(model, layers)
-    modules = dict(model.named_modules())
     captured = {}
 
     def hook_for(name):
@@ -33,7 +32,7 @@ def hooked_layers(model, layers, activation: str = "relu"):
             captured[name] = F.relu(output) if activation == "relu" else output
         return hook
 
-    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
+    handles = [model.output_module(name).register_forward_hook(hook_for(name)) for name in layers]
     try:
         yield captured
     finally:
@@ -47,15 +46,15 @@ def layer_weights(model, layers) -> dict:
     return {name: modules[name].weight.detach().float().cpu().numpy() for name in layers}
 
 
-def extract_activations(model, splits: dict, mean: float, std: float, params: ExtractParams,
-                        classes: list, device=torch.device("cpu")) -> Extraction:
+def extract_activations(model, splits: dict, params: ExtractParams, classes: list,
+                        device=torch.device("cpu")) -> Extraction:
     """Run `model` over every split in `splits` ({name: (images uint8, labels)})."""
     model.eval().to(device)  # outside inference mode: see featuremaps.analysis.ablation.predictions
     with torch.inference_mode():
-        return _extraction(model, splits, mean, std, params, classes, device)
+        return _extraction(model, splits, selected_layers(model, params.layers), params, classes, device)
 
 
-def _extraction(model, splits, mean, std, params, classes, device) -> Extraction:
+def _extraction(model, splits, layers, params, classes, device) -> Extraction:
     n_classes = len(classes)
     # float64 accumulation stays on the device where it is supported.
     acc_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
@@ -71,7 +70,7 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
     means_images, means_labels = splits[params.means_split]
     input_sums = torch.zeros((n_classes, *means_images.shape[1:]), dtype=torch.float64, device=acc_device)
     row = 0
-    with hooked_layers(model, params.layers, params.activation) as captured:
+    with hooked_layers(model, layers, params.activation) as captured:
         for split, (images, labels) in splits.items():
             per_image["split"][row:row + len(labels)] = split
             per_image["index"][row:row + len(labels)] = np.arange(len(labels))
@@ -82,8 +81,8 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
             for start in range(0, len(labels), params.batch_size):
                 stop = min(start + params.batch_size, len(labels))
                 rows = slice(row + start, row + stop)
-                pred[rows] = model(normalised(pixels[start:stop], mean, std)).argmax(1)
-                for name in params.layers:
+                pred[rows] = model(model.normalise(pixels[start:stop])).argmax(1)
+                for name in layers:
                     act = captured[name]
                     if name not in layer_sums:
                         map_shapes[name] = tuple(act.shape[2:])
@@ -110,28 +109,28 @@ def _extraction(model, splits, mean, std, params, classes, device) -> Extraction
             for stat, array in values.items():
                 for j, col in enumerate(feature_columns(name, array.shape[1], stat)):
                     per_image[col] = array[:, j]
-        examples = example_maps(model, captured, means_images, means_labels, mean, std, params, n_classes, device)
-    table = top_k_table(per_image, params.layers, params.means_split, params.top_k, params.top_k_by)
-    fields = {name: (map_shapes[name], model.spatial_path(name)) for name in params.layers}
+        examples = example_maps(model, captured, means_images, means_labels, layers, n_classes, device)
+    table = top_k_table(per_image, layers, params.means_split, params.top_k, params.top_k_by)
+    fields = {name: (map_shapes[name], model.spatial_path(name)) for name in layers}
     return Extraction(
-        layers=list(params.layers), activation=params.activation, means_split=params.means_split,
+        layers=list(layers), activation=params.activation, means_split=params.means_split,
         top_k_by=params.top_k_by, classes=list(classes), per_image=per_image,
         class_sums={k: v.cpu().numpy() for k, v in class_sums.items()},
         class_counts=counts.cpu().numpy(), input_sums=input_sums.cpu().numpy(), examples=examples,
-        top_k=located(table, fields, means_images.shape[1:]))
+        top_k=located(table, fields, means_images.shape[1:3]))
 
 
-def example_maps(model, captured, images, labels, mean, std, params, n_classes, device) -> dict:
+def example_maps(model, captured, images, labels, layers, n_classes, device) -> dict:
     """The first image of each class and its maps; a class with no image gets index -1."""
     index = np.full(n_classes, -1, dtype=np.int64)
     present = np.unique(labels)
     for c in present:
         index[c] = int(np.argmax(labels == c))
     chosen = index[index >= 0]
-    model(normalised_images(images[chosen], mean, std, device))
+    model(normalised_images(model, images[chosen], device))
     out = {"index": index, "input": np.zeros((n_classes, *images.shape[1:]), dtype=np.uint8)}
     out["input"][index >= 0] = images[chosen]
-    for name in params.layers:
+    for name in layers:
         act = captured[name].float().cpu().numpy()
         maps = np.full((n_classes, *act.shape[1:]), np.nan, dtype=np.float32)
         maps[index >= 0] = act

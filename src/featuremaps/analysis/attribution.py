@@ -17,33 +17,32 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 from featuremaps.model.network import normalised_batches, normalised_images
 
 
-def _module(model, layer: str):
-    return dict(model.named_modules())[layer]
-
-
 def gradcam(model, layer: str, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """[N, H, W] Grad-CAM of `layer` for class `target` [N] of inputs x [N, 1, H, W], at input size."""
-    cam = LayerGradCam(model, _module(model, layer)).attribute(x, target=target, relu_attributions=True)
+    """[N, H, W] Grad-CAM of `layer` for class `target` [N] of inputs x [N, C, H, W], at input size."""
+    cam = LayerGradCam(model, model.output_module(layer)).attribute(x, target=target, relu_attributions=True)
     return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")[:, 0].detach()
 
 
-def integrated_gradients(model, x: torch.Tensor, target: torch.Tensor, baseline: float, steps: int) -> torch.Tensor:
-    """[N, H, W] Integrated Gradients of class `target` from a uniform image of `baseline` (normalised units)."""
-    ig = IntegratedGradients(model).attribute(x, baselines=torch.full_like(x, baseline), target=target,
+def integrated_gradients(model, x: torch.Tensor, target: torch.Tensor, steps: int) -> torch.Tensor:
+    """[N, H, W] Integrated Gradients of class `target` from a black image, summed over the input
+    channels (each pixel's share of the logit, whatever its colour)."""
+    black = model.normalise(torch.zeros((1, *x.shape[2:], x.shape[1]), dtype=torch.uint8, device=x.device))
+    ig = IntegratedGradients(model).attribute(x, baselines=black.expand_as(x).contiguous(), target=target,
                                               n_steps=steps, internal_batch_size=1024)
-    return ig[:, 0].detach()
+    # One channel as it is: a sum would turn its signed zeros into +0.
+    return (ig[:, 0] if ig.shape[1] == 1 else ig.sum(1)).detach()
 
 
-def class_mean_gradcam(model, layers, images: np.ndarray, labels: np.ndarray, mean: float, std: float,
-                       n_classes: int, batch_size: int, device) -> tuple[dict, np.ndarray, np.ndarray]:
-    """({layer: mean Grad-CAM for the true class [C, H, W] float64}, counts [C], mean input [C, H, W]),
+def class_mean_gradcam(model, layers, images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
+                       device) -> tuple[dict, np.ndarray, np.ndarray]:
+    """({layer: mean Grad-CAM for the true class [C, H, W] float64}, counts [C], mean input [C, H, W(, channels)]),
     streamed batch by batch; a class with no image is NaN."""
     model.eval().to(device)
-    sums = {layer: torch.zeros((n_classes, *images.shape[1:]), dtype=torch.float64, device=device)
+    sums = {layer: torch.zeros((n_classes, *images.shape[1:3]), dtype=torch.float64, device=device)
             for layer in layers}
     pixels = torch.zeros((n_classes, *images.shape[1:]), dtype=torch.float64, device=device)
     counts = torch.zeros(n_classes, dtype=torch.int64, device=device)
-    for start, x in normalised_batches(images, mean, std, batch_size, device):
+    for start, x in normalised_batches(model, images, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
             sums[layer].index_add_(0, y, gradcam(model, layer, x, y).double())
@@ -52,7 +51,7 @@ def class_mean_gradcam(model, layers, images: np.ndarray, labels: np.ndarray, me
     n = counts.double()[:, None, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         means = {layer: (s / n).cpu().numpy() for layer, s in sums.items()}
-        return means, counts.cpu().numpy(), (pixels / n).cpu().numpy()
+        return means, counts.cpu().numpy(), (pixels / n.view(-1, *[1] * (pixels.ndim - 1))).cpu().numpy()
 
 
 def example_indices(labels: np.ndarray, preds: np.ndarray, n_classes: int, n_misclassified: int) -> np.ndarray:
@@ -62,14 +61,14 @@ def example_indices(labels: np.ndarray, preds: np.ndarray, n_classes: int, n_mis
     return np.array(first + [int(i) for i in wrong if i not in first], dtype=np.int64)
 
 
-def example_attributions(model, layers, images: np.ndarray, labels: np.ndarray, preds: np.ndarray, mean: float,
-                         std: float, ig_steps: int, device) -> dict:
+def example_attributions(model, layers, images: np.ndarray, labels: np.ndarray, preds: np.ndarray, ig_steps: int,
+                         device) -> dict:
     """Per image: Grad-CAM of each layer for the predicted and for the true class, and Integrated
     Gradients for the predicted class from a black image."""
     model.eval().to(device)
-    x = normalised_images(images, mean, std, device)
+    x = normalised_images(model, images, device)
     pred, true = (torch.from_numpy(a.astype(np.int64)).to(device) for a in (preds, labels))
-    out = {"ig": integrated_gradients(model, x, pred, (0.0 - mean) / std, ig_steps).cpu().numpy()}
+    out = {"ig": integrated_gradients(model, x, pred, ig_steps).cpu().numpy()}
     for layer in layers:
         out[f"{layer}_pred"] = gradcam(model, layer, x, pred).cpu().numpy()
         out[f"{layer}_true"] = gradcam(model, layer, x, true).cpu().numpy()

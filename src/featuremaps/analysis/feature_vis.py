@@ -1,10 +1,11 @@
 """What each feature looks for: the inputs that maximise it, found by gradient ascent.
 
     from featuremaps.analysis.feature_vis import visualise_layer
-    vis = visualise_layer(model, "conv2", mean, std, image_shape, params.visualize, "relu", seed)
+    vis = visualise_layer(model, "conv2", dataset_images, params.visualize, "relu", seed, device)
 
-At the model's own input size and channel count: each input is 255 * sigmoid(z), so it
-stays inside the valid pixel range, then goes through the model's own normalisation. The
+At the model's own input size and channel count (every channel optimised): each input is
+255 * sigmoid(z), so it stays inside the valid pixel range, then goes through the model's own
+normalisation. The
 objective is the feature's mean activation over its map (`channel`) or the activation of
 the unit at the map's centre (`neuron`), after ReLU or raw as extraction saw it. Every
 feature and seed of a layer is one batch, optimised together with Adam; the forward pass
@@ -26,15 +27,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from featuremaps.data.layout import channels, from_nchw, to_nchw
 from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
 
 
 @dataclass
 class LayerVisualisation:
-    images: np.ndarray          # uint8 [F, S, H, W]: the inputs optimised from random starts, as pixels
+    images: np.ndarray          # uint8 [F, S, H, W(, C)]: the inputs optimised from random starts, as pixels
     values: np.ndarray          # float64 [F, S]: each one's objective
-    refined_images: np.ndarray  # uint8 [F, H, W]: the best dataset image, optimised further
+    refined_images: np.ndarray  # uint8 [F, H, W(, C)]: the best dataset image, optimised further
     refined_values: np.ndarray  # float64 [F]: its objective
     dataset_index: np.ndarray   # int64 [F]: the dataset image that scores highest on each feature
     dataset_value: np.ndarray   # float64 [F]: its objective
@@ -67,21 +69,21 @@ def _translated(x: torch.Tensor, dy: int, dx: int, pad: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def objective_values(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,
-                     activation: str, device, batch_size: int = 1024) -> np.ndarray:
-    """float64 [N, F]: the objective of every feature of `layer` on uint8 images [N, H, W]."""
+def objective_values(model, layer: str, images: np.ndarray, objective: str, activation: str, device,
+                     batch_size: int = 1024) -> np.ndarray:
+    """float64 [N, F]: the objective of every feature of `layer` on uint8 images [N, H, W(, C)]."""
     return torch.cat([feature_objective(model.features(x, upto=layer), objective, activation).double().cpu()
-                      for _, x in normalised_batches(images, mean, std, batch_size, device)]).numpy()
+                      for _, x in normalised_batches(model, images, batch_size, device)]).numpy()
 
 
-def dataset_best(model, layer: str, images: np.ndarray, mean: float, std: float, objective: str,
-                 activation: str, device, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def dataset_best(model, layer: str, images: np.ndarray, objective: str, activation: str, device,
+                 batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(index [F], value [F]) of the image scoring highest on each feature, the lower index on ties;
     streamed, so memory does not grow with the number of images."""
     best_value, best_index = None, None
     for start in range(0, len(images), batch_size):
-        values = objective_values(model, layer, images[start:start + batch_size], mean, std, objective,
-                                  activation, device, batch_size)
+        values = objective_values(model, layer, images[start:start + batch_size], objective, activation, device,
+                                  batch_size)
         top = values.argmax(0)  # first of equal maxima
         value = values[top, np.arange(values.shape[1])]
         if best_value is None:
@@ -93,19 +95,19 @@ def dataset_best(model, layer: str, images: np.ndarray, mean: float, std: float,
     return best_index.astype(np.int64), best_value
 
 
-def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: np.ndarray,
-                    params: VisualizeParams, activation: str, seed: int, device) -> LayerVisualisation:
+def visualise_layer(model, layer: str, dataset_images: np.ndarray, params: VisualizeParams, activation: str,
+                    seed: int, device) -> LayerVisualisation:
     """Optimise params.seeds inputs from random starts for every feature of `layer`, and one from
     the dataset image scoring highest on it; score them all on their stored pixels."""
     model.eval().to(device).requires_grad_(False)
     image_shape = dataset_images.shape[1:]
-    index, value = dataset_best(model, layer, dataset_images, mean, std, params.objective, activation, device)
+    index, value = dataset_best(model, layer, dataset_images, params.objective, activation, device)
     n_features, seeds = len(index), params.seeds
     generator = torch.Generator().manual_seed(seed)
-    start = torch.randn((n_features * seeds, 1, *image_shape), generator=generator) * 0.5
+    start = torch.randn((n_features * seeds, channels(dataset_images), *image_shape[:2]), generator=generator) * 0.5
     # the best dataset image, as the logit of its pixels (kept off 0 and 255, where sigmoid has no gradient)
-    best = torch.from_numpy(dataset_images[index]).double().div(255).mul(0.98).add(0.01)
-    start = torch.cat([start, torch.logit(best).float().unsqueeze(1)])
+    best = torch.from_numpy(to_nchw(dataset_images[index])).double().div(255).mul(0.98).add(0.01)
+    start = torch.cat([start, torch.logit(best).float()])
     z = start.to(device).requires_grad_(True)
     jitter = params.jitter if params.objective == "channel" else 0
     shifts = torch.randint(-jitter, jitter + 1, (params.steps, 2), generator=generator).tolist()
@@ -113,14 +115,14 @@ def visualise_layer(model, layer: str, mean: float, std: float, dataset_images: 
     rows = torch.arange(len(target), device=device)
     optimizer = torch.optim.Adam([z], lr=params.lr)
     for dy, dx in shifts:
-        x = (torch.sigmoid(z) - mean) / std  # 255 * sigmoid(z), normalised as the model's inputs are
+        x = model.standardise(torch.sigmoid(z))  # 255 * sigmoid(z), normalised as the model's inputs are
         maps = model.features(_translated(x, dy, dx, jitter), upto=layer)
         objective = _ascent_target(maps, params.objective, activation)[rows, target]
         optimizer.zero_grad(set_to_none=True)
         (-objective.sum()).backward()
         optimizer.step()
-    images = torch.round(255 * torch.sigmoid(z.detach())).to(torch.uint8).cpu().numpy()[:, 0]
-    own = objective_values(model, layer, images, mean, std, params.objective, activation, device)[
+    images = from_nchw(torch.round(255 * torch.sigmoid(z.detach())).to(torch.uint8).cpu().numpy())
+    own = objective_values(model, layer, images, params.objective, activation, device)[
         rows.cpu().numpy(), target.cpu().numpy()]
     random_part = n_features * seeds
     return LayerVisualisation(

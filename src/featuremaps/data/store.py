@@ -2,9 +2,10 @@
 
 The Dataset record is both splits in memory, as a source delivers them.
 
-train.npz and val.npz hold `images` uint8 [N,H,W] and `labels` uint8 [N]; meta.json holds
-the dataset, the source used, class names, counts, a sha256 per split and the train
-split's pixel mean/std in [0, 1] units (the normalisation every later stage uses).
+train.npz and val.npz hold `images` uint8, [N,H,W] for grey or [N,H,W,C] for colour (as Pillow
+and matplotlib take images), and `labels` uint8 [N]; meta.json holds the dataset, the source used,
+class names, counts, image_shape [H, W], channels, a sha256 per split and the train split's
+per-channel pixel mean/std in [0, 1] units (the normalisation the model takes on in training).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from featuremaps.data.layout import channels, planes
 from featuremaps.errors import ArtifactError
 from featuremaps.files import read_artifact, read_json, require, write_json, write_npz
 
@@ -22,7 +24,7 @@ SPLITS = ("train", "val")
 META = "meta.json"
 STAGE = "download"
 # What the later stages read from meta.json.
-META_KEYS = ("dataset", "source", "classes", "image_shape", "counts", "mean", "std")
+META_KEYS = ("dataset", "source", "classes", "image_shape", "channels", "counts", "mean", "std")
 
 
 @dataclass
@@ -51,7 +53,13 @@ def split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
+def pixel_mean_std(images: np.ndarray) -> tuple[list, list]:
+    """Per channel, the mean and std of its pixels in [0, 1] units (a std of 0 counts as 1)."""
+    stats = [_plane_mean_std(plane) for plane in planes(images)]
+    return [m for m, _ in stats], [s if s > 0 else 1.0 for _, s in stats]
+
+
+def _plane_mean_std(images: np.ndarray) -> tuple[float, float]:
     """Mean and std of all pixels in [0, 1] units, accumulated in float64 chunk by chunk."""
     total = total_sq = 0.0
     for start in range(0, len(images), 8192):
@@ -74,12 +82,13 @@ def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
         "notes": ds.notes,
         "val_split": ds.val_origin,
         "classes": ds.classes,
-        "image_shape": list(ds.train_images.shape[1:]),
+        "image_shape": list(ds.train_images.shape[1:3]),
+        "channels": channels(ds.train_images),
         "counts": {s: int(len(y)) for s, (_, y) in splits.items()},
         "class_counts": {s: np.bincount(y, minlength=len(ds.classes)).tolist() for s, (_, y) in splits.items()},
         "sha256": {s: split_sha256(x, y) for s, (x, y) in splits.items()},
         "mean": mean,
-        "std": std if std > 0 else 1.0,
+        "std": std,
     }
     for split, (images, labels) in splits.items():
         write_npz(split_file(out_dir, split), images=images, labels=labels)
@@ -100,12 +109,13 @@ def _load_split(path: Path):
 
 
 def read_split(data_dir: str | Path, split: str):
-    """(images uint8 [N,H,W], labels uint8 [N]) of one stored split."""
+    """(images uint8 [N,H,W] or [N,H,W,C], labels uint8 [N]) of one stored split."""
     path = split_file(data_dir, split)
     images, labels = read_artifact(path, _load_split, what="a dataset split with images and labels", stage=STAGE,
                                    errors=(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile))
-    if (images.dtype, labels.dtype, images.ndim, labels.ndim) != (np.uint8, np.uint8, 3, 1) \
-            or len(images) != len(labels):
+    if (images.dtype, labels.dtype, labels.ndim) != (np.uint8, np.uint8, 1) or len(images) != len(labels) \
+            or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] in (1, 3))):
         raise ArtifactError(f"{path}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
-                            f"{list(labels.shape)}; expected uint8 [N,H,W] and uint8 [N]; rerun the {STAGE} stage")
+                            f"{list(labels.shape)}; expected uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and "
+                            f"uint8 [N]; rerun the {STAGE} stage")
     return images, labels

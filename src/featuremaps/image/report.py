@@ -75,7 +75,7 @@ def write_image_report(images: list, model, ckpt: dict, model_name: str, out: Pa
     """Figures, page and numbers of the prepared `images` under `out`: (records of those drawn,
     one-line errors for those that could not be)."""
     classes = ckpt["classes"]
-    seen = response(model, np.stack([p.grey for p in images]), ckpt["mean"], ckpt["std"], activation)
+    seen = response(model, np.stack([p.grey for p in images]), activation)
     names = figure_names([p.path for p in images])
 
     def draw(i):

@@ -20,10 +20,10 @@ class Response:
     gradcam: dict               # layer -> [N, H, W] for the predicted class
 
 
-def response(model, images: np.ndarray, mean: float, std: float, activation: str) -> Response:
-    """images: uint8 [N, H, W] as prepared; the model in eval mode on the CPU."""
+def response(model, images: np.ndarray, activation: str) -> Response:
+    """images: uint8 [N, H, W(, C)] as prepared; the model in eval mode on the CPU."""
     layers = conv_layer_names(model)
-    x = normalised_images(images, mean, std)
+    x = normalised_images(model, images)
     with torch.inference_mode(), hooked_layers(model, layers, activation) as captured:
         probabilities = torch.softmax(model(x).double(), 1).numpy()
         maps = {layer: captured[layer].float().numpy() for layer in layers}

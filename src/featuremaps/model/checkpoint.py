@@ -1,9 +1,11 @@
-"""The train stage's model file: the network's weights, its config and normalisation, written
-and read back.
+"""The train stage's model file: the network's weights (with its input normalisation, which the
+model holds as buffers), its config and class names, written and read back.
 
 The checkpoint holds only tensors and plain values, so it loads with
 torch.load(path, weights_only=True, map_location="cpu") on any machine; a file holding
-other Python objects is refused, never run.
+other Python objects is refused, never run. A checkpoint of the two-block network from before
+the architecture came from params (config conv1_channels..fc2_units, one scalar mean and std
+beside the weights) is read as the same network.
 """
 from __future__ import annotations
 
@@ -15,18 +17,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from featuremaps.errors import ArtifactError, first_line
+from featuremaps.errors import ArgumentError, ArtifactError, first_line
 from featuremaps.files import atomic_path, read_artifact
 from featuremaps.model.network import build_model
 
-KEYS = ("state_dict", "config", "mean", "std", "classes")
+KEYS = ("state_dict", "config", "classes")
 STAGE = "train"
 
 
-def save_checkpoint(path, model: nn.Module, config: dict, mean: float, std: float, classes: list) -> None:
+def save_checkpoint(path, model: nn.Module, config: dict, classes: list) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    ckpt = {"state_dict": state, "config": config, "mean": float(mean), "std": float(std),
-            "classes": list(classes)}
+    ckpt = {"state_dict": state, "config": config, "classes": list(classes)}
     # Through a file object: torch names the archive inside after a file path (here a random
     # temporary one), so the same weights would hash differently and DVC would rerun extract.
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -47,6 +48,21 @@ def _load_tensors(path: Path):
                             f"a featuremaps checkpoint holds only tensors, numbers and strings") from None
 
 
+def _upgraded(ckpt: dict) -> dict:
+    """A checkpoint of the earlier format (fixed two blocks, scalar mean/std beside the weights) in
+    today's: the same network, its normalisation moved into the state dict."""
+    config = dict(ckpt["config"])
+    if "conv_channels" in config or "conv1_channels" not in config:
+        return ckpt
+    config = {"image_shape": config["image_shape"], "n_classes": config["n_classes"], "in_channels": 1,
+              "conv_channels": [config["conv1_channels"], config["conv2_channels"]], "kernel_size": 3,
+              "batch_norm": False, "fc_units": [config["fc1_units"], config["fc2_units"]],
+              "dropout": config["dropout"], "dropout2d": config["dropout2d"]}
+    state = {**ckpt["state_dict"], "pixel_mean": torch.tensor([ckpt["mean"]], dtype=torch.float32),
+             "pixel_std": torch.tensor([ckpt["std"]], dtype=torch.float32)}
+    return {**ckpt, "config": config, "state_dict": state}
+
+
 def load_checkpoint(path, expected_config: dict | None = None):
     """(model in eval mode on the CPU, checkpoint dict); refuses pickled objects.
 
@@ -58,6 +74,11 @@ def load_checkpoint(path, expected_config: dict | None = None):
     if not isinstance(ckpt, dict) or not set(KEYS) <= set(ckpt):
         raise ArtifactError(f"{path}: not a featuremaps checkpoint; expected keys {', '.join(KEYS)}; "
                             f"rerun the {STAGE} stage")
+    try:
+        ckpt = _upgraded(ckpt)
+    except (KeyError, TypeError):
+        raise ArtifactError(f"{path}: not a featuremaps checkpoint (its config is incomplete); "
+                            f"rerun the {STAGE} stage") from None
     if expected_config is not None and any(ckpt["config"].get(k) != v for k, v in expected_config.items()):
         found, wanted = ckpt["config"], expected_config
         diff = sorted(k for k in wanted if found.get(k) != wanted[k])
@@ -68,7 +89,7 @@ def load_checkpoint(path, expected_config: dict | None = None):
     try:
         model = build_model(ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
-    except (TypeError, RuntimeError, KeyError) as exc:
+    except (TypeError, RuntimeError, KeyError, ArgumentError) as exc:
         raise ArtifactError(f"{path}: weights do not fit the model it describes ({first_line(exc)}); "
                             f"rerun the {STAGE} stage") from None
     return model.eval(), ckpt

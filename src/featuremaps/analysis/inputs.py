@@ -1,0 +1,44 @@
+"""What every analysis stage opens first: params, its device, the dataset's meta, the trained model
+(checked against the dataset) and the conv layers to analyse, each problem one line.
+
+    params = load_params()
+    run = analysis_inputs(params, "visualize", params.extract.layers, paths.DATASET, paths.MODEL)
+    run.model, run.layers, run.device, run.meta, run.params
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from featuremaps.cost import check_costs, data_shape
+from featuremaps.data.store import read_meta
+from featuremaps.model.checkpoint import load_checkpoint
+from featuremaps.model.device import select_device
+from featuremaps.model.network import ConvNet, dataset_config, selected_layers
+from featuremaps.params import Params, reported_as
+
+
+@dataclass
+class AnalysisInputs:
+    params: Params
+    device: torch.device
+    meta: dict
+    model: ConvNet
+    layers: list
+
+
+def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_file: Path) -> AnalysisInputs:
+    """The inputs of the stage whose params section is `section` (its `device` setting is used): the
+    conv layers `layers` (extract.layers) of the model in `model_file`, checked against the dataset
+    folder's meta (the stage names the settings and paths it reads, as dvc.yaml does)."""
+    setting = getattr(params, section).device
+    with reported_as(f"{section}.device", setting):
+        device = select_device(setting)
+    meta = read_meta(dataset)
+    check_costs(params, data_shape(meta))
+    model, _ = load_checkpoint(model_file, dataset_config(meta))
+    with reported_as("extract.layers", layers):
+        layers = selected_layers(model, layers)
+    return AnalysisInputs(params, device, meta, model, layers)
