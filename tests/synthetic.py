@@ -67,3 +67,18 @@ def write_idx_folder(folder: str | Path, n_train: int, n_test: int = 0, size: in
         write_idx(folder / f"{prefix}-images-idx3-ubyte{ext}", images, compress)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte{ext}", labels, compress)
     return folder
+
+
+def grey_model(params=None, shape=(28, 28), n_classes: int = 10, mean: float = 0.13, std: float = 0.3,
+               channels: int = 1):
+    """A freshly initialised network (from the torch seed as it stands) for images of `shape`, its
+    input normalisation `mean`/`std` on every channel."""
+    from featuremaps.model.network import build_model, model_config
+    from featuremaps.params import ModelParams
+    return build_model(model_config(params or ModelParams(), meta_for(shape, n_classes, channels)),
+                       [mean] * channels, [std] * channels)
+
+
+def meta_for(shape=(28, 28), n_classes: int = 10, channels: int = 1) -> dict:
+    """What model_config reads of a dataset's meta.json."""
+    return {"image_shape": list(shape), "classes": [str(c) for c in range(n_classes)], "channels": channels}

@@ -10,7 +10,7 @@ from featuremaps.analysis.store import read_npz, read_per_image, write_extractio
 from featuremaps.errors import ArgumentError, ArtifactError
 from featuremaps.model.network import build_model, model_config
 from featuremaps.params import ExtractParams, ModelParams
-from synthetic import synthetic_images
+from synthetic import grey_model, synthetic_images
 
 CLASSES = [str(i) for i in range(10)]
 MEAN, STD = 0.13, 0.3
@@ -21,7 +21,7 @@ def model():
     """A fresh model in training mode for each test, with dropout that matters: extraction must
     switch it off (model.eval()) itself."""
     torch.manual_seed(0)
-    m = build_model(model_config(ModelParams(), (28, 28), 10))
+    m = grey_model()
     m.dropout.p = m.dropout2d.p = 0.5
     return m.train()
 
@@ -52,7 +52,7 @@ def brute_force(model, images, activation):
 @pytest.mark.parametrize("activation, by", [("relu", "sum"), ("raw", "sum"), ("relu", "max"), ("raw", "max")])
 def test_matches_brute_force(model, splits, activation, by):
     params = ExtractParams(batch_size=32, activation=activation, top_k=5, top_k_by=by)
-    ex = extract_activations(model, splits, MEAN, STD, params, CLASSES)
+    ex = extract_activations(model, splits, params, CLASSES)
     images, labels = splits["train"]
     preds, maps = brute_force(model, images, activation)
     train = ex.per_image["split"] == "train"
@@ -92,8 +92,8 @@ def test_matches_brute_force(model, splits, activation, by):
 
 
 def test_batch_size_does_not_matter(model, splits):
-    a = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=7), CLASSES)
-    b = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=1000), CLASSES)
+    a = extract_activations(model, splits, ExtractParams(batch_size=7), CLASSES)
+    b = extract_activations(model, splits, ExtractParams(batch_size=1000), CLASSES)
     for col in a.per_image:
         if a.per_image[col].dtype.kind == "f":
             np.testing.assert_allclose(a.per_image[col], b.per_image[col], rtol=1e-5, atol=1e-4)
@@ -117,14 +117,14 @@ def test_hooks_removed_even_on_error(model):
 
 def test_unknown_layer_lists_conv_layers(model, splits):
     with pytest.raises(ArgumentError, match="^'fc1' is not a conv layer of the model; its conv layers: conv1, conv2$"):
-        extract_activations(model, splits, MEAN, STD, ExtractParams(layers=("conv1", "fc1")), CLASSES)
+        extract_activations(model, splits, ExtractParams(layers=("conv1", "fc1")), CLASSES)
     assert not model.conv1._forward_hooks
 
 
 def test_missing_class_is_reported_not_a_crash(model, splits):
     x, y = splits["train"]
     keep = y != 7
-    ex = extract_activations(model, {"train": (x[keep], y[keep]), "val": splits["val"]}, MEAN, STD,
+    ex = extract_activations(model, {"train": (x[keep], y[keep]), "val": splits["val"]}, 
                              ExtractParams(), CLASSES)
     assert ex.examples["index"][7] == -1 and ex.class_counts[7] == 0
     assert np.isnan(ex.class_means["conv2"][7]).all() and np.isnan(ex.examples["conv2"][7]).all()
@@ -132,7 +132,7 @@ def test_missing_class_is_reported_not_a_crash(model, splits):
 
 
 def test_files_round_trip(tmp_path, model, splits):
-    ex = extract_activations(model, splits, MEAN, STD, ExtractParams(top_k=3), CLASSES)
+    ex = extract_activations(model, splits, ExtractParams(top_k=3), CLASSES)
     write_extraction(ex, tmp_path, {"conv1": np.zeros((6, 1, 3, 3), np.float32)})
     frame = read_per_image(tmp_path / "per_image.parquet", ["conv1", "conv2"])
     assert list(frame.columns[:4]) == ["split", "index", "label", "pred"] and len(frame) == 187
@@ -154,7 +154,7 @@ def test_class_sums_are_float64_sums_of_the_float32_maps(model, splits):
     seen = []
     handle = model.conv2.register_forward_hook(lambda m, i, o: seen.append(F.relu(o).double().numpy().copy()))
     try:
-        ex = extract_activations(model, splits, MEAN, STD, ExtractParams(batch_size=16), CLASSES)
+        ex = extract_activations(model, splits, ExtractParams(batch_size=16), CLASSES)
     finally:
         handle.remove()
     images, labels = splits["train"]

@@ -9,7 +9,7 @@ from featuremaps.analysis.ablation import ablated, ablation_table, channel_stati
 from featuremaps.analysis.attribution import class_mean_gradcam, example_indices, gradcam
 from featuremaps.model.network import build_model, model_config, normalised_images
 from featuremaps.params import ModelParams
-from synthetic import synthetic_images
+from synthetic import grey_model, synthetic_images
 
 CPU = torch.device("cpu")
 MEAN, STD = 0.13, 0.3
@@ -19,7 +19,7 @@ CLASSES = [str(i) for i in range(10)]
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return build_model(model_config(ModelParams(), (28, 28), 10)).eval()
+    return grey_model().eval()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def data():
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
 def test_gradcam_is_the_gradient_weighted_sum_of_the_maps(model, data, layer):
     images, labels = data
-    x = normalised_images(images[:9], MEAN, STD)
+    x = normalised_images(model, images[:9])
     target = torch.from_numpy(labels[:9].astype(np.int64))
     # by hand: the layer's maps A and d(logit of the target)/dA through a hook
     store = {}
@@ -48,9 +48,9 @@ def test_gradcam_is_the_gradient_weighted_sum_of_the_maps(model, data, layer):
 
 def test_class_mean_gradcam_is_exact_whatever_the_batch(model, data):
     images, labels = data
-    (a, counts, mean_input), (b, _, _) = (class_mean_gradcam(model, ["conv2"], images, labels, MEAN, STD, 10, n, CPU)
+    (a, counts, mean_input), (b, _, _) = (class_mean_gradcam(model, ["conv2"], images, labels, 10, n, CPU)
                                           for n in (7, 1000))
-    x = normalised_images(images, MEAN, STD)
+    x = normalised_images(model, images)
     full = gradcam(model, "conv2", x, torch.from_numpy(labels.astype(np.int64))).double().numpy()
     for c in range(10):
         np.testing.assert_allclose(a["conv2"][c], full[labels == c].mean(0), rtol=1e-5, atol=1e-7)
@@ -64,7 +64,7 @@ def test_ablating_a_silent_channel_changes_nothing(model, data):
     with torch.no_grad():
         model.conv2.weight[5].zero_()
         model.conv2.bias[5] = 0.0
-    table = ablation_table(model, ["conv2"], images, labels, predictions(model, images, MEAN, STD, 32, CPU), MEAN, STD,
+    table = ablation_table(model, ["conv2"], images, labels, predictions(model, images, 32, CPU), 
                            CLASSES, 32, CPU)
     rows = [(a, b) for ch, a, b in zip(table["channel"], table["accuracy"], table["baseline"]) if ch == 6]
     assert len(rows) == 11 and all(a == b or (np.isnan(a) and np.isnan(b)) for a, b in rows)
@@ -76,7 +76,7 @@ def test_ablating_every_channel_leaves_the_class_the_biases_pick(model, data):
         zeros = torch.zeros(1, model.fc1.in_features)
         bias_class = int(model.fc3(F.relu(model.fc2(F.relu(model.fc1(zeros))))).argmax())
     with ablated(model, "conv2", range(16)):
-        preds = predictions(model, images, MEAN, STD, 50, CPU)
+        preds = predictions(model, images, 50, CPU)
     assert (preds == bias_class).all()
     expected = np.zeros(10)
     expected[bias_class] = 1.0
@@ -99,8 +99,8 @@ def test_metrics_count_dead_channels_and_find_the_largest_drop(model, data):
     with torch.no_grad():  # channel 3 can never fire
         model.conv1.weight[2].zero_()
         model.conv1.bias[2] = -1.0
-    stats = channel_statistics(model, ["conv1"], images, labels, MEAN, STD, 10, 16, CPU)
-    table = ablation_table(model, ["conv1"], images, labels, predictions(model, images, MEAN, STD, 64, CPU), MEAN, STD,
+    stats = channel_statistics(model, ["conv1"], images, labels, 10, 16, CPU)
+    table = ablation_table(model, ["conv1"], images, labels, predictions(model, images, 64, CPU), 
                            CLASSES, 64, CPU)
     metrics = interpretability_metrics(stats, table)["conv1"]
     assert metrics["dead_channels"] == 1 and stats["conv1"][1][2] == 0
@@ -110,7 +110,7 @@ def test_metrics_count_dead_channels_and_find_the_largest_drop(model, data):
     assert drops[metrics["max_drop_channel"]] == max(drops.values())
     # per-class means of the post-ReLU spatial mean, by brute force
     with torch.no_grad():
-        act = F.relu(model.conv1(normalised_images(images, MEAN, STD))).mean((2, 3)).double().numpy()
+        act = F.relu(model.conv1(normalised_images(model, images))).mean((2, 3)).double().numpy()
     np.testing.assert_allclose(stats["conv1"][0][7], act[labels == 7].mean(0), rtol=1e-9)
 
 

@@ -183,8 +183,8 @@ def test_blank_images_looping_links_and_palette_transparency(stage_outputs, tmp_
 
 def wide_model(path: Path, like: Path, conv2: int) -> Path:
     _, ckpt = load_checkpoint(like)
-    config = {**ckpt["config"], "conv2_channels": conv2}
-    save_checkpoint(path, build_model(config), config, ckpt["mean"], ckpt["std"], ckpt["classes"])
+    config = {**ckpt["config"], "conv_channels": [ckpt["config"]["conv_channels"][0], conv2]}
+    save_checkpoint(path, build_model(config), config, ckpt["classes"])
     return path
 
 

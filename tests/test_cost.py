@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_stage, stage_folder
-from featuremaps.cost import DataShape, check_costs, data_shape, expected_data_shape, stage_costs
+from featuremaps.cost import DataShape, check_costs, data_shape, expected_data_shape, stage_costs, with_setting
 from featuremaps.errors import ParamsError
 from featuremaps.params import Params, RenderParams, params_from_dict
 from featuremaps.report import figures
@@ -25,15 +25,12 @@ SMALLEST = DataShape(300, 100, 28, 28)  # the tests' generated dataset
 
 def maximum(section: str, key: str):
     cls = type(getattr(Params(), section))
-    return next(f for f in dataclasses.fields(cls) if f.name == key).metadata["high"]
+    return next(f for f in dataclasses.fields(cls) if f.name == key.split("[")[0]).metadata["high"]
 
 
-def with_value(params: Params, key: str, value) -> Params:
-    section, name = key.split(".")
-    return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **{name: value})})
+with_value = with_setting
 
-
-SETTINGS = ["model.conv1_channels", "model.conv2_channels", "model.fc1_units", "model.fc2_units", "train.epochs",
+SETTINGS = ["model.conv_channels[0]", "model.conv_channels[1]", "model.fc_units[0]", "model.fc_units[1]", "train.epochs",
             "train.batch_size", "train.eval_batch_size", "extract.batch_size", "visualize.seeds", "visualize.steps",
             "attribute.batch_size", "attribute.ig_steps"]
 
@@ -54,11 +51,38 @@ def test_each_setting_at_its_maximum_fits_or_is_refused_with_a_value_that_fits(k
         line = str(exc)
     assert "\n" not in line and line.startswith("params.yaml: ") and "the budget is" in line, line
     assert f"{key} = {maximum(*key.split('.'))}" in line, line
-    proposed = dict(re.findall(r"([a-z_0-9]+\.[a-z_0-9]+) <= (\d+)", line.split("it fits at", 1)[-1]))
+    proposed = dict(re.findall(r"([a-z_0-9]+\.[a-z_0-9]+(?:\[\d\])?) <= (\d+)", line.split("it fits at", 1)[-1]))
     assert key in proposed, line
     check_costs(with_value(params, key, int(proposed[key])), shape)  # the value it names fits ...
     with pytest.raises(ParamsError):
         check_costs(with_value(params, key, int(proposed[key]) + 1), shape)  # ... and is the largest
+
+
+def test_a_deep_wide_colour_network_is_sized_by_each_block():
+    """Six blocks of 256 channels with 5x5 kernels on 64x64 colour images: refused, the message naming
+    the blocks by position, each value it proposes fitting."""
+    shape = DataShape(60_000, 10_000, 64, 64, 10, 3)
+    params = params_from_dict({"model": {"conv_channels": [256] * 6, "kernel_size": 5}})
+    with pytest.raises(ParamsError) as info:
+        check_costs(params, shape)
+    line = str(info.value)
+    assert line.startswith("params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256"), line
+    for key, value in re.findall(r"(model\.conv_channels\[\d\]) <= (\d+)", line):
+        check_costs(with_setting(params, key, int(value)), shape)
+    # a smaller kernel and grey images cost less: the estimate follows both
+    costs = {c.stage: c for c in stage_costs(params, shape)}
+    grey3 = {c.stage: c for c in stage_costs(with_setting(params, "model.kernel_size", 3), DataShape(60_000, 10_000, 64, 64))}
+    assert all(grey3[s].seconds < costs[s].seconds for s in costs)
+
+
+@pytest.mark.parametrize("blocks, size, fit", [(5, 28, 4), (6, 32, 5), (2, 3, 1)])
+def test_blocks_that_pool_the_image_away_are_refused_naming_the_most_that_fit(blocks, size, fit):
+    params = params_from_dict({"model": {"conv_channels": [4] * blocks}})
+    with pytest.raises(ParamsError, match=rf"^params.yaml: model.conv_channels = \[{', '.join(['4'] * blocks)}\] has "
+                                          rf"{blocks} blocks, which pool a {size}x{size} image below 1 px; at most "
+                                          rf"{fit} fit$"):
+        check_costs(params, DataShape(300, 100, size, size))
+    check_costs(params_from_dict({"model": {"conv_channels": [4] * fit}}), DataShape(300, 100, size, size))
 
 
 def test_the_check_stage_knows_the_dataset_before_the_download(tmp_path):
@@ -70,7 +94,7 @@ def test_the_check_stage_knows_the_dataset_before_the_download(tmp_path):
 
 
 @pytest.mark.parametrize("sections", [
-    {"model": {"conv1_channels": 32, "conv2_channels": 64, "fc1_units": 1024},
+    {"model": {"conv_channels": [32, 64], "fc_units": [1024, 84]},
      "train": {"batch_size": 1024, "eval_batch_size": 2048}},
 ], ids=["wide conv, large batches"])
 def test_the_memory_estimate_bounds_each_stages_measured_peak(tmp_path, sections):

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from synthetic import grey_model
 from featuremaps.analysis.feature_vis import LayerVisualisation, dataset_best, objective_values, progress_line, \
     visualise_layer
 from featuremaps.analysis.feature_vis_store import read_visualisations
@@ -18,18 +19,18 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def trained(stage_outputs):
-    """(model, mean, std, train images) of the pipeline run on the small generated dataset."""
-    model, ckpt = load_checkpoint(stage_outputs / "data/model/model.pt")
+    """(model, train images) of the pipeline run on the small generated dataset."""
+    model, _ = load_checkpoint(stage_outputs / "data/model/model.pt")
     images, _ = read_split(stage_outputs / "data/dataset", "train")
-    return model, ckpt["mean"], ckpt["std"], images
+    return model, images
 
 
 def test_neuron_on_conv1_finds_the_sign_pattern_of_its_kernel(trained):
     """Maximising one conv1 unit: inside its 3x3 receptive field the input becomes 255 where the
     weight is positive and 0 where it is negative (normalisation is increasing, the unit linear)."""
-    model, mean, std, images = trained
+    model, images = trained
     params = VisualizeParams(objective="neuron", jitter=0, seeds=2, steps=256)
-    vis = visualise_layer(model, "conv1", mean, std, images, params, "relu", 0, CPU)
+    vis = visualise_layer(model, "conv1", images, params, "relu", 0, CPU)
     kernels = model.conv1.weight.detach().numpy()[:, 0]
     cy, cx = np.array(images.shape[1:]) // 2
     for f, kernel in enumerate(kernels):
@@ -42,7 +43,7 @@ def test_neuron_on_conv1_finds_the_sign_pattern_of_its_kernel(trained):
 def test_optimised_inputs_beat_the_best_dataset_image(trained, stage_outputs):
     """For every feature of both layers, the best optimised input scores at least as high as the
     dataset image that scores highest, measured the same way on stored pixels."""
-    model, mean, std, images = trained
+    model, images = trained
     stored = read_visualisations(stage_outputs / "data/visualizations", ["conv1", "conv2"])
     assert str(stored["objective"]) == "channel" and int(stored["seeds"]) == 4
     for layer in ("conv1", "conv2"):
@@ -51,47 +52,50 @@ def test_optimised_inputs_beat_the_best_dataset_image(trained, stage_outputs):
         assert (best >= dataset_value).all(), (layer, best / dataset_value)
         # the stored values are the objective of the stored pixels, and of the stored dataset image
         f = 2
-        measured = objective_values(model, layer, stored[f"{layer}_images"][f], mean, std, "channel", "relu", CPU)
+        measured = objective_values(model, layer, stored[f"{layer}_images"][f], "channel", "relu", CPU)
         np.testing.assert_allclose(measured[:, f], stored[f"{layer}_values"][f], rtol=1e-6)
         index = stored[f"{layer}_dataset_index"]
-        every = objective_values(model, layer, images, mean, std, "channel", "relu", CPU)
+        every = objective_values(model, layer, images, "channel", "relu", CPU)
         np.testing.assert_array_equal(index, every.argmax(0))
         np.testing.assert_allclose(dataset_value, every.max(0), rtol=1e-9)
 
 
 def test_same_params_same_images(trained):
-    model, mean, std, images = trained
+    model, images = trained
     params = VisualizeParams(steps=30, seeds=2)
-    a = visualise_layer(model, "conv2", mean, std, images, params, "relu", 7, CPU)
-    b = visualise_layer(model, "conv2", mean, std, images, params, "relu", 7, CPU)
-    c = visualise_layer(model, "conv2", mean, std, images, params, "relu", 8, CPU)
+    a = visualise_layer(model, "conv2", images, params, "relu", 7, CPU)
+    b = visualise_layer(model, "conv2", images, params, "relu", 7, CPU)
+    c = visualise_layer(model, "conv2", images, params, "relu", 8, CPU)
     np.testing.assert_array_equal(a.images, b.images)
     assert not np.array_equal(a.images, c.images)
     assert a.images.shape == (16, 2, 28, 28) and a.images.dtype == np.uint8
 
 
 def test_dataset_best_streams_to_the_same_answer(trained):
-    model, mean, std, images = trained
-    full = dataset_best(model, "conv2", images, mean, std, "neuron", "raw", CPU, batch_size=10_000)
-    small = dataset_best(model, "conv2", images, mean, std, "neuron", "raw", CPU, batch_size=7)
+    model, images = trained
+    full = dataset_best(model, "conv2", images, "neuron", "raw", CPU, batch_size=10_000)
+    small = dataset_best(model, "conv2", images, "neuron", "raw", CPU, batch_size=7)
     np.testing.assert_array_equal(full[0], small[0])
     np.testing.assert_allclose(full[1], small[1], rtol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(28, 28), (32, 20)])
-def test_receptive_field_is_where_the_gradient_reaches(shape):
-    """Every unit of conv1 and conv2, borders included: the box computed from the layers' kernels,
+@pytest.mark.parametrize("shape, params", [((28, 28), ModelParams()), ((32, 20), ModelParams()),
+                                           ((28, 28), ModelParams(conv_channels=(2, 2, 2), kernel_size=5)),
+                                           ((20, 32), ModelParams(conv_channels=(2, 2, 2), kernel_size=5))])
+def test_receptive_field_is_where_the_gradient_reaches(shape, params):
+    """Every unit of every conv layer, borders included: the box computed from the layers' kernels,
     strides and paddings equals the bounding box of the input pixels with a non-zero gradient
     (weights one, biases zero, input ones so no ReLU is off; max pooling passes the gradient to one
     input of each window, so the test swaps in average pooling of the same geometry)."""
-    model = build_model(model_config(ModelParams(), shape, 10)).eval()
+    model = grey_model(params, shape, 10).eval()
+    layers = model.conv_layers
     with torch.no_grad():
-        for conv in (model.conv1, model.conv2):
-            conv.weight.fill_(1.0)
-            conv.bias.zero_()
+        for layer in layers:
+            getattr(model, layer).weight.fill_(1.0)
+            getattr(model, layer).bias.zero_()
     pool = model.pool
     model.pool = nn.AvgPool2d(pool.kernel_size, pool.stride, pool.padding)
-    for layer in ("conv1", "conv2"):
+    for layer in layers:
         h, w = model.features(torch.zeros(1, 1, *shape), upto=layer).shape[2:]
         units = [(y, x) for y in range(h) for x in range(w)]
         x = torch.ones(len(units), 1, *shape, requires_grad=True)
@@ -101,8 +105,11 @@ def test_receptive_field_is_where_the_gradient_reaches(shape):
         for i, (y, xx) in enumerate(units):
             rows, cols = np.nonzero(x.grad[i, 0].numpy())
             assert (rows.min(), cols.min(), rows.max(), cols.max()) == receptive_field(path, y, xx, shape), (layer, y, xx)
-    # by hand: a conv2 unit in the middle sees 8x8 pixels (3x3 conv, 2x2 pool, 3x3 conv)
-    assert receptive_field(model.spatial_path("conv2"), 5, 5, shape) == (7, 7, 14, 14)
+    if params.kernel_size == 3:  # by hand: a conv2 unit in the middle sees 8x8 pixels (3x3 conv, 2x2 pool, 3x3 conv)
+        assert receptive_field(model.spatial_path("conv2"), 5, 5, shape) == (7, 7, 14, 14)
+    else:  # conv3 row 2 sees its input rows 0..4; pool: 0..9; conv2 (pad 2): -2..11; pool: -4..23; conv1: -6..25
+        assert receptive_field(model.spatial_path("conv3"), 2, 2, shape) == (0, 0, min(shape[0] - 1, 25),
+                                                                            min(shape[1] - 1, 25))
 
 
 def test_the_log_names_dead_features_instead_of_dividing_by_zero():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from synthetic import grey_model, meta_for
 from featuremaps.errors import ArtifactError
 from featuremaps.files import TEMP_PATTERN, atomic_path, read_artifact, require, write_csv, write_json, write_npz, \
     write_text
@@ -32,8 +33,8 @@ WRITERS = {
     "npz": lambda p: write_npz(p, x=np.arange(3)),
     "csv": lambda p: write_csv(p, pd.DataFrame({"a": [1]})),
     "parquet": lambda p: write_parquet(p, {"a": np.arange(3)}, {"activation": "relu"}),
-    "checkpoint": lambda p: save_checkpoint(p, build_model(model_config(ModelParams(), (8, 8), 3)),
-                                            model_config(ModelParams(), (8, 8), 3), 0.1, 0.3, ["a", "b", "c"]),
+    "checkpoint": lambda p: save_checkpoint(p, grey_model(ModelParams(), (8, 8), 3),
+                                            model_config(ModelParams(), meta_for((8, 8), 3)), ["a", "b", "c"]),
     "figure": figure_png,
 }
 
@@ -87,8 +88,8 @@ def test_read_artifact_names_the_stage_to_run(tmp_path):
 
 
 def test_checkpoint_bytes_do_not_depend_on_the_temporary_name(tmp_path):
-    model = build_model(model_config(ModelParams(), (8, 8), 3))
+    model = grey_model(ModelParams(), (8, 8), 3)
     for name in ("a.pt", "b.pt"):
-        save_checkpoint(tmp_path / name, model, model_config(ModelParams(), (8, 8), 3), 0.1, 0.3, ["a", "b", "c"])
+        save_checkpoint(tmp_path / name, model, model_config(ModelParams(), meta_for((8, 8), 3)), ["a", "b", "c"])
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     assert torch.load(tmp_path / "a.pt", weights_only=True)["classes"] == ["a", "b", "c"]

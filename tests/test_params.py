@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_project_params_load_and_match_defaults():
     p = load_params(ROOT / "params.yaml")
     assert p.train.lr == 1e-3 and p.train.batch_size == 256 and p.train.epochs == 15
-    assert p.extract.layers == ("conv1", "conv2")
+    assert p.extract.layers == "all"
+    assert p.model.conv_channels == (6, 16) and p.model.fc_units == (120, 84) and p.model.kernel_size == 3
     # params.yaml states every setting; the declared defaults are the same values.
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     defaults = params_as_dict(Params())
@@ -57,10 +58,24 @@ def test_missing_keys_take_defaults():
     ({"data": {"val_fraction": 1}}, "data.val_fraction = 1 is not allowed; expected a number in (0.0, 1.0)"),
     ({"data": {"val_fraction": 0.0}}, "data.val_fraction = 0.0 is not allowed"),
     ({"data": {"source": "s3"}}, "data.source = 's3' is not allowed; expected one of auto, torchvision, npm, idx"),
-    ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected a list of at least 1 string"),
+    ({"extract": {"layers": []}}, "extract.layers = [] is not allowed; expected all or a list of at least 1 string"),
     ({"extract": {"layers": "conv1"}}, "extract.layers = 'conv1' is not allowed"),
     ({"extract": {"layers": ["conv1", "conv1"]}}, "extract.layers = ['conv1', 'conv1'] lists 'conv1' twice; "
                                                   "expected distinct values"),
+    ({"model": {"conv_channels": []}}, "model.conv_channels = [] is not allowed; expected a list of 1 to 6 integers "
+                                       "in [1, 256]"),
+    ({"model": {"conv_channels": [6, 16, 32, 32, 32, 32, 32]}}, "model.conv_channels = [6, 16, 32, 32, 32, 32, 32] is "
+                                                                 "not allowed; expected a list of 1 to 6 integers"),
+    ({"model": {"conv_channels": [6, 0]}}, "model.conv_channels = [6, 0] is not allowed"),
+    ({"model": {"conv_channels": [6, 2.5]}}, "model.conv_channels = [6, 2.5] is not allowed"),
+    ({"model": {"conv_channels": [6, True]}}, "model.conv_channels = [6, True] is not allowed"),
+    ({"model": {"conv_channels": 16}}, "model.conv_channels = 16 is not allowed"),
+    ({"model": {"kernel_size": 4}}, "model.kernel_size = 4 is not allowed; expected one of 3, 5"),
+    ({"model": {"batch_norm": "yes"}}, "model.batch_norm = 'yes' is not allowed; expected true or false"),
+    ({"model": {"fc_units": [120, 84, 64, 32, 16]}}, "model.fc_units = [120, 84, 64, 32, 16] is not allowed; "
+                                                     "expected a list of at most 4 integers in [1, 4096]"),
+    ({"model": {"conv1_channels": 6}}, "unknown key model.conv1_channels; allowed keys in model: conv_channels, "
+                                       "kernel_size, batch_norm, fc_units"),
     ({"render": {"cmap": "virdis"}}, "render.cmap = 'virdis' is not allowed; expected a matplotlib colour map; "
                                      "closest: viridis"),
     ({"render": {"diverging_cmap": "notacmap"}}, "render.diverging_cmap = 'notacmap' is not allowed; expected a "
@@ -73,6 +88,11 @@ def test_bad_values_name_key_value_and_what_is_allowed(raw, message):
         params_from_dict(raw)
     text = str(info.value)
     assert message in text and "\n" not in text
+
+
+def test_list_settings_keep_their_order_and_allow_repeats():
+    p = params_from_dict({"model": {"conv_channels": [8, 16, 16], "fc_units": []}, "extract": {"layers": ["conv3", "conv1"]}})
+    assert p.model.conv_channels == (8, 16, 16) and p.model.fc_units == () and p.extract.layers == ("conv3", "conv1")
 
 
 def test_file_errors(tmp_path):

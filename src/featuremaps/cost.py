@@ -231,13 +231,13 @@ def _parts(key: str):
     return section, name, None
 
 
-def _get(params, key: str):
+def setting_value(params, key: str):
     section, name, item = _parts(key)
     value = getattr(getattr(params, section), name)
     return value if item is None else value[item]
 
 
-def _with(params, key: str, value):
+def with_setting(params, key: str, value):
     section, name, item = _parts(key)
     if item is not None:
         items = list(getattr(getattr(params, section), name))
@@ -256,7 +256,7 @@ def size_settings(params) -> list:
     """SIZE_SETTINGS with each list setting spelled item by item."""
     keys = []
     for key in SIZE_SETTINGS:
-        value = _get(params, key)
+        value = setting_value(params, key)
         keys += [f"{key}[{i}]" for i in range(len(value))] if isinstance(value, tuple) else [key]
     return keys
 
@@ -276,8 +276,8 @@ def check_blocks(params, shape: DataShape) -> None:
 
 def largest_fitting(params, shape: DataShape, key: str, memory: int):
     """The largest value of integer setting `key` (the others as they are) at which every stage fits."""
-    fits = lambda v: not _over(stage_costs(_with(params, key, v), shape), memory)  # noqa: E731
-    lo, hi = _low(key), _get(params, key)
+    fits = lambda v: not _over(stage_costs(with_setting(params, key, v), shape), memory)  # noqa: E731
+    lo, hi = _low(key), setting_value(params, key)
     if not fits(lo):
         return None
     while hi - lo > 1:
@@ -287,7 +287,7 @@ def largest_fitting(params, shape: DataShape, key: str, memory: int):
 
 
 def _lowers(params, shape: DataShape, key: str, over: list, memory: int) -> bool:
-    lowest = {c.stage: c for c in stage_costs(_with(params, key, _low(key)), shape)}
+    lowest = {c.stage: c for c in stage_costs(with_setting(params, key, _low(key)), shape)}
     for c in over:
         d = lowest[c.stage]
         if (c.bytes > memory and d.bytes < 0.9 * c.bytes) or (c.seconds > TIME_BUDGET and d.seconds < 0.9 * c.seconds):
@@ -313,8 +313,8 @@ def check_costs(params, shape: DataShape) -> None:
         return
     # The settings that make a stage over budget (at their lowest, what is over falls by a tenth or
     # more), and the largest value of each at which every stage fits.
-    sizing = [key for key in size_settings(params) if _get(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
-    now = ", ".join(f"{key} = {_get(params, key)}" for key in sizing) or "these settings"
+    sizing = [key for key in size_settings(params) if setting_value(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
+    now = ", ".join(f"{key} = {setting_value(params, key)}" for key in sizing) or "these settings"
     remedies = [f"{key} <= {value}" for key in sizing
                 if (value := largest_fitting(params, shape, key, memory)) is not None]
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"

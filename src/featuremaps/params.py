@@ -158,7 +158,9 @@ def _describe(spec: dict, kind) -> str:
     if item is not None:
         lo, hi = spec["min_len"] or 0, spec["max_len"]
         count = (f"{lo} to {hi}" if hi is not None else f"at least {lo}") if lo else (f"at most {hi}" if hi else "")
-        things = "integers" + (f" in {_range(spec)}" if spec["low"] is not None else "") if item is int else "strings"
+        one = lo == 1 and hi is None  # "at least 1 string"
+        things = ("integer" if item is int else "string") + ("" if one else "s")
+        things += f" in {_range(spec)}" if item is int and spec["low"] is not None else ""
         name = f"a list of {count + ' ' if count else ''}{things}"
         return f"{spec['word']} or {name}" if spec["word"] else name
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
