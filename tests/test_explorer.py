@@ -26,7 +26,7 @@ def shows(page, text: str) -> bool:
 def test_explorer_views(stage_outputs, tmp_path):
     page_path = (stage_outputs / "reports/index.html").resolve()
     config = torch.load(stage_outputs / "data/model/model.pt", weights_only=True)["config"]
-    channels = {"conv1": config["conv1_channels"], "conv2": config["conv2_channels"]}
+    channels = {f"conv{i + 1}": n for i, n in enumerate(config["conv_channels"])}
     with offline_page(1280) as (page, seen):
         page.goto(page_path.as_uri())
         links = page.eval_on_selector_all("#features a", "as => as.map(a => a.getAttribute('href'))")

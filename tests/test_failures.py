@@ -221,9 +221,9 @@ def test_figure_over_the_pixel_budget(repo):
 def test_settings_over_the_cost_budget_stop_at_check(repo):
     """Each inside its range, together they would need hours and more memory than the budget: the
     check stage refuses them before the download, naming the largest value that fits."""
-    repo.set_params(model={"conv1_channels": 256, "conv2_channels": 256})
+    repo.set_params(model={"conv_channels": [256, 256]})
     for target in ("check", "attribute"):  # the check stage alone, and the whole pipeline up to attribute
-        fails_cleanly(repo, target, expect=["params.yaml: model.conv1_channels = 256, model.conv2_channels = 256",
+        fails_cleanly(repo, target, expect=["params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256",
                                             "on 400 images of 28x28 need", "visualize about",
                                             "the budget is 8 GiB and 30 min a stage; it fits at"])
 
@@ -257,7 +257,7 @@ class RunsCode:
     ("other-architecture", ["weights do not fit the model it describes (", "); rerun the train stage"]),
     ("other-image-size", ["was trained with image_shape=[32, 32] but the dataset has image_shape=[28, 28]; "
                           "rerun the train stage"]),
-    ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, mean, std, classes; "
+    ("bare-state-dict", ["not a featuremaps checkpoint; expected keys state_dict, config, classes; "
                          "rerun the train stage"]),
     ("truncated", ["not a loadable featuremaps checkpoint (", "); rerun the train stage"]),
     ("pickled-object", ["refused: it holds Python objects other than tensors (posix.system), which could run "
@@ -267,7 +267,7 @@ def test_bad_checkpoint(repo, case, expect):
     model = repo.path / "data/model/model.pt"
     marker = repo.tmp / "code-ran"
     if case == "other-architecture":
-        rewrite_checkpoint(model, lambda c: {**c, "config": {**c["config"], "conv1_channels": 8}})
+        rewrite_checkpoint(model, lambda c: {**c, "config": {**c["config"], "conv_channels": [8, 16]}})
     elif case == "other-image-size":
         rewrite_checkpoint(model, lambda c: {**c, "config": {**c["config"], "image_shape": [32, 32]}})
     elif case == "bare-state-dict":
@@ -275,7 +275,7 @@ def test_bad_checkpoint(repo, case, expect):
     elif case == "truncated":
         model.write_bytes(model.read_bytes()[:5000])
     else:
-        rewrite_checkpoint(model, lambda c: {**c, "mean": RunsCode(marker)})
+        rewrite_checkpoint(model, lambda c: {**c, "classes": RunsCode(marker)})
         with pytest.raises(pickle.UnpicklingError):  # the file really holds a callable
             torch.load(model, weights_only=True)
     line = fails_cleanly(repo, "--single-item", "extract", expect=["data/model/model.pt: ", *expect])

@@ -96,9 +96,8 @@ def _table(header, rows) -> str:
 
 def _side_row(label: str, side: Side) -> list:
     accuracy = side.metrics.get("val_accuracy")
-    config = side.model["config"]
     return [label, side.name, side.commit[:10], "-" if accuracy is None else f"{accuracy:.2%}",
-            ", ".join(f"{layer} ({config.get(f'{layer}_channels', '?')})" for layer in side.layers)]
+            ", ".join(f"{layer} ({side.channels(layer)})" for layer in side.layers)]
 
 
 def page_html(c: Comparison, data: dict) -> str:

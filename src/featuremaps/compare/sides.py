@@ -48,6 +48,10 @@ class Side:
     def activation(self) -> str:
         return str(self.class_means["activation"])
 
+    def channels(self, layer: str) -> int:
+        """The channels of conv layer `layer` (conv<i>), from the model's config."""
+        return int(self.model["config"]["conv_channels"][int(layer[4:]) - 1])
+
     def features(self, layer: str, stat: str) -> np.ndarray:
         """[images, channels]: each image's activation of each channel of `layer`, by `stat` (STATS)."""
         return self.per_image[layer_columns(self.per_image.columns, layer, stat)].to_numpy(np.float64)
