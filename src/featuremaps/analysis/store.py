@@ -58,7 +58,7 @@ class Extraction:
     @property
     def input_means(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.input_sums / self.class_counts[:, None, None]
+            return self.input_sums / self.class_counts.reshape(-1, *[1] * (self.input_sums.ndim - 1))
 
 
 STATS = ("sum", "max", "at")  # per image and feature: spatial sum, strongest unit, its position

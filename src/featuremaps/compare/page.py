@@ -46,6 +46,7 @@ def page_data(c: Comparison, render: RenderParams, split_images: dict) -> dict:
             "b": {n: feature_view(c.b, layer, n, split_images) for n in range(1, n_b + 1)},
         })
     return {"classes": c.a.meta["classes"], "image_shape": list(c.a.meta["image_shape"]),
+            "channels": int(c.a.meta.get("channels", 1)),
             "cmap": colour_table_b64(render.cmap), "diverging": colour_table_b64(render.diverging_cmap),
             "threshold": c.threshold, "layers": layers}
 
@@ -61,9 +62,9 @@ SCRIPT = r"""
   const D = window.FEATURECOMPARE;""" + HELPERS + r"""
   function panel(f, side, layer, n) {
     const box = el("div", {class: "side"}, el("h4", {text: `${side}: ${layer} feature ${n}`}));
-    box.append(f.vis.length ? el("div", {class: "grid"}, ...f.vis.map((s, i) => tile(picture(bytes(s), H, W, "grey", 0, 2), `seed ${i + 1}`)))
+    box.append(f.vis.length ? el("div", {class: "grid"}, ...f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image", 0, 2), `seed ${i + 1}`)))
                             : el("p", {class: "muted", text: "no feature visualisations in this revision"}));
-    box.append(el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "grey", 0, 2), t.label, null, "", t.box, 2))));
+    box.append(el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image", 0, 2), t.label, null, "", t.box, 2))));
     const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(1, Math.round(28 / mh));
     box.append(el("div", {class: "grid"}, ...D.classes.map((name, c) => tile(picture(means, mh, mw, "heat", c * mh * mw, px), name))));
     return box;

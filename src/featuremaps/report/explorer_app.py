@@ -24,11 +24,13 @@ canvas.px { image-rendering: pixelated; display: block; outline: 1px solid #ddd;
 @media (max-width: 600px) { body { margin: 0.5rem auto; } td, th { padding: 0.15rem 0.4rem; } }
 """
 
-# Shared with the comparison page (featuremaps.compare.page); they read D.cmap, D.diverging, D.image_shape.
+# Shared with the comparison page (featuremaps.compare.page); they read D.cmap, D.diverging, D.image_shape and
+# D.channels. An "image" picture holds C bytes a pixel (grey, or red, green, blue); the other kinds one
+# byte a pixel through a colour table.
 HELPERS = r"""
   const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
   const LUT = {heat: bytes(D.cmap), div: bytes(D.diverging)};
-  const [H, W] = D.image_shape;
+  const [H, W] = D.image_shape, C = D.channels || 1, PX = H * W * C;
   const el = (tag, attrs = {}, ...kids) => {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) k === "text" ? e.textContent = v : e.setAttribute(k, v);
@@ -41,7 +43,8 @@ HELPERS = r"""
     const ctx = c.getContext("2d"), img = ctx.createImageData(w, h);
     for (let i = 0; i < h * w; i++) {
       const v = values[offset + i], t = LUT[kind];
-      const rgb = kind === "grey" ? [v, v, v] : [t[3 * v], t[3 * v + 1], t[3 * v + 2]];
+      const rgb = kind !== "image" ? [t[3 * v], t[3 * v + 1], t[3 * v + 2]]
+        : C === 3 ? values.subarray(offset + 3 * i, offset + 3 * i + 3) : [v, v, v];
       img.data.set([...rgb, 255], 4 * i);
     }
     ctx.putImageData(img, 0, 0);
@@ -101,24 +104,24 @@ SCRIPT = r"""
          el("a", {href: featureLink(pl, pn), text: `\u2039 ${pl} ${pn}`}), el("a", {href: featureLink(nl, nn), text: `${nl} ${nn} \u203a`}),
          el("span", {class: "muted", text: "(arrow keys step)"})),
       el("h2", {text: `${layer} \u00b7 feature ${n}`}));
-    const vis = f.vis.map((s, i) => tile(picture(bytes(s), H, W, "grey"), i < f.vis.length - 1 ? `seed ${i + 1}` : "refined",
+    const vis = f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image"), i < f.vis.length - 1 ? `seed ${i + 1}` : "refined",
                                        null, f.vis_ratio[i] === null ? "" : `x${f.vis_ratio[i].toFixed(1)}`));
     view.append(section("What it looks for: inputs that maximise it", el("div", {class: "grid"}, ...vis),
       el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's.`})));
     view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
-      el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "grey"), t.label, null, "", t.box)))));
+      el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image"), t.label, null, "", t.box)))));
     const [ci, kh, kw] = f.filter.shape, kernel = bytes(f.filter.data);
     view.append(section(`Filter (${kh}x${kw}, ${ci} input channel${ci > 1 ? "s" : ""}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
       el("div", {class: "grid"}, ...Array.from({length: ci}, (_, i) => tile(picture(kernel, kh, kw, "div", i * kh * kw, 10), ci > 1 ? `in ${i + 1}` : "")))));
     const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(2, Math.round(84 / mh));
     view.append(section(`Mean map per class over the ${D.split} split (one scale, up to ${f.class_means.max.toPrecision(3)}), beside the class's mean input`,
       el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => [
-        tile(picture(classInputs, H, W, "grey", c * H * W, 2), "", null),
+        tile(picture(classInputs, H, W, "image", c * PX, 2), "", null),
         tile(picture(means, mh, mw, "heat", c * mh * mw, px * 2 / 3), name, classLink(c))]))));
     const maps = bytes(f.examples.data);
     view.append(section(`Its map for one ${D.split} image per class (one scale, up to ${f.examples.max.toPrecision(3)})`,
       el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => D.example_present[c] ? [
-        tile(picture(exampleInputs, H, W, "grey", c * H * W, 2), ""),
+        tile(picture(exampleInputs, H, W, "image", c * PX, 2), ""),
         tile(picture(maps, mh, mw, "heat", c * mh * mw, px * 2 / 3), name, classLink(c))] : []))));
     view.append(section("Histogram by class: each image's summed activation, density per class", histogram(f.histogram)));
     const rows = D.classes.concat(["all"]).map((name, c) => {
@@ -140,7 +143,7 @@ SCRIPT = r"""
       el("a", {href: classLink((c + 1) % D.classes.length), text: "next class \u203a"})),
       el("h2", {text: `class ${name}`}));
     view.append(section(`Mean input and mean Grad-CAM for ${name} over ${v.count} ${D.attribution_split} images`, el("div", {class: "grid"},
-      tile(picture(classInputs, H, W, "grey", c * H * W), "mean input"),
+      tile(picture(classInputs, H, W, "image", c * PX), "mean input"),
       ...D.layers.map(l => tile(picture(bytes(v.gradcam[l]), H, W, "heat"), `${l} Grad-CAM`)))));
     for (const layer of D.layers) {
       const fs = D.features[layer];
@@ -159,10 +162,10 @@ SCRIPT = r"""
     view.append(section(`Misclassified ${D.attribution_split} images: ${v.all_misclassified}` +
                         (v.all_misclassified > v.misclassified_images.length ? ` (the first ${v.misclassified_images.length})` : ""),
       el("div", {class: "grid"}, ...v.misclassified_images.map(m =>
-        tile(picture(bytes(m.image), H, W, "grey"), `as ${D.classes[m.pred]}`, classLink(m.pred))))));
+        tile(picture(bytes(m.image), H, W, "image"), `as ${D.classes[m.pred]}`, classLink(m.pred))))));
     view.append(section("Grad-CAM of the misclassified examples in the report's figure (for the predicted class)", el("div", {class: "grid"},
       ...(v.misclassified.length ? v.misclassified.flatMap(m => [
-        tile(picture(bytes(m.image), H, W, "grey"), `image ${m.index}`),
+        tile(picture(bytes(m.image), H, W, "image"), `image ${m.index}`),
         ...D.layers.map(l => tile(picture(bytes(m.gradcam[l]), H, W, "heat"), `${l}: as ${D.classes[m.pred]}`, classLink(m.pred)))])
         : [el("p", {class: "muted", text: "none among the examples shown"})]))));
   }
@@ -171,10 +174,10 @@ SCRIPT = r"""
     const grid = document.getElementById("features");
     for (const layer of D.layers) {
       grid.append(el("h3", {text: layer}), el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
-        tile(picture(bytes(f.vis[0]), H, W, "grey", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1)))));
+        tile(picture(bytes(f.vis[0]), H, W, "image", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1)))));
     }
     document.getElementById("classes").append(el("div", {class: "grid"}, ...D.classes.map((name, c) =>
-      tile(picture(classInputs, H, W, "grey", c * H * W, 2), name, classLink(c)))));
+      tile(picture(classInputs, H, W, "image", c * PX, 2), name, classLink(c)))));
   }
 
   let current = null;

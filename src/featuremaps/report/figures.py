@@ -66,6 +66,18 @@ def _rgba(values: np.ndarray, cmap, norm) -> np.ndarray:
     return out
 
 
+def image_rgba(pixels: np.ndarray, norm=None) -> np.ndarray:
+    """RGBA tile of an input image: grey [H, W] through the grey colour map, colour [H, W, 3] as its
+    own colours; `norm` maps its values to 0..1 (default: they are already); NaN: white."""
+    norm = norm or mcolors.Normalize(0, 1)
+    if pixels.ndim == 2:
+        return _rgba(pixels, plt.get_cmap("gray"), norm)
+    out = np.ones((*pixels.shape[:2], 4))
+    out[..., :3] = np.clip(norm(np.nan_to_num(pixels, nan=0.0)), 0, 1)
+    out[np.isnan(pixels).any(-1)] = 1.0
+    return out
+
+
 def _label_grid(ax, n_rows, n_cols, tile_px, row_labels=None, col_labels=None, fontsize=9):
     step_y, step_x = tile_px[0] + PAD, tile_px[1] + PAD
     ax.set_xticks([PAD + step_x * j + tile_px[1] / 2 for j in range(n_cols)])
@@ -97,13 +109,13 @@ class MapScale:
 
 
 def map_tiles(inputs: np.ndarray, maps: np.ndarray, scale: MapScale, params: RenderParams):
-    """(RGBA tiles row by row: the input in grey, then each map; the shared cmap; the shared norm)."""
+    """(RGBA tiles row by row: the input as an image, then each map; the shared cmap; the shared norm)."""
     n_rows, n_feat = maps.shape[:2]
     grey = mcolors.Normalize(0, max(float(np.nanmax(inputs)) if np.isfinite(inputs).any() else 1, 1e-9))
     tiles = []
     cmap, norm = activation_norm(maps, scale.activation, params)
     for r in range(n_rows):
-        tiles.append(_rgba(inputs[r], plt.get_cmap("gray"), grey))
+        tiles.append(image_rgba(inputs[r], grey))
         for f in range(n_feat):
             m = maps[r, f]
             if not scale.shared and np.isfinite(m).any():
@@ -117,9 +129,9 @@ def map_tiles(inputs: np.ndarray, maps: np.ndarray, scale: MapScale, params: Ren
 
 def map_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,
                     maps: np.ndarray, row_labels: list, input_label: str, scale: MapScale) -> None:
-    """Rows = classes: the input (grey) then one tile per feature map."""
+    """Rows = classes: the input then one tile per feature map."""
     n_rows, n_feat = maps.shape[:2]
-    tile_px = inputs.shape[1:]
+    tile_px = inputs.shape[1:3]
     tiles, cmap, norm = map_tiles(inputs, maps, scale, params)
     image = mosaic(tiles, n_feat + 1, tile_px)
     fig = plt.figure(figsize=figsize, layout="constrained")
@@ -273,12 +285,11 @@ def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, 
 
 def image_grid_figure(path: Path, params: RenderParams, figsize, heading: str, tiles: np.ndarray, row_labels: list,
                       col_labels: list, notes: list, boxes: np.ndarray) -> None:
-    """Grey images in a grid: tiles [R, C, H, W] in grey levels 0..255 (NaN: an empty cell), a note
+    """Images in a grid: tiles [R, C, H, W(, 3)] in levels 0..255 (NaN: an empty cell), a note
     at each tile's top left (notes[r][c], "" for none) and a red box on each tile where
     boxes[r, c] = (top, left, bottom, right) in its pixels, inclusive (-1: none)."""
-    n_rows, n_cols, h, w = tiles.shape
-    grey = plt.get_cmap("gray")
-    rgba = [_rgba(tile / 255.0, grey, mcolors.Normalize(0, 1)) for tile in tiles.reshape(-1, h, w)]
+    n_rows, n_cols, h, w = tiles.shape[:4]
+    rgba = [image_rgba(tile / 255.0) for tile in tiles.reshape(-1, *tiles.shape[2:])]
     image = mosaic(rgba, n_cols, (h, w))
     fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
@@ -370,7 +381,7 @@ def training_curves_figure(path: Path, params: RenderParams, figsize, heading: s
 
 
 def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
-    """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the grey image, more opaque
+    """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the image, more opaque
     where it is stronger; `signed`
     shows signed heat alone on the diverging map, centred on zero."""
     if np.isnan(heat).all():
@@ -379,7 +390,7 @@ def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParam
         m = float(np.abs(heat).max()) or 1.0
         return _rgba(heat, plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m))
     scaled = heat / (float(heat.max()) or 1.0)
-    base = _rgba(grey / 255.0, plt.get_cmap("gray"), mcolors.Normalize(0, 1))
+    base = image_rgba(grey / 255.0)
     alpha = 0.8 * scaled[..., None]  # no evidence: the plain image; strong evidence: the colour
     return np.clip((1 - alpha) * base + alpha * _rgba(scaled, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)),
                    0, 1)
@@ -388,12 +399,12 @@ def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParam
 def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,
                             heat: np.ndarray, kinds: list, row_labels: list, col_labels: list,
                             wrong: list) -> None:
-    """Rows: the input in grey, then each heat map [R, K, H, W] as an overlay or signed (kinds[k]);
+    """Rows: the input, then each heat map [R, K, H, W] as an overlay or signed (kinds[k]);
     NaN heat leaves a cell empty; rows where wrong[r] get a red label."""
     n_rows, n_heat, h, w = heat.shape
     tiles = []
     for r in range(n_rows):
-        tiles.append(_rgba(inputs[r] / 255.0, plt.get_cmap("gray"), mcolors.Normalize(0, 1)))
+        tiles.append(image_rgba(inputs[r] / 255.0))
         tiles += [heat_tile(inputs[r], heat[r, k], kinds[k], params) for k in range(n_heat)]
     image = mosaic(tiles, n_heat + 1, (h, w))
     fig = plt.figure(figsize=figsize, layout="constrained")

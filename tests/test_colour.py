@@ -1,0 +1,112 @@
+"""Colour end to end: a generated RGB folder through every stage, its stored class means checked
+against a brute-force mean of the folder's pixels, the figures and the explorer in colour; and known
+answers for a network that sees only red."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from captum.attr import IntegratedGradients
+from PIL import Image
+
+from browser import offline_page
+from conftest import run_stage, stage_folder
+from featuremaps.analysis.attribution import gradcam, integrated_gradients
+from featuremaps.analysis.feature_vis import visualise_layer
+from featuremaps.analysis.store import read_npz
+from featuremaps.model.network import normalised_images
+from featuremaps.params import ModelParams, VisualizeParams
+from synthetic import grey_model, write_shape_folder
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def colour_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("colour")
+    folder = write_shape_folder(tmp / "shapes", 40, sizes=((24, 24),))
+    run = stage_folder(tmp / "run", tmp / "unused")
+    params = yaml.safe_load((run / "params.yaml").read_text())
+    params["data"] = {**params["data"], "source": "folder", "folder": str(folder)}
+    params["model"]["conv_channels"] = [6, 8, 8]
+    (run / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("check", "download", "train", "extract", "visualize", "attribute", "render"):
+        run_stage(run, stage)
+    return run, folder
+
+
+def test_class_means_of_the_input_are_the_folders_pixels_averaged(colour_run):
+    run, folder = colour_run
+    meta = yaml.safe_load((run / "data/dataset/meta.json").read_text())
+    assert meta["channels"] == 3 and meta["image_shape"] == [24, 24] and len(meta["mean"]) == 3
+    means = read_npz(run / "data/activations/class_means.npz", ["input_means", "counts", "layers"])
+    assert [str(x) for x in means["layers"]] == ["conv1", "conv2", "conv3"]
+    with np.load(run / "data/dataset/train.npz") as npz:  # which files went to train: by content
+        train = npz["images"]
+    for c, name in enumerate(meta["classes"]):
+        pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted((folder / name).iterdir())])
+        in_train = [p for p in pixels if (train == p).all((1, 2, 3)).any()]
+        assert len(in_train) == means["counts"][c]
+        np.testing.assert_allclose(means["input_means"][c], np.mean(in_train, 0, dtype=np.float64), rtol=0, atol=1e-9)
+
+
+def coloured_share(png) -> float:
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    return float((np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2]) > 60).mean())
+
+
+def test_figures_and_explorer_show_the_inputs_in_colour(colour_run, tmp_path):
+    run, _ = colour_run
+    # the top examples and samples hold coloured shapes; a grey run's would hold none
+    assert coloured_share(run / "reports/figures/conv1_top_examples.png") > 0.01
+    assert coloured_share(run / "reports/figures/samples.png") > 0.01
+    with offline_page(1280) as (page, seen):
+        page.goto((run / "reports/index.html").resolve().as_uri() + "#conv3/2")
+        page.wait_for_function("document.querySelectorAll('#view canvas').length > 4", timeout=120_000)
+        coloured = page.evaluate("""Array.from(document.querySelectorAll('#view canvas')).map(c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 0; i < d.length; i += 4) n += Math.abs(d[i] - d[i + 1]) + Math.abs(d[i + 1] - d[i + 2]) > 60;
+            return n; })""")
+        page.screenshot(path=str(tmp_path / "conv3.png"), full_page=True)
+    assert sum(n > 0 for n in coloured) >= 4, coloured  # its top images (and optimised inputs) in colour
+    assert not seen["console_errors"] and not seen["external"], seen
+
+
+def red_only_model():
+    """A 3-channel network whose conv1 reads the red channel alone."""
+    torch.manual_seed(0)
+    model = grey_model(ModelParams(conv_channels=(4, 6)), (16, 16), 3, channels=3).eval()
+    with torch.no_grad():
+        model.conv1.weight[:, 1:] = 0
+    return model
+
+
+def test_a_network_that_sees_only_red_attributes_nothing_to_green_and_blue():
+    model = red_only_model()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    x = normalised_images(model, images)
+    target = torch.tensor([0, 1, 2, 0, 1])
+    black = model.normalise(torch.zeros((1, 16, 16, 3), dtype=torch.uint8)).expand_as(x).contiguous()
+    ig = IntegratedGradients(model).attribute(x, baselines=black, target=target, n_steps=8)
+    assert (ig[:, 1:] == 0).all() and (ig[:, 0] != 0).any()
+    assert torch.equal(integrated_gradients(model, x, target, 8), ig[:, 0] + ig[:, 1] + ig[:, 2])
+    # changing green and blue changes neither the logits nor Grad-CAM
+    other = images.copy()
+    other[..., 1:] = rng.integers(0, 256, other[..., 1:].shape, dtype=np.uint8)
+    y = normalised_images(model, other)
+    assert torch.equal(model(x), model(y))
+    assert torch.equal(gradcam(model, "conv2", x, target), gradcam(model, "conv2", y, target))
+
+
+def test_feature_visualisation_of_a_red_only_network_leaves_green_and_blue_where_they_started():
+    model = red_only_model()
+    images = np.random.default_rng(1).integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
+    runs = [visualise_layer(model, "conv1", images, VisualizeParams(steps=steps, seeds=2, jitter=0), "relu", 3, CPU)
+            for steps in (1, 40)]
+    a, b = runs
+    assert a.images.shape == (4, 2, 16, 16, 3)
+    assert np.array_equal(a.images[..., 1:], b.images[..., 1:])  # no gradient: green and blue never moved
+    assert not np.array_equal(a.images[..., 0], b.images[..., 0])
+    assert np.array_equal(a.refined_images[..., 1:], b.refined_images[..., 1:])
