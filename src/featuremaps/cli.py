@@ -60,7 +60,7 @@ def compare(args) -> int:
     with command_folder(out, "compare") as (building, scratch):
         a = read_side(repo, args.a, scratch / "a")
         b = read_side(repo, args.b, scratch / "b")
-        layers = args.layers or a.layers
+        layers = args.layers or [layer for layer in a.layers if layer in b.layers]
         check_comparable(a, b, layers)
         splits = sorted(set(a.top_k["split"]) | set(b.top_k["split"]))
         images = {split: fetch_split(a, split) for split in splits}
@@ -72,6 +72,11 @@ def compare(args) -> int:
     print(f"A = {a.name} ({a.commit[:10]}), B = {b.name} ({b.commit[:10]}): {a.meta['dataset']}, "
           f"{len(a.per_image):,} images")
     print("\n".join(summary_lines(c)))
+    for side, other in ((a, b), (b, a)):
+        alone = [layer for layer in side.layers if layer not in other.layers]
+        if alone and not args.layers:
+            print(f"not matched: {', '.join(alone)} (only in {side.name}; {other.name} has "
+                  f"{', '.join(other.layers)})")
     print(f"wrote {out / PAGE} and its numbers; read the revisions through DVC in {read_s:.1f} s, "
           f"compared and drew in {time.perf_counter() - start:.1f} s")
     return 0
@@ -168,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("b", metavar="B", help="the second one")
     cmp.add_argument("--out", metavar="DIR", help="output folder (default: reports/compare/<A>-vs-<B>)")
     cmp.add_argument("--layers", type=_names, metavar="L1,L2",
-                     help="layers to match channel by channel (default: every layer extracted in A)")
+                     help="layers to match channel by channel (default: every layer extracted in both)")
     cmp.add_argument("--threshold", type=_fraction, default=0.5, metavar="R",
                      help="a matched pair correlated less than this is reported as no good match (default 0.5)")
     cmp.add_argument("--by", choices=sorted(STATS), default="max",

@@ -111,6 +111,9 @@ def check_comparable(a: Side, b: Side, layers: list) -> None:
         raise CompareError(f"{a.name} and {b.name} were made from different datasets ({a.meta['dataset']} vs "
                            f"{b.meta['dataset']}; the {' and '.join(differ)} split sha256 in meta.json differ): "
                            f"features can only be compared on the same images")
+    if not layers:
+        raise CompareError(f"{a.name} (layers {', '.join(a.layers)}) and {b.name} (layers {', '.join(b.layers)}) "
+                           f"share no extracted layer: nothing to match")
     for side in (a, b):
         missing = [layer for layer in layers if layer not in side.layers]
         if missing:
