@@ -110,3 +110,15 @@ def test_feature_visualisation_of_a_red_only_network_leaves_green_and_blue_where
     assert np.array_equal(a.images[..., 1:], b.images[..., 1:])  # no gradient: green and blue never moved
     assert not np.array_equal(a.images[..., 0], b.images[..., 0])
     assert np.array_equal(a.refined_images[..., 1:], b.refined_images[..., 1:])
+
+
+def test_featuremaps_image_shows_a_colour_models_input_in_colour(colour_run, tmp_path, capsys):
+    from featuremaps.cli import main
+    run, folder = colour_run
+    photo = tmp_path / "photo.png"
+    Image.open(sorted((folder / "disc").iterdir())[0]).resize((48, 40)).save(photo)
+    status = main(["image", str(photo), "--repo", str(run), "--out", str(tmp_path / "out")])
+    assert status == 0, capsys.readouterr().err
+    record = yaml.safe_load((tmp_path / "out/images.json").read_text())["images"][0]
+    assert "resized from 48x40 to 24x24" in " ".join(record["notes"])
+    assert coloured_share(tmp_path / "out" / record["figure"]) > 0.005

@@ -119,7 +119,7 @@ def image(args) -> int:
         check_figure_budget(model, len(ckpt["classes"]), params.render, out)
         size = tuple(ckpt["config"]["image_shape"])
         margin = default_margin(ckpt["classes"], size) if args.margin is None else args.margin
-        images, errors = prepared_images(args.paths, size, margin)
+        images, errors = prepared_images(args.paths, size, margin, ckpt["config"]["in_channels"])
         records = []
         if images:
             records, failed = write_image_report(images, model, ckpt, model_name, building, params.render,

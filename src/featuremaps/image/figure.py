@@ -45,7 +45,7 @@ def image_figure(path: Path, render: RenderParams, name: str, original: np.ndarr
     top = [fig.add_subplot(grid[0, i]) for i in range(2 + len(layers))]
     top[0].imshow(original, cmap="gray" if original.ndim == 2 else None)
     top[0].set_title("as given", fontsize=9)
-    top[1].imshow(prepared, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    top[1].imshow(prepared, cmap="gray" if prepared.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
     top[1].set_title("what the model was given", fontsize=9)
     for ax, layer in zip(top[2:], layers):
         ax.imshow(heat_tile(prepared.astype(np.float64), cams[layer], "overlay", render), interpolation="nearest")

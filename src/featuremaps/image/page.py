@@ -39,8 +39,8 @@ def page_html(records: list, model: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body>
 <h1>What the network sees in your images</h1>
-<p class="sub">model: {html.escape(model)}. Each image is shown as given and as the model was given it (grey, light
-on dark, at its input size), with each class's probability, the feature maps of every conv layer and where the
+<p class="sub">model: {html.escape(model)}. Each image is shown as given and as the model was given it (at its input
+size; for a grey model, grey and light on dark like the training digits), with each class's probability, the feature maps of every conv layer and where the
 evidence for the predicted class lies (Grad-CAM).</p>
 <nav>{nav}</nav>
 {''.join(items)}

@@ -117,6 +117,18 @@ def _reduced(image: Image.Image) -> Image.Image:
     return small
 
 
+def prepared_colour(image: Image.Image, size: tuple) -> tuple[np.ndarray, list]:
+    """(uint8 [H, W, 3], notes): a colour model's input, the image as RGB over white paper where
+    transparent, resized to `size` (height, width) with Pillow's bilinear filter, as the folder
+    source resizes its images."""
+    rgb = flattened(ImageOps.exif_transpose(image)).convert("RGB")
+    notes = []
+    if rgb.size != (size[1], size[0]):
+        notes.append(f"resized from {rgb.width}x{rgb.height} to {size[1]}x{size[0]}")
+        rgb = rgb.resize((size[1], size[0]), Image.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8), notes
+
+
 def flattened(image: Image.Image) -> Image.Image:
     """`image` with any transparency laid over white paper (then opaque RGBA); as it is otherwise."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

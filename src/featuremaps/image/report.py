@@ -13,7 +13,7 @@ from featuremaps.errors import first_line
 from featuremaps.files import safe_name, write_json, write_text
 from featuremaps.image.figure import image_figure, image_inches, thumbnail
 from featuremaps.image.page import NUMBERS, PAGE, image_record, page_html
-from featuremaps.image.prepare import ImageError, shown_name, opened_image, prepared_input
+from featuremaps.image.prepare import ImageError, opened_image, prepared_colour, prepared_input, shown_name
 from featuremaps.image.response import response
 from featuremaps.model.network import conv_layer_names
 from featuremaps.params import RenderParams
@@ -34,7 +34,7 @@ def default_margin(classes: list, size: tuple) -> int:
 class Prepared:
     path: Path
     original: np.ndarray
-    grey: np.ndarray
+    pixels: np.ndarray  # what the model is given: uint8 [H, W], or [H, W, 3] for a colour model
     notes: list
 
 
@@ -48,14 +48,15 @@ def figure_names(paths: list) -> list:
     return names
 
 
-def prepared_images(paths: list, size: tuple, margin: int) -> tuple[list, list]:
-    """([Prepared], [one-line errors]) in the order given."""
+def prepared_images(paths: list, size: tuple, margin: int, channels: int = 1) -> tuple[list, list]:
+    """([Prepared], [one-line errors]) in the order given: for a grey model made to look like the
+    training digits (prepared_input), for a colour one resized as a folder dataset's images are."""
     done, errors = [], []
     for path in paths:
         try:
             image = opened_image(path)
-            grey, notes = prepared_input(image, size, margin)
-            done.append(Prepared(Path(path), thumbnail(image), grey, notes))
+            pixels, notes = prepared_input(image, size, margin) if channels == 1 else prepared_colour(image, size)
+            done.append(Prepared(Path(path), thumbnail(image), pixels, notes))
         except ImageError as exc:
             errors.append(str(exc))
         except Exception as exc:  # noqa: BLE001: one file's problem, whatever raised it, never stops the rest
@@ -75,13 +76,13 @@ def write_image_report(images: list, model, ckpt: dict, model_name: str, out: Pa
     """Figures, page and numbers of the prepared `images` under `out`: (records of those drawn,
     one-line errors for those that could not be)."""
     classes = ckpt["classes"]
-    seen = response(model, np.stack([p.grey for p in images]), activation)
+    seen = response(model, np.stack([p.pixels for p in images]), activation)
     names = figure_names([p.path for p in images])
 
     def draw(i):
         p = images[i]
         try:
-            image_figure(out / names[i], render, shown_name(p.path.name), p.original, p.grey, p.notes,
+            image_figure(out / names[i], render, shown_name(p.path.name), p.original, p.pixels, p.notes,
                          seen.probabilities[i], classes, {layer: m[i] for layer, m in seen.maps.items()},
                          {layer: c[i] for layer, c in seen.gradcam.items()}, activation)
         except Exception as exc:  # noqa: BLE001: reported for this image; the others are still drawn
