@@ -231,3 +231,14 @@ def test_committed_lock_records_the_code_as_it_is():
                 if actual != dep["md5"]:
                     stale.append(f"{name}: {dep['path']}")
     assert not stale, f"dvc.lock is older than the code (run `dvc repro` and commit dvc.lock): {stale}"
+
+
+def test_the_stage_named_for_each_output_is_the_one_dvc_yaml_runs_to_write_it():
+    """featuremaps.paths.WRITER (read by the stores' "rerun the X stage" lines) agrees with dvc.yaml."""
+    for name, stage in stages().items():
+        for out in outs_of(stage):
+            for path, writer in paths.WRITER.items():
+                if Path(out) == path or Path(out) in path.parents:
+                    assert writer == name, (path, writer, name)
+    written = {Path(out) for stage in stages().values() for out in outs_of(stage)}
+    assert all(any(p == w or w in p.parents for w in written) for p in paths.WRITER)

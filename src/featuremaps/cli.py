@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from featuremaps import paths
-from featuremaps.compare import STATS
+from featuremaps.compare import REPRESENTATIONS
 from featuremaps.errors import FeaturemapsError
 from featuremaps.params import Params, load_params
 
@@ -176,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
                      help="layers to match channel by channel (default: every layer extracted in both)")
     cmp.add_argument("--threshold", type=_fraction, default=0.5, metavar="R",
                      help="a matched pair correlated less than this is reported as no good match (default 0.5)")
-    cmp.add_argument("--by", choices=sorted(STATS), default="max",
+    cmp.add_argument("--by", choices=sorted(REPRESENTATIONS), default="max",
                      help="each channel's number per image: max, its strongest unit (default; whether the pattern "
                           "occurs anywhere), or sum, its whole map (grows with the ink in the image)")
     cmp.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")

@@ -13,15 +13,17 @@ reports/interpretability.json   per layer: dead_channels, mean_selectivity, max_
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from featuremaps import paths
 from featuremaps.files import read_arrays, read_json, require, write_json, write_npz
 from featuremaps.tables import read_parquet, write_parquet
 
-STAGE = "attribute"
+STAGE = paths.WRITER[paths.ATTRIBUTIONS]
 GRADCAM = "gradcam.npz"
 ABLATION = "ablation.parquet"
 ABLATION_COLUMNS = ["layer", "channel", "class", "accuracy", "baseline"]
@@ -35,6 +37,18 @@ def write_attributions(out_dir: str | Path, split: str, layers, examples: dict, 
     arrays.update({f"{layer}_class_mean": m for layer, m in class_means.items()})
     write_npz(Path(out_dir) / GRADCAM, **arrays)
     write_parquet(Path(out_dir) / ABLATION, ablation, {"split": split})
+
+
+@dataclass
+class LayerGradcam:
+    pred: np.ndarray        # [N, H, W] Grad-CAM of each example image for its predicted class
+    true: np.ndarray        # [N, H, W] ... for its true class
+    class_mean: np.ndarray  # [C, H, W] mean Grad-CAM for the true class, per class
+
+
+def layer_gradcam(arrays: dict, layer: str) -> LayerGradcam:
+    """One layer's Grad-CAM from what read_attributions returned."""
+    return LayerGradcam(arrays[f"{layer}_pred"], arrays[f"{layer}_true"], arrays[f"{layer}_class_mean"])
 
 
 def write_interpretability(path: str | Path, metrics: dict) -> None:

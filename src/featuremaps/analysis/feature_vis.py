@@ -21,25 +21,14 @@ without translation, with the same function that scores the dataset's images.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from featuremaps.analysis.feature_vis_store import LayerVisualisation
 from featuremaps.data.layout import channels, from_nchw, to_nchw
 from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
-
-
-@dataclass
-class LayerVisualisation:
-    images: np.ndarray          # uint8 [F, S, H, W(, C)]: the inputs optimised from random starts, as pixels
-    values: np.ndarray          # float64 [F, S]: each one's objective
-    refined_images: np.ndarray  # uint8 [F, H, W(, C)]: the best dataset image, optimised further
-    refined_values: np.ndarray  # float64 [F]: its objective
-    dataset_index: np.ndarray   # int64 [F]: the dataset image that scores highest on each feature
-    dataset_value: np.ndarray   # float64 [F]: its objective
 
 
 def feature_objective(maps: torch.Tensor, objective: str, activation: str) -> torch.Tensor:

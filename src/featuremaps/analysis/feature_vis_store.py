@@ -3,24 +3,36 @@
 data/visualizations/features.npz
   layers, objective (channel | neuron), activation (relu | raw), split (of the dataset images
   scored), seeds; per layer:
-  <layer>_images         uint8 [F, S, H, W]  the optimised inputs, as pixels
+  <layer>_images         uint8 [F, S, H, W(, C)]  the optimised inputs, as pixels
   <layer>_values         float64 [F, S]      each one's objective, measured on those pixels
-  <layer>_refined_images uint8 [F, H, W]     the best dataset image, optimised further
+  <layer>_refined_images uint8 [F, H, W(, C)]     the best dataset image, optimised further
   <layer>_refined_values float64 [F]         its objective
   <layer>_dataset_index  int64 [F]           the split's image scoring highest on the feature
   <layer>_dataset_value  float64 [F]         its objective
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from featuremaps import paths
 from featuremaps.files import read_arrays, write_npz
 
-STAGE = "visualize"
+STAGE = paths.WRITER[paths.VISUALIZATIONS]
 FEATURES = "features.npz"
 FIELDS = ("images", "values", "refined_images", "refined_values", "dataset_index", "dataset_value")
+
+
+@dataclass
+class LayerVisualisation:
+    images: np.ndarray          # uint8 [F, S, H, W(, C)]: the inputs optimised from random starts, as pixels
+    values: np.ndarray          # float64 [F, S]: each one's objective
+    refined_images: np.ndarray  # uint8 [F, H, W(, C)]: the best dataset image, optimised further
+    refined_values: np.ndarray  # float64 [F]: its objective
+    dataset_index: np.ndarray   # int64 [F]: the dataset image that scores highest on each feature
+    dataset_value: np.ndarray   # float64 [F]: its objective
 
 
 def write_visualisations(out_dir: str | Path, layers: dict, objective: str, activation: str, split: str,
@@ -39,3 +51,8 @@ def read_visualisations(out_dir: str | Path, layers) -> dict:
     required = ["layers", "objective", "activation", "split", "seeds"]
     required += [f"{layer}_{name}" for layer in layers for name in FIELDS]
     return read_arrays(Path(out_dir) / FEATURES, required, STAGE)
+
+
+def layer_visualisation(stored: dict, layer: str) -> LayerVisualisation:
+    """One layer's record from what read_visualisations returned."""
+    return LayerVisualisation(**{name: stored[f"{layer}_{name}"] for name in FIELDS})

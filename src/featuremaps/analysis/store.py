@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from featuremaps import paths
 from featuremaps.files import read_arrays, require, write_npz
 from featuremaps.tables import read_parquet, write_parquet
 
-STAGE = "extract"
+STAGE = paths.WRITER[paths.ACTIVATIONS]
 PER_IMAGE = "per_image.parquet"
 CLASS_MEANS = "class_means.npz"
 EXAMPLES = "examples.npz"
@@ -103,6 +104,11 @@ def read_per_image(path: str | Path, layers=()) -> pd.DataFrame:
     frame = read_parquet(path, STAGE)
     require(path, frame.columns, BASE_COLUMNS + [feature_columns(layer, 1)[0] for layer in layers], "column", STAGE)
     return frame
+
+
+def layer_class_means(class_means: dict, layer: str) -> np.ndarray:
+    """[classes, F, h, w] mean map of each feature of `layer` per class, from class_means.npz's arrays."""
+    return class_means[f"{layer}_means"]
 
 
 def read_npz(path: str | Path, required=()) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from featuremaps.compare import STATS
+from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.sides import Side
 from featuremaps.compare.similarity import ChannelMatch, linear_cka, match_channels
 
@@ -17,7 +17,7 @@ class Comparison:
     b: Side
     layers: list                # compared channel by channel
     threshold: float            # a matched pair correlated less is no good match
-    stat: str                   # a key of STATS
+    stat: str                   # a key of REPRESENTATIONS
     cka: dict                   # A's layer -> B's layer -> linear CKA
     matches: dict               # layer -> ChannelMatch
 
@@ -68,7 +68,7 @@ def comparison_json(c: Comparison) -> dict:
     return {
         "a": _side_json(c.a), "b": _side_json(c.b),
         "dataset": c.a.meta["dataset"], "images": int(len(c.a.per_image)),
-        "representation": f"per image and channel, {STATS[c.stat]}", "by": c.stat, "threshold": c.threshold,
+        "representation": f"per image and channel, {REPRESENTATIONS[c.stat]}", "by": c.stat, "threshold": c.threshold,
         "changed_params": [{"key": k, "a": va, "b": vb} for k, va, vb in changed_params(c.a.params, c.b.params)],
         "cka": {la: {lb: json_number(v) for lb, v in row.items()} for la, row in c.cka.items()},
         "layers": {layer: _match_json(layer, c) for layer in c.layers},

@@ -7,7 +7,9 @@ from __future__ import annotations
 import html
 import json
 
-from featuremaps.compare import STATS
+from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.store import layer_class_means
+from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.comparison import Comparison, changed_params, json_number
 from featuremaps.compare.sides import Side
 from featuremaps.params import RenderParams
@@ -22,13 +24,14 @@ def feature_view(side: Side, layer: str, feature: int, split_images: dict) -> di
     f = feature - 1
     vis = side.visualisations
     top = side.top_k[(side.top_k["layer"] == layer) & (side.top_k["feature"] == feature)].sort_values("rank")
-    means, top_value = scaled_b64(side.class_means[f"{layer}_means"][:, f])
+    class_means = layer_class_means(side.class_means, layer)
+    means, top_value = scaled_b64(class_means[:, f])
     classes = side.meta["classes"]
     return {
-        "vis": [b64(image) for image in vis[f"{layer}_images"][f]] if vis is not None else [],
+        "vis": [b64(image) for image in layer_visualisation(vis, layer).images[f]] if vis is not None else [],
         "top": [{"image": b64(split_images[r.split][r.index]), "label": classes[r.label],
                  "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)]} for r in top.itertuples()],
-        "class_means": {"data": means, "max": top_value, "shape": list(side.class_means[f"{layer}_means"].shape[2:])},
+        "class_means": {"data": means, "max": top_value, "shape": list(class_means.shape[2:])},
     }
 
 
@@ -119,7 +122,7 @@ def page_html(c: Comparison, data: dict) -> str:
 <body>
 <h1>Features compared: {html.escape(title)}</h1>
 <p class="sub">{html.escape(c.a.meta['dataset'])}, the same {len(c.a.per_image):,} images on both sides; each channel
-represented in each image by {STATS[c.stat]}.</p>
+represented in each image by {REPRESENTATIONS[c.stat]}.</p>
 {sides}
 <h2>What changed</h2>{changes}
 <h2>Layers</h2>

@@ -53,7 +53,7 @@ class Side:
         return int(self.model["config"]["conv_channels"][int(layer[4:]) - 1])
 
     def features(self, layer: str, stat: str) -> np.ndarray:
-        """[images, channels]: each image's activation of each channel of `layer`, by `stat` (STATS)."""
+        """[images, channels]: each image's activation of each channel of `layer`, by `stat` (REPRESENTATIONS)."""
         return self.per_image[layer_columns(self.per_image.columns, layer, stat)].to_numpy(np.float64)
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from featuremaps import paths
 from featuremaps.data.layout import channels, planes
 from featuremaps.errors import ArtifactError
 from featuremaps.files import read_artifact, read_json, require, write_json, write_npz
 
 SPLITS = ("train", "val")
 META = "meta.json"
-STAGE = "download"
+STAGE = paths.WRITER[paths.DATASET]
 # What the later stages read from meta.json.
 META_KEYS = ("dataset", "source", "classes", "image_shape", "channels", "counts", "mean", "std")
 

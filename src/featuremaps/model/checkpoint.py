@@ -17,12 +17,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from featuremaps import paths
 from featuremaps.errors import ArgumentError, ArtifactError, first_line
 from featuremaps.files import atomic_path, read_artifact
 from featuremaps.model.network import build_model
 
 KEYS = ("state_dict", "config", "classes")
-STAGE = "train"
+STAGE = paths.WRITER[paths.MODEL]
 
 
 def save_checkpoint(path, model: nn.Module, config: dict, classes: list) -> None:

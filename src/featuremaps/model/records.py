@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from featuremaps import paths
 from featuremaps.files import read_artifact, read_json, require, write_csv, write_json
 
 if TYPE_CHECKING:  # render reads these records without importing torch
     from featuremaps.model.training import FitResult
 
-STAGE = "train"
+STAGE = paths.WRITER[paths.METRICS]
 METRIC_KEYS = ["val_accuracy", "val_loss", "best_epoch", "train_accuracy", "train_loss", "epochs",
                "train_seconds", "images_per_second", "device"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy"]

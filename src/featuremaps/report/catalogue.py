@@ -20,7 +20,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from featuremaps.analysis.store import layer_columns
+from featuremaps.analysis.attribution_store import layer_gradcam
+from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.report.budget import check_pixel_budget
@@ -136,7 +138,7 @@ def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
 def class_means(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     classes, split, counts = inp.classes, inp.means_split, inp.class_means["counts"]
     act = activation_label(inp.activation)
-    maps = inp.class_means[f"{layer}_means"]
+    maps = layer_class_means(inp.class_means, layer)
     return Figure(
         f"{layer}_class_means.png", f"{layer} mean maps per class",
         f"{layer}: mean {act} map per class over the {split} split",
@@ -211,10 +213,11 @@ def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
 
 def feature_visualisation(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     vis = inp.visualisations
-    images, refined = vis[f"{layer}_images"], vis[f"{layer}_refined_images"]
-    best = vis[f"{layer}_dataset_value"]
+    record = layer_visualisation(vis, layer)
+    images, refined = record.images, record.refined_images
+    best = record.dataset_value
     optimised = np.concatenate([images, refined[:, None]], 1).astype(np.float64)
-    values = np.concatenate([vis[f"{layer}_values"], vis[f"{layer}_refined_values"][:, None]], 1)
+    values = np.concatenate([record.values, record.refined_values[:, None]], 1)
     rows = layer_top_k(inp.top_k, layer)
     split = rows["split"].iloc[0]
     examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
@@ -256,8 +259,8 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
     layers, split = inp.layers, str(att["split"])
     labels, preds = att["label"], att["pred"]
     wrong = labels != preds
-    true_maps = [np.where(wrong[:, None, None], att[f"{layer}_true"], np.nan) for layer in layers]
-    heat = np.stack([att[f"{layer}_pred"] for layer in layers] + true_maps + [att["ig"]], 1)
+    true_maps = [np.where(wrong[:, None, None], layer_gradcam(att, layer).true, np.nan) for layer in layers]
+    heat = np.stack([layer_gradcam(att, layer).pred for layer in layers] + true_maps + [att["ig"]], 1)
     n, n_cols = len(labels), heat.shape[1] + 1
     return Figure(
         "gradcam_examples.png", "Where the decision comes from, per image",
@@ -281,7 +284,7 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
 def gradcam_class_means(inp: Inputs, params: RenderParams) -> Figure:
     att, classes, layers = inp.attributions, inp.classes, inp.layers
     counts, split = att["counts"], str(att["split"])
-    heat = np.stack([att[f"{layer}_class_mean"] for layer in layers], 1)
+    heat = np.stack([layer_gradcam(att, layer).class_mean for layer in layers], 1)
     return Figure(
         "gradcam_class_means.png", "Where the model looks, per class",
         f"Mean Grad-CAM for the true class over the {split} split:\nwhere the model looks for each class",

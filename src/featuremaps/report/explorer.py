@@ -13,14 +13,15 @@ import json
 import matplotlib
 import numpy as np
 
-from featuremaps.analysis.store import layer_columns
+from featuremaps.analysis.attribution_store import layer_gradcam
+from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.files import write_text
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges
 from featuremaps.report.inputs import Inputs
 
-DATA_FILE = "explorer.js"
 
 
 def b64(values: np.ndarray) -> str:
@@ -63,14 +64,15 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     split_images = inp.splits[rows["split"].iloc[0]][0]
     ablation = inp.ablation[inp.ablation["layer"] == layer]
     weights = inp.weights[layer]
-    class_maps, example_maps = inp.class_means[f"{layer}_means"], inp.examples[layer]
-    best = vis[f"{layer}_dataset_value"]
+    class_maps, example_maps = layer_class_means(inp.class_means, layer), inp.examples[layer]
+    record = layer_visualisation(vis, layer)
+    best = record.dataset_value
     views = []
     for f in range(len(layer_columns(inp.per_image.columns, layer))):
         top = rows[rows["feature"] == f + 1]
         drop = ablation[ablation["channel"] == f + 1].set_index("class")
-        optimised = list(vis[f"{layer}_images"][f]) + [vis[f"{layer}_refined_images"][f]]
-        values = list(vis[f"{layer}_values"][f]) + [vis[f"{layer}_refined_values"][f]]
+        optimised = list(record.images[f]) + [record.refined_images[f]]
+        values = list(record.values[f]) + [record.refined_values[f]]
         kernel, kernel_scale = signed_b64(weights[f])
         class_data, class_top = scaled_b64(class_maps[:, f])
         example_data, example_top = scaled_b64(example_maps[:, f])
@@ -106,11 +108,11 @@ def class_views(inp: Inputs) -> list:
         all_wrong = [(int(i), int(p)) for i, p in zip(att["wrong_index"], att["wrong_pred"]) if labels[i] == c]
         views.append({
             "count": int(att["counts"][c]),
-            "gradcam": {layer: scaled_b64(att[f"{layer}_class_mean"][c])[0] for layer in inp.layers},
+            "gradcam": {layer: scaled_b64(layer_gradcam(att, layer).class_mean[c])[0] for layer in inp.layers},
             "confusion": matrix[c].tolist(),
             "misclassified": [{"image": b64(att["input"][i]), "pred": int(att["pred"][i]),
                                "index": int(att["index"][i]),
-                               "gradcam": {layer: scaled_b64(att[f"{layer}_pred"][i])[0] for layer in inp.layers}}
+                               "gradcam": {layer: scaled_b64(layer_gradcam(att, layer).pred[i])[0] for layer in inp.layers}}
                               for i in wrong],
             "all_misclassified": len(all_wrong),
             "misclassified_images": [{"image": b64(images[i]), "pred": p, "index": i}
