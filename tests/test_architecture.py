@@ -5,16 +5,18 @@ it could not."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import torch
 
 from browser import offline_page
+from conftest import Project
 from test_compare import compare, numbers
 
 
-def test_a_deeper_network_with_5x5_kernels_runs_end_to_end(project, tmp_path, capsys):
-    project.repro()
-    project.commit("baseline")
+def test_a_deeper_network_with_5x5_kernels_runs_end_to_end(finished, tmp_path, capsys):
+    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)  # the default network, run and committed
+    project = Project(tmp_path)
     project.dvc("exp", "run", "-n", "deep", "-S", "model.conv_channels=[8,16,32]", "-S", "model.kernel_size=5")
     ckpt = torch.load(project.path / "data/model/model.pt", weights_only=True)
     assert ckpt["config"]["conv_channels"] == [8, 16, 32] and ckpt["config"]["kernel_size"] == 5

@@ -37,7 +37,7 @@ def permute_conv2(model_path, perm) -> None:
     w = state["fc1.weight"]
     state["fc1.weight"] = w.reshape(w.shape[0], len(perm), -1)[:, index].reshape(w.shape)
     model.load_state_dict(state)
-    save_checkpoint(model_path, model, ckpt["config"], ckpt["mean"], ckpt["std"], ckpt["classes"])
+    save_checkpoint(model_path, model, ckpt["config"], ckpt["classes"])
 
 
 def test_compare_under_dvc(project, tmp_path, capsys):

@@ -43,12 +43,12 @@ def test_a_dataset_image_gives_the_pipelines_own_answer(stage_outputs, tmp_path,
     assert record["class"] == int(row["pred"])
     model, ckpt = load_checkpoint(model_path)
     with torch.no_grad():
-        expected = torch.softmax(model(normalised_images(pixels[None], ckpt["mean"], ckpt["std"])), 1)[0].numpy()
+        expected = torch.softmax(model(normalised_images(model, pixels[None])), 1)[0].numpy()
     assert np.allclose(list(record["probabilities"].values()), expected, atol=1e-5)
 
     prepared, notes = prepared_input(opened_image(tmp_path / "digit.png"), tuple(pixels.shape), 4)
     assert np.array_equal(prepared, pixels)
-    seen = response(model, prepared[None], ckpt["mean"], ckpt["std"], "relu")
+    seen = response(model, prepared[None], "relu")
     for layer in ("conv1", "conv2"):
         assert np.allclose(seen.maps[layer][0], examples[layer][c], atol=1e-5)
         assert seen.gradcam[layer].shape == (1, *pixels.shape) and (seen.gradcam[layer] >= 0).all()
