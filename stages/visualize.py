@@ -9,8 +9,8 @@ import logging
 import time
 
 from featuremaps import paths
-from featuremaps.analysis.feature_vis import progress_line, visualise_layer
-from featuremaps.analysis.feature_vis_store import write_visualisations
+from featuremaps.analysis.feature_vis import progress_line, visualize_layer
+from featuremaps.analysis.feature_vis_store import write_visualizations
 from featuremaps.analysis.inputs import analysis_inputs
 from featuremaps.data.store import read_split
 from featuremaps.params import load_params
@@ -27,9 +27,9 @@ def main():
     results = {}
     for layer in run.layers:
         start = time.perf_counter()
-        results[layer] = visualise_layer(run.model, layer, images, vis, activation, params.seed, run.device)
+        results[layer] = visualize_layer(run.model, layer, images, vis, activation, params.seed, run.device)
         log.info("%s: %s", layer, progress_line(results[layer], vis, split, time.perf_counter() - start))
-    write_visualisations(paths.VISUALIZATIONS, results, vis.objective, activation, split, vis.seeds)
+    write_visualizations(paths.VISUALIZATIONS, results, vis.objective, activation, split, vis.seeds)
 
 
 if __name__ == "__main__":

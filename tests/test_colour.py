@@ -13,7 +13,7 @@ from PIL import Image
 from browser import offline_page
 from conftest import run_stage, stage_folder
 from featuremaps.analysis.attribution import gradcam, integrated_gradients
-from featuremaps.analysis.feature_vis import visualise_layer
+from featuremaps.analysis.feature_vis import visualize_layer
 from featuremaps.analysis.store import read_npz
 from featuremaps.model.network import normalised_images
 from featuremaps.params import ModelParams, VisualizeParams
@@ -100,10 +100,10 @@ def test_a_network_that_sees_only_red_attributes_nothing_to_green_and_blue():
     assert torch.equal(gradcam(model, "conv2", x, target), gradcam(model, "conv2", y, target))
 
 
-def test_feature_visualisation_of_a_red_only_network_leaves_green_and_blue_where_they_started():
+def test_feature_visualization_of_a_red_only_network_leaves_green_and_blue_where_they_started():
     model = red_only_model()
     images = np.random.default_rng(1).integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
-    runs = [visualise_layer(model, "conv1", images, VisualizeParams(steps=steps, seeds=2, jitter=0), "relu", 3, CPU)
+    runs = [visualize_layer(model, "conv1", images, VisualizeParams(steps=steps, seeds=2, jitter=0), "relu", 3, CPU)
             for steps in (1, 40)]
     a, b = runs
     assert a.images.shape == (4, 2, 16, 16, 3)

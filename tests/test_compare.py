@@ -127,7 +127,7 @@ def side(layers, sha="a"):
     return Side(name=f"rev-{sha}-{len(layers)}", commit="0" * 40, fs=None, folder=None,
                 meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}},
                 per_image=pd.DataFrame(per_image), class_means={"layers": np.array(layers)}, top_k=None,
-                visualisations=None, model={}, metrics={}, params={})
+                visualizations=None, model={}, metrics={}, params={})
 
 
 def test_a_layer_missing_on_one_side_is_refused():

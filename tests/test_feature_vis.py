@@ -1,4 +1,4 @@
-"""Feature visualisation and receptive fields, against known answers on a trained model."""
+"""Feature visualization and receptive fields, against known answers on a trained model."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from synthetic import grey_model
-from featuremaps.analysis.feature_vis import LayerVisualisation, dataset_best, objective_values, progress_line, \
-    visualise_layer
-from featuremaps.analysis.feature_vis_store import read_visualisations
+from featuremaps.analysis.feature_vis import LayerVisualization, dataset_best, objective_values, progress_line, \
+    visualize_layer
+from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.data.store import read_split
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.network import build_model, model_config, receptive_field
@@ -30,7 +30,7 @@ def test_neuron_on_conv1_finds_the_sign_pattern_of_its_kernel(trained):
     weight is positive and 0 where it is negative (normalisation is increasing, the unit linear)."""
     model, images = trained
     params = VisualizeParams(objective="neuron", jitter=0, seeds=2, steps=256)
-    vis = visualise_layer(model, "conv1", images, params, "relu", 0, CPU)
+    vis = visualize_layer(model, "conv1", images, params, "relu", 0, CPU)
     kernels = model.conv1.weight.detach().numpy()[:, 0]
     cy, cx = np.array(images.shape[1:]) // 2
     for f, kernel in enumerate(kernels):
@@ -44,7 +44,7 @@ def test_optimised_inputs_beat_the_best_dataset_image(trained, stage_outputs):
     """For every feature of both layers, the best optimised input scores at least as high as the
     dataset image that scores highest, measured the same way on stored pixels."""
     model, images = trained
-    stored = read_visualisations(stage_outputs / "data/visualizations", ["conv1", "conv2"])
+    stored = read_visualizations(stage_outputs / "data/visualizations", ["conv1", "conv2"])
     assert str(stored["objective"]) == "channel" and int(stored["seeds"]) == 4
     for layer in ("conv1", "conv2"):
         best = np.maximum(stored[f"{layer}_values"].max(1), stored[f"{layer}_refined_values"])
@@ -63,9 +63,9 @@ def test_optimised_inputs_beat_the_best_dataset_image(trained, stage_outputs):
 def test_same_params_same_images(trained):
     model, images = trained
     params = VisualizeParams(steps=30, seeds=2)
-    a = visualise_layer(model, "conv2", images, params, "relu", 7, CPU)
-    b = visualise_layer(model, "conv2", images, params, "relu", 7, CPU)
-    c = visualise_layer(model, "conv2", images, params, "relu", 8, CPU)
+    a = visualize_layer(model, "conv2", images, params, "relu", 7, CPU)
+    b = visualize_layer(model, "conv2", images, params, "relu", 7, CPU)
+    c = visualize_layer(model, "conv2", images, params, "relu", 8, CPU)
     np.testing.assert_array_equal(a.images, b.images)
     assert not np.array_equal(a.images, c.images)
     assert a.images.shape == (16, 2, 28, 28) and a.images.dtype == np.uint8
@@ -114,14 +114,14 @@ def test_receptive_field_is_where_the_gradient_reaches(shape, params):
 
 def test_the_log_names_dead_features_instead_of_dividing_by_zero():
     values = np.array([[2.0, 3.0], [0.0, 0.0], [1.0, 4.0], [0.0, 0.0]])  # features 2 and 4: nothing excites them
-    vis = LayerVisualisation(np.zeros((4, 2, 3, 3), np.uint8), values, np.zeros((4, 3, 3), np.uint8),
+    vis = LayerVisualization(np.zeros((4, 2, 3, 3), np.uint8), values, np.zeros((4, 3, 3), np.uint8),
                              np.array([4.0, 0.0, 2.0, 0.0]), np.arange(4), np.array([2.0, 0.0, 1.0, 0.0]))
     with np.errstate(all="raise"):
         line = progress_line(vis, VisualizeParams(seeds=2, steps=8), "train", 1.0)
     # live features: best seed / best image = 3/2 and 4/1; refined = 4/2 and 2/1
     assert "best seed min 1.50 median 2.75, refined min 2.00 median 2.00" in line
     assert line.endswith("; dead (zero or below on every train image): features 2, 4")
-    all_dead = LayerVisualisation(vis.images, values * 0, vis.refined_images, vis.refined_values * 0, vis.dataset_index,
+    all_dead = LayerVisualization(vis.images, values * 0, vis.refined_images, vis.refined_values * 0, vis.dataset_index,
                                   vis.dataset_value * 0)
     with np.errstate(all="raise"):
         line = progress_line(all_dead, VisualizeParams(seeds=2, steps=8), "train", 1.0)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from featuremaps.data.idx import MAX_BYTES
 from featuremaps.errors import ParamsError
-from featuremaps.params import Params
+from featuremaps.params import ACCELERATORS, Params
 
 GiB = 1 << 30
 MEMORY_BUDGET = 8 * GiB
@@ -187,7 +187,7 @@ def _seconds(stage: str, flops: float, slow_elements: float, device: str) -> flo
     batch is too large for the cache (then memory, not arithmetic, bounds it), on the CPU; a GPU is
     taken as GPU_SPEEDUP times faster."""
     seconds = flops / CPU_FLOPS + slow_elements * ELEMENT_SECONDS[stage]
-    return seconds / GPU_SPEEDUP if device in ("cuda", "mps") else seconds
+    return seconds / GPU_SPEEDUP if device in ACCELERATORS else seconds
 
 
 def _slow(acts: list) -> float:
@@ -341,7 +341,7 @@ def check_costs(params, shape: DataShape) -> None:
                 if (value := largest_fitting(params, shape, key, memory)) is not None]
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"
     device = {c.stage: getattr(params, c.stage).device for c in over}
-    cpu = [stage for stage, d in device.items() if d not in ("cuda", "mps")]
+    cpu = [stage for stage, d in device.items() if d not in ACCELERATORS]
     slow = [c.stage for c in over if c.stage in cpu and c.seconds > TIME_BUDGET]
     gpu_hint = f" (times on the CPU; on a GPU set {', '.join(f'{x}.device' for x in slow)}: cuda)" if slow else ""
     raise ParamsError(

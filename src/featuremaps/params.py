@@ -27,6 +27,11 @@ from featuremaps.errors import ArgumentError, ParamsError, first_line
 from featuremaps.paths import PARAMS
 
 
+# Where a torch stage runs: auto = CUDA, then MPS, then CPU (featuremaps.model.device); the accelerators.
+DEVICES = ("auto", "cpu", "cuda", "mps")
+ACCELERATORS = ("cuda", "mps")
+
+
 def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, max_len=None,
           valid=None, word=None):
     # For a list, low/high bound each item and min_len/max_len its length; `word` is a string
@@ -82,7 +87,7 @@ class TrainParams:
     lr_gamma: float = _f(0.995, low=0.0, high=1.0, low_open=True)
     grad_clip: float = _f(1.0, low=0.0, high=1e6, low_open=True)
     rescore_train: bool = _f(False)
-    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+    device: str = _f("auto", choices=DEVICES)
     channels_last: bool = _f(True)
     precision: str = _f("fp32", choices=("fp32", "bf16"))
 
@@ -95,7 +100,7 @@ class ExtractParams:
     means_split: str = _f("train", choices=("train", "val"))
     top_k: int = _f(8, low=1, high=100)
     top_k_by: str = _f("max", choices=("max", "sum"))
-    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+    device: str = _f("auto", choices=DEVICES)
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class VisualizeParams:
     steps: int = _f(256, low=1, high=2000)
     lr: float = _f(0.05, low=0.0, high=10.0, low_open=True)
     jitter: int = _f(2, low=0, high=8)
-    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+    device: str = _f("auto", choices=DEVICES)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class AttributeParams:
     n_misclassified: int = _f(8, low=0, high=64)
     ig_steps: int = _f(32, low=1, high=256)
     batch_size: int = _f(256, low=1, high=4096)
-    device: str = _f("auto", choices=("auto", "cpu", "cuda", "mps"))
+    device: str = _f("auto", choices=DEVICES)
 
 
 @dataclass(frozen=True)

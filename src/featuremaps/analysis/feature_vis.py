@@ -1,7 +1,7 @@
 """What each feature looks for: the inputs that maximise it, found by gradient ascent.
 
-    from featuremaps.analysis.feature_vis import visualise_layer
-    vis = visualise_layer(model, "conv2", dataset_images, params.visualize, "relu", seed, device)
+    from featuremaps.analysis.feature_vis import visualize_layer
+    vis = visualize_layer(model, "conv2", dataset_images, params.visualize, "relu", seed, device)
 
 At the model's own input size and channel count (every channel optimised): each input is
 255 * sigmoid(z), so it stays inside the valid pixel range, then goes through the model's own
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.analysis.feature_vis_store import LayerVisualisation
+from featuremaps.analysis.feature_vis_store import LayerVisualization
 from featuremaps.data.layout import channels, from_nchw, to_nchw
 from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
@@ -84,8 +84,8 @@ def dataset_best(model, layer: str, images: np.ndarray, objective: str, activati
     return best_index.astype(np.int64), best_value
 
 
-def visualise_layer(model, layer: str, dataset_images: np.ndarray, params: VisualizeParams, activation: str,
-                    seed: int, device) -> LayerVisualisation:
+def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: VisualizeParams, activation: str,
+                    seed: int, device) -> LayerVisualization:
     """Optimise params.seeds inputs from random starts for every feature of `layer`, and one from
     the dataset image scoring highest on it; score them all on their stored pixels."""
     model.eval().to(device).requires_grad_(False)
@@ -114,12 +114,12 @@ def visualise_layer(model, layer: str, dataset_images: np.ndarray, params: Visua
     own = objective_values(model, layer, images, params.objective, activation, device)[
         rows.cpu().numpy(), target.cpu().numpy()]
     random_part = n_features * seeds
-    return LayerVisualisation(
+    return LayerVisualization(
         images[:random_part].reshape(n_features, seeds, *image_shape), own[:random_part].reshape(n_features, seeds),
         images[random_part:], own[random_part:], index, value)
 
 
-def progress_line(r: LayerVisualisation, params: VisualizeParams, split: str, seconds: float) -> str:
+def progress_line(r: LayerVisualization, params: VisualizeParams, split: str, seconds: float) -> str:
     """What the stage logs for a layer: the work done and how close the optimised inputs came to the
     best dataset image, over the features some image of `split` excites (the others are named dead)."""
     n = len(r.dataset_value)

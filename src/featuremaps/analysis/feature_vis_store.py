@@ -26,7 +26,7 @@ FIELDS = ("images", "values", "refined_images", "refined_values", "dataset_index
 
 
 @dataclass
-class LayerVisualisation:
+class LayerVisualization:
     images: np.ndarray          # uint8 [F, S, H, W(, C)]: the inputs optimised from random starts, as pixels
     values: np.ndarray          # float64 [F, S]: each one's objective
     refined_images: np.ndarray  # uint8 [F, H, W(, C)]: the best dataset image, optimised further
@@ -35,9 +35,9 @@ class LayerVisualisation:
     dataset_value: np.ndarray   # float64 [F]: its objective
 
 
-def write_visualisations(out_dir: str | Path, layers: dict, objective: str, activation: str, split: str,
+def write_visualizations(out_dir: str | Path, layers: dict, objective: str, activation: str, split: str,
                          seeds: int) -> None:
-    """layers: {layer: LayerVisualisation}."""
+    """layers: {layer: LayerVisualization}."""
     arrays = {"layers": np.array(list(layers)), "objective": np.array(objective),
               "activation": np.array(activation), "split": np.array(split), "seeds": np.array(seeds)}
     for layer, vis in layers.items():
@@ -46,13 +46,13 @@ def write_visualisations(out_dir: str | Path, layers: dict, objective: str, acti
     write_npz(Path(out_dir) / FEATURES, **arrays)
 
 
-def read_visualisations(out_dir: str | Path, layers) -> dict:
+def read_visualizations(out_dir: str | Path, layers) -> dict:
     """features.npz as {name: array}, every layer's arrays present."""
     required = ["layers", "objective", "activation", "split", "seeds"]
     required += [f"{layer}_{name}" for layer in layers for name in FIELDS]
     return read_arrays(Path(out_dir) / FEATURES, required, STAGE)
 
 
-def layer_visualisation(stored: dict, layer: str) -> LayerVisualisation:
-    """One layer's record from what read_visualisations returned."""
-    return LayerVisualisation(**{name: stored[f"{layer}_{name}"] for name in FIELDS})
+def layer_visualization(stored: dict, layer: str) -> LayerVisualization:
+    """One layer's record from what read_visualizations returned."""
+    return LayerVisualization(**{name: stored[f"{layer}_{name}"] for name in FIELDS})

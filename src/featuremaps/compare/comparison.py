@@ -38,7 +38,7 @@ def json_number(value: float, digits: int = 6):
 def _side_json(side: Side) -> dict:
     return {"revision": side.name, "commit": side.commit, "layers": side.layers, "activation": side.activation,
             "model": side.model["config"], "val_accuracy": side.metrics.get("val_accuracy"),
-            "feature_visualisations": side.visualisations is not None}
+            "feature_visualizations": side.visualizations is not None}
 
 
 def _match_json(layer: str, c: Comparison) -> dict:

@@ -1,5 +1,5 @@
 """The comparison's page: the two revisions, what changed between them, the similarity figure,
-and every matched pair of features side by side (their feature visualisations, top examples
+and every matched pair of features side by side (their feature visualizations, top examples
 with the strongest unit's box, mean map per class), drawn in the explorer's style from data
 inlined in the page, so the one file opens from disk with no network and no server."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 
-from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means
 from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.comparison import Comparison, changed_params, json_number
@@ -22,13 +22,13 @@ FIGURE = "similarity.png"
 def feature_view(side: Side, layer: str, feature: int, split_images: dict) -> dict:
     """What the page shows of one feature (numbered from 1) of one side."""
     f = feature - 1
-    vis = side.visualisations
+    vis = side.visualizations
     top = side.top_k[(side.top_k["layer"] == layer) & (side.top_k["feature"] == feature)].sort_values("rank")
     class_means = layer_class_means(side.class_means, layer)
     means, top_value = scaled_b64(class_means[:, f])
     classes = side.meta["classes"]
     return {
-        "vis": [b64(image) for image in layer_visualisation(vis, layer).images[f]] if vis is not None else [],
+        "vis": [b64(image) for image in layer_visualization(vis, layer).images[f]] if vis is not None else [],
         "top": [{"image": b64(split_images[r.split][r.index]), "label": classes[r.label],
                  "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)]} for r in top.itertuples()],
         "class_means": {"data": means, "max": top_value, "shape": list(class_means.shape[2:])},
@@ -66,7 +66,7 @@ SCRIPT = r"""
   function panel(f, side, layer, n) {
     const box = el("div", {class: "side"}, el("h4", {text: `${side}: ${layer} feature ${n}`}));
     box.append(f.vis.length ? el("div", {class: "grid"}, ...f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image", 0, 2), `seed ${i + 1}`)))
-                            : el("p", {class: "muted", text: "no feature visualisations in this revision"}));
+                            : el("p", {class: "muted", text: "no feature visualizations in this revision"}));
     box.append(el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image", 0, 2), t.label, null, "", t.box, 2))));
     const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(1, Math.round(28 / mh));
     box.append(el("div", {class: "grid"}, ...D.classes.map((name, c) => tile(picture(means, mh, mw, "heat", c * mh * mw, px), name))));

@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from featuremaps import paths
-from featuremaps.analysis.feature_vis_store import FEATURES, read_visualisations
+from featuremaps.analysis.feature_vis_store import FEATURES, read_visualizations
 from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
     read_top_k
 from featuremaps.data.store import META, read_meta, read_split, split_file
@@ -35,7 +35,7 @@ class Side:
     per_image: pd.DataFrame     # sorted by split and index
     class_means: dict
     top_k: pd.DataFrame
-    visualisations: dict | None  # features.npz, when the revision has the visualize stage's output
+    visualizations: dict | None  # features.npz, when the revision has the visualize stage's output
     model: dict                 # the checkpoint's config and classes
     metrics: dict               # reports/metrics.json, {} when absent
     params: dict                # params.yaml, {} when absent
@@ -66,7 +66,7 @@ def _readable(name: str, folder: Path, read, *args):
 
 
 def read_side(repo: str | Path, name: str, folder: Path) -> Side:
-    """Revision `name`'s dataset description, activations, feature visualisations, model config,
+    """Revision `name`'s dataset description, activations, feature visualizations, model config,
     metrics and params, copied into `folder`."""
     from featuremaps.model.checkpoint import load_checkpoint  # torch, only once a revision is found
 
@@ -89,7 +89,7 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
         per_image=per_image.sort_values(["split", "index"], kind="stable").reset_index(drop=True),
         class_means=class_means,
         top_k=_readable(name, folder, read_top_k, folder / acts / TOP_K),
-        visualisations=_readable(name, folder, read_visualisations, folder / paths.VISUALIZATIONS, layers)
+        visualizations=_readable(name, folder, read_visualizations, folder / paths.VISUALIZATIONS, layers)
         if has_vis else None,
         model={"config": ckpt["config"], "classes": ckpt["classes"]},
         metrics=_readable(name, folder, read_metrics, folder / paths.METRICS) if has_metrics else {},

@@ -4,9 +4,8 @@ from __future__ import annotations
 import torch
 
 from featuremaps.errors import ArgumentError
+from featuremaps.params import ACCELERATORS
 from featuremaps.threads import apply_threads
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def available_devices() -> list:
@@ -16,10 +15,10 @@ def available_devices() -> list:
 
 
 def select_device(name: str) -> torch.device:
-    """The device `name` (one of DEVICES); ArgumentError where this machine has none."""
+    """The device `name` (one of featuremaps.params.DEVICES); ArgumentError where this machine has none."""
     available = available_devices()
     if name == "auto":
-        name = next(d for d in ("cuda", "mps", "cpu") if d in available)
+        name = next(d for d in (*ACCELERATORS, "cpu") if d in available)
     if name not in available:
         raise ArgumentError(f"this machine has no {name.upper()} device; available here: {', '.join(available)}")
     if name == "cpu":

@@ -70,7 +70,7 @@ class ConvNet(nn.Module):
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         """float [N, C, H, W] in [0, 1] units -> the model's input, differentiably (feature
-        visualisation optimises pixels through it)."""
+        visualization optimises pixels through it)."""
         return torch.cat([(x[:, c:c + 1] - mean) / std for c, (mean, std)
                           in enumerate(zip(self.pixel_mean.tolist(), self.pixel_std.tolist()))], 1)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from featuremaps.analysis.attribution_store import layer_gradcam
-from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
@@ -211,9 +211,9 @@ def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
              col_labels=[f"#{r + 1}" for r in range(k)], notes=notes, boxes=boxes))
 
 
-def feature_visualisation(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    vis = inp.visualisations
-    record = layer_visualisation(vis, layer)
+def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figure:
+    vis = inp.visualizations
+    record = layer_visualization(vis, layer)
     images, refined = record.images, record.refined_images
     best = record.dataset_value
     optimised = np.concatenate([images, refined[:, None]], 1).astype(np.float64)
@@ -318,7 +318,7 @@ def ablation(inp: Inputs, params: RenderParams) -> Figure:
         dict(drops=drops, row_labels=rows))
 
 
-PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualisation)
+PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualization)
 
 
 def figure_list(inp: Inputs, params: RenderParams) -> list:

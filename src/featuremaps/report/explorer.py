@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 
 from featuremaps.analysis.attribution_store import layer_gradcam
-from featuremaps.analysis.feature_vis_store import layer_visualisation
+from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.files import write_text
 from featuremaps.params import RenderParams
@@ -55,7 +55,7 @@ def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int)
 
 def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     """One dict per feature of `layer`, in feature order."""
-    vis, classes = inp.visualisations, inp.classes
+    vis, classes = inp.visualizations, inp.classes
     sums, labels = split_sums(inp, layer)
     means = class_feature_means(sums, labels, len(classes))
     lo, hi = np.nanmin(means, 0), np.nanmax(means, 0)
@@ -65,7 +65,7 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     ablation = inp.ablation[inp.ablation["layer"] == layer]
     weights = inp.weights[layer]
     class_maps, example_maps = layer_class_means(inp.class_means, layer), inp.examples[layer]
-    record = layer_visualisation(vis, layer)
+    record = layer_visualization(vis, layer)
     best = record.dataset_value
     views = []
     for f in range(len(layer_columns(inp.per_image.columns, layer))):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from featuremaps.analysis.attribution_store import read_attributions, read_interpretability
-from featuremaps.analysis.feature_vis_store import read_visualisations
+from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
     read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
@@ -23,7 +23,7 @@ class Inputs:
     examples: dict
     top_k: pd.DataFrame
     weights: dict           # layer -> conv kernels [out, in, k, k]
-    visualisations: dict    # features.npz of the visualize stage
+    visualizations: dict    # features.npz of the visualize stage
     attributions: dict      # gradcam.npz of the attribute stage
     ablation: pd.DataFrame  # ablation.parquet of the attribute stage
     interpretability: dict  # reports/interpretability.json
@@ -52,7 +52,7 @@ class Inputs:
         return self.meta["classes"]
 
 
-def load_inputs(dataset: Path, activations: Path, visualisations: Path, attributions: Path, metrics: Path,
+def load_inputs(dataset: Path, activations: Path, visualizations: Path, attributions: Path, metrics: Path,
                 interpretability: Path, history: Path, confusion: Path) -> Inputs:
     class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
                                                        "input_means"])
@@ -66,7 +66,7 @@ def load_inputs(dataset: Path, activations: Path, visualisations: Path, attribut
         examples=read_npz(activations / EXAMPLES, ["index", "input"] + layers),
         top_k=read_top_k(activations / TOP_K),
         weights=read_npz(activations / FILTERS, layers),
-        visualisations=read_visualisations(visualisations, layers),
+        visualizations=read_visualizations(visualizations, layers),
         attributions=gradcam,
         ablation=ablation,
         interpretability=read_interpretability(interpretability, layers),
