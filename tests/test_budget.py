@@ -9,7 +9,7 @@ import pytest
 from featuremaps.errors import ParamsError
 from featuremaps.params import RenderParams
 from featuremaps.report import figures
-from featuremaps.report.budget import check_pixel_budget, fits, pixel_size
+from featuremaps.drawing.budget import check_pixel_budget, fits, pixel_size
 from featuremaps.report.catalogue import Figure, render_figures
 
 OUT = Path("reports/figures")

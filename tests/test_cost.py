@@ -15,7 +15,7 @@ from featuremaps.cost import DataShape, check_costs, data_shape, expected_data_s
 from featuremaps.errors import ParamsError
 from featuremaps.params import Params, RenderParams, params_from_dict
 from featuremaps.report import figures
-from featuremaps.report.budget import fits
+from featuremaps.drawing.budget import fits
 from featuremaps.report.catalogue import Figure
 from synthetic import write_idx_folder
 

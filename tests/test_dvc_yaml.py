@@ -73,7 +73,17 @@ def runs_code(path: Path) -> bool:
                                                    for n in body))
 
 
+PACKAGE_FILE = re.compile(r'package_text\("featuremaps((?:\.\w+)*)", "([\w.]+)"\)')
+
+
+def package_files(path: Path) -> set:
+    """The package files (the pages' .js and .css) a module reads with package_text."""
+    return {str(Path("src/featuremaps", *package.split(".")[1:], name))
+            for package, name in PACKAGE_FILE.findall(path.read_text())}
+
+
 def modules_run_by(script: Path) -> set:
+    """The modules a stage script imports, directly or not, and the package files they read."""
     todo, seen = list(local_imports(script)), set()
     while todo:
         mod = todo.pop()
@@ -81,7 +91,13 @@ def modules_run_by(script: Path) -> set:
             continue
         seen.add(mod)
         todo += local_imports(module_file(mod))
-    return {str(module_file(m).relative_to(ROOT)) for m in seen if runs_code(module_file(m))}
+    files = {m: module_file(m) for m in seen}
+    return ({str(f.relative_to(ROOT)) for f in files.values() if runs_code(f)}
+            | {p for f in files.values() for p in package_files(f)})
+
+
+def is_code(dep: str) -> bool:
+    return dep.endswith(".py") or dep.startswith("src/")
 
 
 SECTIONS = {"seed", "data", "model", "train", "extract", "visualize", "attribute", "render"}
@@ -126,7 +142,7 @@ def test_deps_are_exactly_the_code_each_stage_runs():
     assert list(found) == STAGES
     for name, stage in found.items():
         script = ROOT / "stages" / f"{name}.py"
-        code_deps = {d for d in stage["deps"] if d.endswith(".py")}
+        code_deps = {d for d in stage["deps"] if is_code(d)}
         assert code_deps == modules_run_by(script) | {f"stages/{name}.py"}, name
         assert stage["cmd"] == f"python stages/{name}.py"
 
@@ -140,7 +156,7 @@ def test_files_between_stages_are_the_paths_each_stage_names():
     writer = {}
     for order, (name, stage) in enumerate(found.items()):
         outs = outs_of(stage)
-        data_deps = {d for d in stage["deps"] if not d.endswith(".py")}
+        data_deps = {d for d in stage["deps"] if not is_code(d)}
         named = {getattr(paths, n) for n in paths_named_by(ROOT / "stages" / f"{name}.py") - untracked}
         if name == "download":  # depends on check's output only to run after it
             named.add(paths.PARAMS_OK)
@@ -207,10 +223,10 @@ def test_cycle_finder_and_import_reader_on_known_answers(tmp_path):
     assert cycle_in({"a": {"b"}, "b": {"c"}, "c": set()}) is None
     fake = tmp_path / "x.py"
     fake.write_text("from .store import Extraction\nfrom .. import paths\nimport importlib\n"
-                    "def f():\n    return importlib.import_module('featuremaps.report.pool')\n")
+                    "def f():\n    return importlib.import_module('featuremaps.drawing.pool')\n")
     assert local_imports(fake, package="featuremaps.analysis") == {
         "featuremaps", "featuremaps.analysis", "featuremaps.analysis.store", "featuremaps.paths",
-        "featuremaps.report", "featuremaps.report.pool"}
+        "featuremaps.drawing", "featuremaps.drawing.pool"}
     fake.write_text("import importlib\nname = 'featuremaps.paths'\nimportlib.import_module(name)\n")
     with pytest.raises(pytest.fail.Exception, match="dynamic import"):
         local_imports(fake)
@@ -226,7 +242,7 @@ def test_committed_lock_records_the_code_as_it_is():
     stale = []
     for name, stage in lock.items():
         for dep in stage["deps"]:
-            if dep["path"].endswith(".py"):
+            if is_code(dep["path"]):
                 actual = hashlib.md5((ROOT / dep["path"]).read_bytes()).hexdigest()
                 if actual != dep["md5"]:
                     stale.append(f"{name}: {dep['path']}")

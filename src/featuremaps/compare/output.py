@@ -10,7 +10,7 @@ from featuremaps.compare.figures import similarity_figure, similarity_inches
 from featuremaps.compare.page import FIGURE, page_data, page_html
 from featuremaps.files import safe_name, write_json, write_text
 from featuremaps.params import RenderParams
-from featuremaps.report.budget import Sized, check_pixel_budget
+from featuremaps.drawing.budget import Sized, check_pixel_budget
 
 NUMBERS = "compare.json"
 PAGE = "index.html"

@@ -13,8 +13,8 @@ from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.comparison import Comparison, changed_params, json_number
 from featuremaps.compare.sides import Side
 from featuremaps.params import RenderParams
-from featuremaps.report.explorer import b64, colour_table_b64, scaled_b64
-from featuremaps.report.explorer_app import HELPERS, STYLE
+from featuremaps.drawing.encode import b64, colour_table_b64, scaled_b64
+from featuremaps.drawing.web import HELPERS, STYLE
 
 FIGURE = "similarity.png"
 

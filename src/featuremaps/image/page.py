@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-from featuremaps.report.explorer_app import STYLE
+from featuremaps.drawing.web import STYLE
 
 PAGE = "index.html"
 NUMBERS = "images.json"

@@ -17,8 +17,8 @@ from featuremaps.image.prepare import ImageError, opened_image, prepared_colour,
 from featuremaps.image.response import response
 from featuremaps.model.network import conv_layer_names
 from featuremaps.params import RenderParams
-from featuremaps.report.budget import Sized, check_pixel_budget
-from featuremaps.report.pool import fork_map
+from featuremaps.drawing.budget import Sized, check_pixel_budget
+from featuremaps.drawing.pool import fork_map
 
 DIGITS_MARGIN = 4  # of 28 pixels: MNIST's digits fit a 20x20 box; Fashion-MNIST's items fill the frame
 

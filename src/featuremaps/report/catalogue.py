@@ -25,9 +25,9 @@ from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
-from featuremaps.report.budget import check_pixel_budget
+from featuremaps.drawing.budget import check_pixel_budget
 from featuremaps.report.inputs import Inputs
-from featuremaps.report.pool import fork_map
+from featuremaps.drawing.pool import fork_map
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,11 @@ caption) and the size come from the figure's record in featuremaps.report.catalo
 size functions here (grid_figsize, ...) are what those records compute it with, so a
 figure's pixel size (inches x dpi) is known before it is drawn.
 
-Grids of images are composed into one mosaic and drawn with a single imshow, labelled by
-ticks, which keeps a 10 x 17 grid as fast to draw as one image. The mosaic is numpy,
-not torchvision's make_grid: importing torch would double the stage's run time.
+Grids of images are composed into one mosaic (featuremaps.drawing.tiles) and drawn with a single
+imshow, labelled by ticks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -22,60 +20,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 
-from featuremaps.files import atomic_path  # noqa: E402
+from featuremaps.drawing.tiles import PAD, MapScale, activation_norm, heat_tile, image_rgba, map_tiles, \
+    mosaic, rgba, save  # noqa: E402, F401: heat_tile, activation_norm and MapScale are the figures' too
 from featuremaps.params import RenderParams  # noqa: E402
 
 # Room around a grid of tiles for titles, tick labels and a colour bar, in inches.
 MARGIN_W, MARGIN_H = 2.4, 1.3
-PAD = 1  # pixels between tiles in a mosaic
 
 
 def grid_figsize(n_rows: int, n_cols: int, tile_inches: float) -> tuple[float, float]:
     return (n_cols * tile_inches + MARGIN_W, n_rows * tile_inches + MARGIN_H)
-
-
-def save(fig, path: Path, dpi: int) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
-
-
-def _upscale(tile: np.ndarray, size: tuple) -> np.ndarray:
-    """Nearest-neighbour enlargement of a 2-D tile to `size` (whole multiples, then edge pad)."""
-    fy, fx = max(size[0] // tile.shape[0], 1), max(size[1] // tile.shape[1], 1)
-    big = np.kron(tile, np.ones((fy, fx), dtype=tile.dtype))
-    return np.pad(big, ((0, size[0] - big.shape[0]), (0, size[1] - big.shape[1])), mode="edge")
-
-
-def mosaic(tiles, n_cols: int, tile_px: tuple, pad_value: float = 1.0) -> np.ndarray:
-    """RGBA tiles (each [h,w,4] in 0..1) -> one RGBA image, tiles upscaled to tile_px, white gaps."""
-    n_rows = -(-len(tiles) // n_cols)
-    h, w = tile_px
-    grid = np.full((PAD + n_rows * (h + PAD), PAD + n_cols * (w + PAD), 4), pad_value)
-    grid[..., 3] = 1.0
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, n_cols)
-        y, x = PAD + r * (h + PAD), PAD + c * (w + PAD)
-        grid[y:y + h, x:x + w] = np.stack([_upscale(tile[..., k], tile_px) for k in range(4)], -1)
-    return grid
-
-
-def _rgba(values: np.ndarray, cmap, norm) -> np.ndarray:
-    out = cmap(norm(np.nan_to_num(values, nan=0.0)))
-    out[np.isnan(values)] = (1, 1, 1, 1)  # a class with no image stays white
-    return out
-
-
-def image_rgba(pixels: np.ndarray, norm=None) -> np.ndarray:
-    """RGBA tile of an input image: grey [H, W] through the grey colour map, colour [H, W, 3] as its
-    own colours; `norm` maps its values to 0..1 (default: they are already); NaN: white."""
-    norm = norm or mcolors.Normalize(0, 1)
-    if pixels.ndim == 2:
-        return _rgba(pixels, plt.get_cmap("gray"), norm)
-    out = np.ones((*pixels.shape[:2], 4))
-    out[..., :3] = np.clip(norm(np.nan_to_num(pixels, nan=0.0)), 0, 1)
-    out[np.isnan(pixels).any(-1)] = 1.0
-    return out
 
 
 def _label_grid(ax, n_rows, n_cols, tile_px, row_labels=None, col_labels=None, fontsize=9):
@@ -88,43 +42,6 @@ def _label_grid(ax, n_rows, n_cols, tile_px, row_labels=None, col_labels=None, f
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-
-
-def activation_norm(values: np.ndarray, activation: str, params: RenderParams):
-    """(cmap, norm): post-ReLU maps start at zero; raw maps get a diverging map centred on zero."""
-    finite = values[np.isfinite(values)]
-    if activation == "raw":
-        m = float(np.abs(finite).max()) if finite.size else 1.0
-        return plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m or -1, m or 1)
-    top = float(finite.max()) if finite.size else 1.0
-    return plt.get_cmap(params.cmap), mcolors.Normalize(0.0, top if top > 0 else 1.0)
-
-
-@dataclass(frozen=True)
-class MapScale:
-    """How a grid of feature maps is coloured."""
-    activation: str   # relu: params.cmap from zero; raw: params.diverging_cmap centred on zero
-    shared: bool      # one colour scale for the whole grid, else each map from its min to its max
-    label: str        # the colour bar's label under a shared scale
-
-
-def map_tiles(inputs: np.ndarray, maps: np.ndarray, scale: MapScale, params: RenderParams):
-    """(RGBA tiles row by row: the input as an image, then each map; the shared cmap; the shared norm)."""
-    n_rows, n_feat = maps.shape[:2]
-    grey = mcolors.Normalize(0, max(float(np.nanmax(inputs)) if np.isfinite(inputs).any() else 1, 1e-9))
-    tiles = []
-    cmap, norm = activation_norm(maps, scale.activation, params)
-    for r in range(n_rows):
-        tiles.append(image_rgba(inputs[r], grey))
-        for f in range(n_feat):
-            m = maps[r, f]
-            if not scale.shared and np.isfinite(m).any():
-                lo, hi = float(np.nanmin(m)), float(np.nanmax(m))
-                m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
-                tiles.append(_rgba(m, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)))
-            else:
-                tiles.append(_rgba(m, cmap, norm))
-    return tiles, cmap, norm
 
 
 def map_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,
@@ -157,7 +74,7 @@ def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weig
     n_out, n_in = weights.shape[:2]
     m = float(np.abs(weights).max()) or 1.0
     cmap, norm = plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m)
-    tiles = [_rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
+    tiles = [rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
     tile_px = (weights.shape[2] * 8, weights.shape[3] * 8)
     image = mosaic(tiles, n_in, tile_px, pad_value=0.55)  # grey gaps: white is a zero weight here
     fig = plt.figure(figsize=figsize, layout="constrained")
@@ -378,22 +295,6 @@ def training_curves_figure(path: Path, params: RenderParams, figsize, heading: s
         ax.legend(fontsize=8)
     fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
-
-
-def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
-    """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the image, more opaque
-    where it is stronger; `signed`
-    shows signed heat alone on the diverging map, centred on zero."""
-    if np.isnan(heat).all():
-        return np.ones((*heat.shape, 4))
-    if kind == "signed":
-        m = float(np.abs(heat).max()) or 1.0
-        return _rgba(heat, plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m))
-    scaled = heat / (float(heat.max()) or 1.0)
-    base = image_rgba(grey / 255.0)
-    alpha = 0.8 * scaled[..., None]  # no evidence: the plain image; strong evidence: the colour
-    return np.clip((1 - alpha) * base + alpha * _rgba(scaled, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)),
-                   0, 1)
 
 
 def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inputs: np.ndarray,

@@ -1,0 +1,135 @@
+
+(() => {
+  const D = window.FEATUREMAPS;/*@helpers.js@*/  const featureLink = (layer, n) => `#${layer}/${n}`;
+  const classLink = c => `#class/${c}`;
+  const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
+  const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);
+
+  function histogram(hist) {
+    const c = el("canvas", {width: 520, height: 180});
+    const ctx = c.getContext("2d"), pad = 28;
+    const top = Math.max(1e-12, ...hist.density.flat());
+    ctx.strokeStyle = "#999"; ctx.strokeRect(pad, 5, c.width - pad - 5, c.height - pad - 5);
+    hist.density.forEach((d, k) => {
+      if (!d.length) return;
+      ctx.strokeStyle = D.class_colours[k]; ctx.beginPath();
+      d.forEach((v, i) => {
+        const x = pad + (c.width - pad - 5) * (i + 0.5) / d.length, y = c.height - pad - (c.height - pad - 10) * v / top;
+        i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+      });
+      ctx.stroke();
+    });
+    ctx.fillStyle = "#444"; ctx.font = "11px sans-serif";
+    ctx.fillText(hist.lo.toPrecision(3), pad, c.height - 10);
+    ctx.fillText(hist.hi.toPrecision(3), c.width - 50, c.height - 10);
+    ctx.fillText("summed activation", c.width / 2 - 50, c.height - 10);
+    const legend = el("div", {class: "grid"}, ...D.classes.map((name, k) =>
+      el("span", {style: `color:${D.class_colours[k]}`, text: "\u2014 " + name})));
+    return el("div", {}, el("div", {class: "wrap"}, c), legend);
+  }
+
+  function showFeature(layer, n) {
+    const f = D.features[layer][n - 1], view = document.getElementById("view");
+    const all = D.layers.flatMap(l => D.features[l].map((_, i) => [l, i + 1]));
+    const at = all.findIndex(([l, i]) => l === layer && i === n);
+    const [pl, pn] = all[(at - 1 + all.length) % all.length], [nl, nn] = all[(at + 1) % all.length];
+    view.replaceChildren(
+      el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"}),
+         el("a", {href: featureLink(pl, pn), text: `\u2039 ${pl} ${pn}`}), el("a", {href: featureLink(nl, nn), text: `${nl} ${nn} \u203a`}),
+         el("span", {class: "muted", text: "(arrow keys step)"})),
+      el("h2", {text: `${layer} \u00b7 feature ${n}`}));
+    const vis = f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image"), i < f.vis.length - 1 ? `seed ${i + 1}` : "refined",
+                                       null, f.vis_ratio[i] === null ? "" : `x${f.vis_ratio[i].toFixed(1)}`));
+    view.append(section("What it looks for: inputs that maximise it", el("div", {class: "grid"}, ...vis),
+      el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's.`})));
+    view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
+      el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image"), t.label, null, "", t.box)))));
+    const [ci, kh, kw] = f.filter.shape, kernel = bytes(f.filter.data);
+    view.append(section(`Filter (${kh}x${kw}, ${ci} input channel${ci > 1 ? "s" : ""}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
+      el("div", {class: "grid"}, ...Array.from({length: ci}, (_, i) => tile(picture(kernel, kh, kw, "div", i * kh * kw, 10), ci > 1 ? `in ${i + 1}` : "")))));
+    const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(2, Math.round(84 / mh));
+    view.append(section(`Mean map per class over the ${D.split} split (one scale, up to ${f.class_means.max.toPrecision(3)}), beside the class's mean input`,
+      el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => [
+        tile(picture(classInputs, H, W, "image", c * PX, 2), "", null),
+        tile(picture(means, mh, mw, "heat", c * mh * mw, px * 2 / 3), name, classLink(c))]))));
+    const maps = bytes(f.examples.data);
+    view.append(section(`Its map for one ${D.split} image per class (one scale, up to ${f.examples.max.toPrecision(3)})`,
+      el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => D.example_present[c] ? [
+        tile(picture(exampleInputs, H, W, "image", c * PX, 2), ""),
+        tile(picture(maps, mh, mw, "heat", c * mh * mw, px * 2 / 3), name, classLink(c))] : []))));
+    view.append(section("Histogram by class: each image's summed activation, density per class", histogram(f.histogram)));
+    const rows = D.classes.concat(["all"]).map((name, c) => {
+      const s = f.selectivity[c], lost = f.accuracy_lost[c];
+      return el("tr", {}, el("th", {}, c < D.classes.length ? el("a", {href: classLink(c), text: name}) : "all images"),
+        el("td", {text: c < D.classes.length && f.class_mean_sum[c] !== null ? f.class_mean_sum[c].toPrecision(4) : ""}),
+        el("td", {}, s === undefined ? "" : el("span", {class: "bar", style: `width:${Math.round(80 * s)}px`})),
+        el("td", {text: lost === null ? "" : `${lost.toFixed(1)} pp`}));
+    });
+    view.append(section(`Selectivity and ablation per class (${D.attribution_split} split)`, el("div", {class: "wrap"}, el("table", {},
+      el("tr", {}, el("th", {text: "class"}), el("th", {text: "mean summed activation"}), el("th", {text: "selectivity (least 0, most 1)"}),
+         el("th", {text: "accuracy lost when zeroed"})), ...rows))));
+  }
+
+  function showClass(c) {
+    const v = D.class_views[c], view = document.getElementById("view"), name = D.classes[c];
+    view.replaceChildren(el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"}),
+      el("a", {href: classLink((c - 1 + D.classes.length) % D.classes.length), text: "\u2039 previous class"}),
+      el("a", {href: classLink((c + 1) % D.classes.length), text: "next class \u203a"})),
+      el("h2", {text: `class ${name}`}));
+    view.append(section(`Mean input and mean Grad-CAM for ${name} over ${v.count} ${D.attribution_split} images`, el("div", {class: "grid"},
+      tile(picture(classInputs, H, W, "image", c * PX), "mean input"),
+      ...D.layers.map(l => tile(picture(bytes(v.gradcam[l]), H, W, "heat"), `${l} Grad-CAM`)))));
+    for (const layer of D.layers) {
+      const fs = D.features[layer];
+      view.append(section(`${layer}: its mean map in each feature (each feature's own scale)`, el("div", {class: "grid"},
+        ...fs.map((f, i) => { const [mh, mw] = f.class_means.shape;
+          return tile(picture(bytes(f.class_means.data), mh, mw, "heat", c * mh * mw, Math.max(2, Math.round(56 / mh))), `${i + 1}`, featureLink(layer, i + 1)); }))));
+      const rank = key => fs.map((f, i) => [f[key][c], i + 1]).filter(([x]) => x !== null).sort((a, b) => b[0] - a[0]).slice(0, 5);
+      view.append(el("p", {}, `${layer}, depends on most (accuracy lost when zeroed): `,
+        ...rank("accuracy_lost").flatMap(([x, i]) => [el("a", {href: featureLink(layer, i), text: `feature ${i}`}), ` (${x.toFixed(1)} pp) `])));
+      view.append(el("p", {}, `${layer}, fires most (selectivity): `,
+        ...rank("selectivity").flatMap(([x, i]) => [el("a", {href: featureLink(layer, i), text: `feature ${i}`}), ` (${x.toFixed(2)}) `])));
+    }
+    const confusions = v.confusion.map((n, p) => [n, p]).filter(([n, p]) => n > 0 && p !== c);
+    view.append(section("Confusions (val split, kept epoch)", el("p", {}, confusions.length ? "" : "none",
+      ...confusions.flatMap(([n, p]) => [el("a", {href: classLink(p), text: `as ${D.classes[p]}`}), `: ${n}  `]))));
+    view.append(section(`Misclassified ${D.attribution_split} images: ${v.all_misclassified}` +
+                        (v.all_misclassified > v.misclassified_images.length ? ` (the first ${v.misclassified_images.length})` : ""),
+      el("div", {class: "grid"}, ...v.misclassified_images.map(m =>
+        tile(picture(bytes(m.image), H, W, "image"), `as ${D.classes[m.pred]}`, classLink(m.pred))))));
+    view.append(section("Grad-CAM of the misclassified examples in the report's figure (for the predicted class)", el("div", {class: "grid"},
+      ...(v.misclassified.length ? v.misclassified.flatMap(m => [
+        tile(picture(bytes(m.image), H, W, "image"), `image ${m.index}`),
+        ...D.layers.map(l => tile(picture(bytes(m.gradcam[l]), H, W, "heat"), `${l}: as ${D.classes[m.pred]}`, classLink(m.pred)))])
+        : [el("p", {class: "muted", text: "none among the examples shown"})]))));
+  }
+
+  function overviewGrid() {
+    const grid = document.getElementById("features");
+    for (const layer of D.layers) {
+      grid.append(el("h3", {text: layer}), el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
+        tile(picture(bytes(f.vis[0]), H, W, "image", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1)))));
+    }
+    document.getElementById("classes").append(el("div", {class: "grid"}, ...D.classes.map((name, c) =>
+      tile(picture(classInputs, H, W, "image", c * PX, 2), name, classLink(c)))));
+  }
+
+  let current = null;
+  function route() {
+    const m = location.hash.match(/^#([^/]+)\/(\d+)$/), view = document.getElementById("view");
+    const overview = document.getElementById("overview");
+    current = null;
+    if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
+    else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) { current = [m[1], +m[2]]; showFeature(m[1], +m[2]); }
+    else { view.hidden = true; overview.hidden = false; return; }
+    view.hidden = false; overview.hidden = true; window.scrollTo(0, 0);
+  }
+  document.addEventListener("keydown", e => {
+    if (!current || !["ArrowLeft", "ArrowRight"].includes(e.key)) return;
+    const link = document.querySelectorAll("#view .viewnav a")[e.key === "ArrowLeft" ? 1 : 2];
+    location.hash = link.getAttribute("href");
+  });
+  overviewGrid();
+  window.addEventListener("hashchange", route);
+  route();
+})();
