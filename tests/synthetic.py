@@ -116,3 +116,26 @@ def write_shape_folder(folder: str | Path, n_per_class: int, sizes=((24, 24), (3
             path.parent.mkdir(parents=True, exist_ok=True)
             image.save(path)
     return folder
+
+
+BAD_FOLDERS = ("empty-class", "not-an-image", "sizes-differ", "grey-as-colour")
+
+
+def bad_shape_folder(folder: str | Path, case: str) -> tuple[Path, dict]:
+    """(folder, data params) of a small shape folder with one fault (BAD_FOLDERS): a class folder
+    emptied, a text file named .png, one image of another size with no image_size, or grey images
+    asked for as colour."""
+    from PIL import Image
+    folder = write_shape_folder(folder, 3, sizes=((16, 16),), grey=case == "grey-as-colour")
+    data = {"source": "folder", "folder": str(folder), "image_size": [16, 16]}
+    if case == "empty-class":
+        for f in (folder / "bar").iterdir():
+            f.unlink()
+    elif case == "not-an-image":
+        (folder / "cross/notes.png").write_text("a note, not a picture")
+    elif case == "sizes-differ":
+        Image.new("RGB", (20, 16)).save(folder / "disc/odd.png")
+        data["image_size"] = "auto"
+    elif case == "grey-as-colour":
+        data["channels"] = 3
+    return folder, data

@@ -25,10 +25,10 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def colour_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("colour")
-    folder = write_shape_folder(tmp / "shapes", 40, sizes=((24, 24),))
+    folder = write_shape_folder(tmp / "shapes", 70, sizes=((24, 24), (32, 28)))  # 210 images of two sizes
     run = stage_folder(tmp / "run", tmp / "unused")
     params = yaml.safe_load((run / "params.yaml").read_text())
-    params["data"] = {**params["data"], "source": "folder", "folder": str(folder)}
+    params["data"] = {**params["data"], "source": "folder", "folder": str(folder), "image_size": [24, 24]}
     params["model"]["conv_channels"] = [6, 8, 8]
     (run / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("check", "download", "train", "extract", "visualize", "attribute", "render"):
@@ -45,7 +45,9 @@ def test_class_means_of_the_input_are_the_folders_pixels_averaged(colour_run):
     with np.load(run / "data/dataset/train.npz") as npz:  # which files went to train: by content
         train = npz["images"]
     for c, name in enumerate(meta["classes"]):
-        pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted((folder / name).iterdir())])
+        # each file at 24x24: as it is, or resized with Pillow's bilinear filter
+        pixels = [Image.open(p).convert("RGB") for p in sorted((folder / name).iterdir())]
+        pixels = np.stack([np.asarray(p if p.size == (24, 24) else p.resize((24, 24), Image.BILINEAR)) for p in pixels])
         in_train = [p for p in pixels if (train == p).all((1, 2, 3)).any()]
         assert len(in_train) == means["counts"][c]
         np.testing.assert_allclose(means["input_means"][c], np.mean(in_train, 0, dtype=np.float64), rtol=0, atol=1e-9)

@@ -21,14 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 from conftest import Project, assert_unchanged, new_project, snapshot
 from npm_fakes import fake_npm, make_npm_tarball
 
 from featuremaps.data.sources import NPM_SHA256
 from featuremaps.files import TEMP_PATTERN
 from synthetic import write_idx
-from synthetic import synthetic_images, write_idx_folder, write_shape_folder
+from synthetic import bad_shape_folder, synthetic_images, write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -356,17 +355,5 @@ def test_a_bad_network_or_image_folder_stops_with_one_line(repo, case, expect):
     if case == "too-many-blocks":
         repo.set_params(model={"conv_channels": [4, 4, 4, 4, 4]})
     else:
-        folder = write_shape_folder(repo.tmp / "shapes", 3, sizes=((16, 16),), grey=case == "grey-as-colour")
-        data = {"source": "folder", "folder": str(folder), "image_size": [16, 16]}
-        if case == "empty-class":
-            for f in (folder / "bar").iterdir():
-                f.unlink()
-        elif case == "not-an-image":
-            (folder / "cross/notes.png").write_text("a note, not a picture")
-        elif case == "sizes-differ":
-            Image.new("RGB", (20, 16)).save(folder / "disc/odd.png")
-            data["image_size"] = "auto"
-        else:
-            data["channels"] = 3
-        repo.set_params(data=data)
+        repo.set_params(data=bad_shape_folder(repo.tmp / "shapes", case)[1])
     fails_cleanly(repo, expect=expect)

@@ -12,7 +12,7 @@ from featuremaps.data.folder import folder_images
 from featuremaps.data.sources import load_dataset
 from featuremaps.errors import DatasetError
 from featuremaps.params import params_from_dict
-from synthetic import SHAPE_CLASSES, write_shape_folder
+from synthetic import SHAPE_CLASSES, bad_shape_folder, write_shape_folder
 
 
 def data_params(folder, **kw):
@@ -60,22 +60,12 @@ def test_channels_1_makes_colour_grey_as_pillow_does(tmp_path):
     ("missing", "is not a folder; set it to a folder of class folders"),
 ])
 def test_bad_folders_are_refused_in_one_line(tmp_path, case, expect):
-    folder = write_shape_folder(tmp_path / "shapes", 3, sizes=((16, 16),), grey=case == "grey-as-colour")
-    kw = {"image_size": [16, 16]}
-    if case == "empty-class":
-        for f in (folder / "bar").iterdir():
-            f.unlink()
-    elif case == "not-an-image":
-        (folder / "cross/notes.png").write_text("a note, not a picture")
-    elif case == "sizes-differ":
-        Image.new("RGB", (20, 16)).save(folder / "disc/odd.png")
-        kw = {}
-    elif case == "grey-as-colour":
-        kw["channels"] = 3
-    elif case == "missing":
-        folder = tmp_path / "nowhere"
+    if case == "missing":
+        data = {"source": "folder", "folder": str(tmp_path / "nowhere")}
+    else:
+        _, data = bad_shape_folder(tmp_path / "shapes", case)
     with pytest.raises(DatasetError) as info:
-        load_dataset(data_params(folder, **kw), 0, tmp_path)
+        load_dataset(params_from_dict({"data": data}).data, 0, tmp_path)
     assert expect in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
