@@ -124,3 +124,31 @@ def test_featuremaps_image_shows_a_colour_models_input_in_colour(colour_run, tmp
     record = yaml.safe_load((tmp_path / "out/images.json").read_text())["images"][0]
     assert "resized from 48x40 to 24x24" in " ".join(record["notes"])
     assert coloured_share(tmp_path / "out" / record["figure"]) > 0.005
+
+
+def test_featuremaps_compare_draws_a_colour_runs_pictures_in_colour(colour_run, tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from featuremaps.cli import main
+    run, _ = colour_run
+    if not (run / ".dvc").exists():  # the run as a committed DVC repository, read through dvc.api
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+               "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+        for command in (["git", "init", "-q"], [str(Path(sys.executable).parent / "dvc"), "init", "-q"],
+                        ["git", "add", "-A"], ["git", "commit", "-qm", "colour run"]):
+            subprocess.run(command, cwd=run, check=True, env=env)
+    status = main(["compare", "workspace", "workspace", "--repo", str(run), "--out", str(tmp_path / "cmp")])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    with offline_page(1280) as (page, seen):
+        page.goto((tmp_path / "cmp/index.html").resolve().as_uri())
+        page.wait_for_function("document.querySelectorAll('canvas').length > 10", timeout=120_000)
+        coloured = page.evaluate("""Array.from(document.querySelectorAll('canvas')).map(c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 0; i < d.length; i += 4) n += Math.abs(d[i] - d[i + 1]) + Math.abs(d[i + 1] - d[i + 2]) > 60;
+            return n; })""")
+    assert sum(n > 0 for n in coloured) >= 4, coloured
+    assert not seen["console_errors"] and not seen["external"], seen
