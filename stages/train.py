@@ -2,7 +2,9 @@
 
     python stages/train.py      (normally run by `dvc repro`)
 
-Writes data/model/model.pt, reports/metrics.json, reports/plots/{history,confusion}.csv.
+Writes data/model/model.pt and snapshots.pt (the weights at epoch 0 and while training),
+reports/metrics.json, reports/plots/{history,confusion}.csv, and live/ (DVCLive: each epoch as it
+ends).
 """
 import logging
 
@@ -14,7 +16,9 @@ from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device
 from featuremaps.model.network import build_model, model_config, normalised_images
+from featuremaps.model.live import LiveLog
 from featuremaps.model.records import write_records
+from featuremaps.model.snapshots import Snapshots, snapshot_epochs, write_snapshots
 from featuremaps.model.training import fit
 from featuremaps.params import load_params, reported_as
 from featuremaps.stage import run_stage
@@ -31,9 +35,13 @@ def main():
     config = model_config(params.model, meta)
     with reported_as("model.conv_channels", list(params.model.conv_channels)):
         model = build_model(config, meta["mean"], meta["std"])
-    result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),
-                 torch.from_numpy(va_y), params.train, params.seed, device)
+    snapshots = Snapshots(snapshot_epochs(params.train.epochs, params.train.snapshot_every))
+    with LiveLog(paths.LIVE) as live:
+        result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),
+                     torch.from_numpy(va_y), params.train, params.seed, device,
+                     after_epoch=lambda *epoch: (snapshots(*epoch), live(*epoch)))
     model.load_state_dict(result.best_state)
+    write_snapshots(paths.SNAPSHOTS, snapshots.states)
     save_checkpoint(paths.MODEL, model, config, meta["classes"])
     metrics = write_records(result, device_name(device), meta["classes"], va_y, paths.METRICS, paths.HISTORY,
                             paths.CONFUSION)

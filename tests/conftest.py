@@ -150,8 +150,10 @@ def stage_outputs(tmp_path_factory) -> Path:
 
 
 def snapshot(root: Path) -> dict:
-    """sha256 of every file under root, but git's own files, DVC's tmp/ (locks, state) and bytecode."""
-    skip = {".git", "tmp", "__pycache__"}
+    """sha256 of every file under root, but git's own files, DVC's tmp/ (locks, state), bytecode and
+    DVCLive's live/."""
+    # live/ is DVCLive's progress, rewritten as each epoch ends by design, even in a run that is then killed
+    skip = {".git", "tmp", "__pycache__", "live"}
     found = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not (d in skip and (d != "tmp" or dirpath.endswith(".dvc")))]

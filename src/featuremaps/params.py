@@ -87,6 +87,7 @@ class TrainParams:
     lr_gamma: float = _f(0.995, low=0.0, high=1.0, low_open=True)
     grad_clip: float = _f(1.0, low=0.0, high=1e6, low_open=True)
     rescore_train: bool = _f(False)
+    snapshot_every: int = _f(1, low=0, high=1000)
     device: str = _f("auto", choices=DEVICES)
     channels_last: bool = _f(True)
     precision: str = _f("fp32", choices=("fp32", "bf16"))

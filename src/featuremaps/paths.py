@@ -13,6 +13,8 @@ DOWNLOADS = Path("data/downloads")              # download's cache of fetched fi
 DATASET = Path("data/dataset")                  # download: featuremaps.data.store
 MODEL_DIR = Path("data/model")                  # train: the folder DVC tracks
 MODEL = MODEL_DIR / "model.pt"                  # train: featuremaps.model.checkpoint
+SNAPSHOTS = MODEL_DIR / "snapshots.pt"         # train: featuremaps.model.snapshots
+LIVE = Path("live")                             # train: DVCLive's folder, per epoch while it runs (featuremaps.model.live)
 METRICS = Path("reports/metrics.json")          # train: featuremaps.model.records
 HISTORY = Path("reports/plots/history.csv")     # train: featuremaps.model.records
 CONFUSION = Path("reports/plots/confusion.csv")  # train: featuremaps.model.records
@@ -28,6 +30,7 @@ IMAGES = Path("reports/images")                # featuremaps image's default: fe
 
 # The stage that writes each stage output above: the stores name it when a file is missing or damaged
 # ("rerun the train stage").
-WRITER = {DATASET: "download", MODEL_DIR: "train", MODEL: "train", METRICS: "train", HISTORY: "train",
+WRITER = {DATASET: "download", MODEL_DIR: "train", MODEL: "train", SNAPSHOTS: "train", LIVE: "train",
+          METRICS: "train", HISTORY: "train",
           CONFUSION: "train", ACTIVATIONS: "extract", VISUALIZATIONS: "visualize", ATTRIBUTIONS: "attribute",
           INTERPRETABILITY: "attribute"}

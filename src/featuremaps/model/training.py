@@ -112,8 +112,10 @@ def optimizer_and_schedule(model, params: TrainParams, device):
     return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, params.lr_step_size, params.lr_gamma)
 
 
-def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, device) -> FitResult:
-    """Train for params.epochs; keep the state with the lowest val loss."""
+def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, device, after_epoch=None) -> FitResult:
+    """Train for params.epochs; keep the state with the lowest val loss. `after_epoch(epoch, model,
+    record)`, when given, is called once before training (epoch 0, record None) and after each
+    epoch with its history record (snapshots, live logging)."""
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
     if params.channels_last:
@@ -127,6 +129,8 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
     best_loss = float("inf")
     interactive = sys.stderr.isatty()
     start_time = time.perf_counter()
+    if after_epoch is not None:
+        after_epoch(0, model, None)
     for epoch in range(1, params.epochs + 1):
         lr = float(optimizer.param_groups[0]["lr"])
         with tqdm(total=len(train_x), desc=f"epoch {epoch}/{params.epochs}", unit="img",
@@ -151,6 +155,8 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
             result.best_epoch = epoch
             result.best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
             result.val_predictions = val_pred
+        if after_epoch is not None:
+            after_epoch(epoch, model, result.history[-1])
     result.train_seconds = time.perf_counter() - start_time
     result.train_images = params.epochs * len(train_x)
     return result
