@@ -1,4 +1,11 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from featuremaps.errors import first_line
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_first_line_of_a_library_message():
@@ -28,3 +35,17 @@ def test_a_stage_logs_where_its_time_went():
                                          log).groups())
     assert start >= 1.0 and run >= 0.5
     assert start + run <= whole + 0.1  # the log rounds to 0.1 s
+
+
+def test_a_stages_peak_memory_is_its_own_not_the_spawning_processs():
+    """Linux carries ru_maxrss over exec from the spawning process: a stage started by a large
+    process (a test runner with torch loaded) would report that process's peak as its own."""
+    big = bytearray(300 << 20)
+    for i in range(0, len(big), 4096):
+        big[i] = 1
+    code = "from featuremaps.stage import peak_memory_mib; print(peak_memory_mib())"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                 check=True).stdout)
+    assert child < 200, child  # the child's own few tens of MiB, not the 300 MiB its parent touched
+    del big

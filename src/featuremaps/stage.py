@@ -22,6 +22,17 @@ def seconds_since_start() -> float | None:
         return None
 
 
+def peak_memory_mib() -> float:
+    """This process's peak resident memory: VmHWM, the high-water mark of its own address space.
+    Not getrusage's ru_maxrss, which Linux carries over exec from the process that spawned it (a
+    large parent, such as a test runner with torch loaded, would set its floor)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
 def run_stage(main) -> None:
     """Run a stage's main(); a FeaturemapsError ends it with one line and exit status 1,
     Ctrl-C with one line and the usual 130. Logs the peak memory and where the time went: the
@@ -31,8 +42,7 @@ def run_stage(main) -> None:
     begin = time.perf_counter()
     try:
         main()
-        # What the cost check's estimate is measured against (featuremaps.cost); kB on Linux.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_memory_mib()  # what the cost check's estimate is measured against (featuremaps.cost)
         times = f"; {started:.1f} s to start, {time.perf_counter() - begin:.1f} s to run" if started is not None else ""
         log.info("peak memory %.0f MiB%s", peak, times)
     except FeaturemapsError as exc:
