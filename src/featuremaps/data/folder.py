@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from featuremaps.errors import DatasetError
-from featuremaps.image.prepare import ImageError, flattened, opened_image, shown_name
+from featuremaps.image.prepare import ImageError, flattened, opened_image, resized, shown_name
+
 
 def _classes(root: Path) -> tuple[list, list]:
     """(class names, [(file, class index)]) of an ImageFolder-style folder, through torchvision."""
@@ -75,13 +76,13 @@ def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]
     are train and val when the folder has both, else all under "all". Images are decoded one at a
     time and kept at the dataset's size, so memory is the dataset's, whatever the files' sizes."""
     classes, listed = listed_files(folder)
-    every = [p for files in listed.values() for p, _ in files]
-    try:
-        sizes = {p: header_size(p) for p in every}
-    except ImageError as exc:
-        raise DatasetError(str(exc)) from None
-    first = every[0]
-    if image_size == "auto":
+    if image_size == "auto":  # one size for all, read from the headers before anything is decoded
+        every = [p for files in listed.values() for p, _ in files]
+        try:
+            sizes = {p: header_size(p) for p in every}
+        except ImageError as exc:
+            raise DatasetError(str(exc)) from None
+        first = every[0]
         other = next((p for p in every if sizes[p] != sizes[first]), None)
         if other is not None:
             raise DatasetError(f"{shown_name(other)}: {sizes[other][0]}x{sizes[other][1]} pixels, but {shown_name(first)} "
@@ -94,7 +95,7 @@ def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]
     for split, files in listed.items():
         pixels = np.empty((len(files), *size, 3), dtype=np.uint8)
         for i, (path, _) in enumerate(files):
-            pixels[i] = np.asarray(_resized(_opened(path).convert("RGB"), size))
+            pixels[i] = np.asarray(resized(_opened(path).convert("RGB"), size))
             grey = grey and _is_grey(pixels[i])
         out[split] = (pixels, np.array([c for _, c in files], dtype=np.uint8))
     if channels == 3 and grey:
@@ -107,7 +108,3 @@ def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]
                for split, (pixels, labels) in out.items()}
     return classes, out
 
-
-def _resized(image: Image.Image, size: tuple) -> Image.Image:
-    """`image` at (height, width) `size`; Pillow's bilinear filter, which averages when it shrinks."""
-    return image if image.size == (size[1], size[0]) else image.resize((size[1], size[0]), Image.BILINEAR)

@@ -103,7 +103,7 @@ def map_tiles(inputs: np.ndarray, maps: np.ndarray, scale: MapScale, params: Ren
     return tiles, cmap, norm
 
 
-def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
+def heat_tile(image: np.ndarray, heat: np.ndarray, kind: str, params: RenderParams) -> np.ndarray:
     """RGBA tile: `overlay` blends heat (>= 0, scaled to its own maximum) over the image, more opaque
     where it is stronger; `signed`
     shows signed heat alone on the diverging map, centred on zero."""
@@ -113,7 +113,7 @@ def heat_tile(grey: np.ndarray, heat: np.ndarray, kind: str, params: RenderParam
         m = float(np.abs(heat).max()) or 1.0
         return rgba(heat, plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m))
     scaled = heat / (float(heat.max()) or 1.0)
-    base = image_rgba(grey / 255.0)
+    base = image_rgba(image / 255.0)
     alpha = 0.8 * scaled[..., None]  # no evidence: the plain image; strong evidence: the colour
     return np.clip((1 - alpha) * base + alpha * rgba(scaled, plt.get_cmap(params.cmap), mcolors.Normalize(0, 1)),
                    0, 1)

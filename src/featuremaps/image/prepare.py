@@ -122,11 +122,13 @@ def prepared_colour(image: Image.Image, size: tuple) -> tuple[np.ndarray, list]:
     transparent, resized to `size` (height, width) with Pillow's bilinear filter, as the folder
     source resizes its images."""
     rgb = flattened(ImageOps.exif_transpose(image)).convert("RGB")
-    notes = []
-    if rgb.size != (size[1], size[0]):
-        notes.append(f"resized from {rgb.width}x{rgb.height} to {size[1]}x{size[0]}")
-        rgb = rgb.resize((size[1], size[0]), Image.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8), notes
+    notes = [] if rgb.size == (size[1], size[0]) else [f"resized from {rgb.width}x{rgb.height} to {size[1]}x{size[0]}"]
+    return np.asarray(resized(rgb, size), dtype=np.uint8), notes
+
+
+def resized(image: Image.Image, size: tuple) -> Image.Image:
+    """`image` at (height, width) `size`; Pillow's bilinear filter, which averages when it shrinks."""
+    return image if image.size == (size[1], size[0]) else image.resize((size[1], size[0]), Image.BILINEAR)
 
 
 def flattened(image: Image.Image) -> Image.Image:

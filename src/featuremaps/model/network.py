@@ -56,23 +56,22 @@ class ConvNet(nn.Module):
     def in_channels(self) -> int:
         return int(self.pixel_mean.numel())
 
+    def _per_channel(self, buffer: torch.Tensor) -> torch.Tensor:
+        return buffer.view(1, -1, 1, 1)
+
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 [N, H, W] (grey) or [N, H, W, C] tensor -> float32 [N, C, H, W] on its device:
-        (x/255 - mean_c)/std_c."""
+        (x/255 - mean_c)/std_c. The buffers broadcast on the device (nothing crosses to the host per
+        batch), with the same float32 arithmetic, bit for bit, as subtracting and dividing by numbers."""
         x = (pixels.unsqueeze(1) if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)).float().div_(255.0)
         if x.shape[1] != self.in_channels:
             raise ArgumentError(f"images with {x.shape[1]} channel(s); the model takes {self.in_channels}")
-        # One channel at a time with Python numbers: the arithmetic (and so every bit) of a scalar
-        # normalisation, which a broadcast tensor division would not give.
-        for c, (mean, std) in enumerate(zip(self.pixel_mean.tolist(), self.pixel_std.tolist())):
-            x[:, c].sub_(mean).div_(std)
-        return x
+        return x.sub_(self._per_channel(self.pixel_mean)).div_(self._per_channel(self.pixel_std))
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         """float [N, C, H, W] in [0, 1] units -> the model's input, differentiably (feature
         visualization optimises pixels through it)."""
-        return torch.cat([(x[:, c:c + 1] - mean) / std for c, (mean, std)
-                          in enumerate(zip(self.pixel_mean.tolist(), self.pixel_std.tolist()))], 1)
+        return (x - self._per_channel(self.pixel_mean)) / self._per_channel(self.pixel_std)
 
     def output_module(self, layer: str) -> nn.Module:
         """The module whose output is `layer`'s map: its batch norm if it has one, else the conv."""
