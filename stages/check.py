@@ -12,6 +12,7 @@ before the download: each torch stage checks again on the real dataset.
 from featuremaps import paths
 from featuremaps.cost import check_costs, expected_data_shape
 from featuremaps.files import write_text
+from featuremaps.model.epochs import visualized_epochs
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
 
@@ -19,6 +20,7 @@ from featuremaps.stage import run_stage
 def main():
     params = load_params()
     check_costs(params, expected_data_shape(params))
+    visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 
 

@@ -18,7 +18,7 @@ def main():
     params = load_params()
     start = time.perf_counter()
     inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.VISUALIZATIONS, paths.ATTRIBUTIONS, paths.METRICS,
-                         paths.INTERPRETABILITY, paths.HISTORY, paths.CONFUSION)
+                         paths.INTERPRETABILITY, paths.HISTORY, paths.CONFUSION, paths.TIMELAPSE)
     figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
     write_explorer_data(paths.EXPLORER_DATA, explorer_data(inputs, params.render))
     write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params), inputs.interpretability,

@@ -18,7 +18,8 @@ from featuremaps.model.device import device_name, select_device
 from featuremaps.model.network import build_model, model_config, normalised_images
 from featuremaps.model.live import LiveLog
 from featuremaps.model.records import write_records
-from featuremaps.model.snapshots import Snapshots, snapshot_epochs, write_snapshots
+from featuremaps.model.epochs import snapshot_epochs
+from featuremaps.model.snapshots import Snapshots, write_snapshots
 from featuremaps.model.training import fit
 from featuremaps.params import load_params, reported_as
 from featuremaps.stage import run_stage

@@ -1,6 +1,7 @@
 """dvc.yaml declares, for each stage, exactly the code it runs, the files it reads and writes
 (as named in featuremaps.paths) and the params it reads; the package has no import cycle."""
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
@@ -8,10 +9,11 @@ import pytest
 import yaml
 
 from featuremaps import paths
+from featuremaps.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "render"]
+STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
 
 
 def module_file(module: str) -> Path | None:
@@ -100,7 +102,7 @@ def is_code(dep: str) -> bool:
     return dep.endswith(".py") or dep.startswith("src/")
 
 
-SECTIONS = {"seed", "data", "model", "train", "extract", "visualize", "attribute", "render"}
+SECTIONS = {f.name for f in dataclasses.fields(Params)}
 
 
 def params_read_by(script: Path) -> set:

@@ -9,7 +9,8 @@ import torch
 from featuremaps.errors import ArtifactError
 from featuremaps.model.live import LiveLog
 from featuremaps.model.network import normalised_images
-from featuremaps.model.snapshots import Snapshots, read_snapshots, snapshot_epochs, write_snapshots
+from featuremaps.model.epochs import snapshot_epochs
+from featuremaps.model.snapshots import Snapshots, read_snapshots, write_snapshots
 from featuremaps.model.training import fit
 from featuremaps.params import TrainParams
 from synthetic import grey_model, synthetic_images

@@ -43,13 +43,14 @@ CPU_FLOPS = 60e9  # per second: what the 2-core reference machine reaches on the
 # seconds per element of it, per stage, measured on that machine (benchmarks/cost_calibration.py;
 # extract also reduces every element in float64, per image and per class).
 CACHE_BYTES, CACHE_BATCH = 32 << 20, 256
-ELEMENT_SECONDS = {"train": 7e-9, "extract": 22e-9, "visualize": 10e-9, "attribute": 10e-9}
+ELEMENT_SECONDS = {"train": 7e-9, "extract": 22e-9, "visualize": 10e-9, "attribute": 10e-9, "timelapse": 10e-9}
 GPU_SPEEDUP = 20  # a conservative floor for any CUDA or MPS device (an H200 trains the default 14x faster)
 
 # Settings searched for the largest value that fits, in the order a message lists them; a list
 # setting by each of its items (model.conv_channels[1]).
 SIZE_SETTINGS = ("model.conv_channels", "model.fc_units", "train.epochs", "train.batch_size", "train.eval_batch_size", "extract.batch_size",
-                 "visualize.seeds", "visualize.steps", "attribute.batch_size", "attribute.ig_steps")
+                 "visualize.seeds", "visualize.steps", "attribute.batch_size", "attribute.ig_steps",
+                 "timelapse.probe_size", "timelapse.seeds")
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def _slow(acts: list) -> float:
 
 
 def stage_costs(params, shape: DataShape) -> list:
-    """[Cost] of train, extract, visualize and attribute with these settings on data of this shape."""
+    """[Cost] of train, extract, visualize, attribute and timelapse with these settings on data of this shape."""
     s = _sizes(params, shape)
     px, n = shape.height * shape.width * shape.channels, shape.n_images
     act = sum(s["acts"]) + s["fc_acts"]
@@ -236,8 +237,26 @@ def stage_costs(params, shape: DataShape) -> list:
                   + FLOAT * KEEP_TRAIN * max(attr_batch, min(1024, 32 * a.ig_steps)) * act)
     images = split * (3 * len(layers) + 2 + channels) + 32 * a.ig_steps * 3
     attr_s = _seconds("attribute", images * s["flops"], images * _slow(s["acts"]), a.device)
+    # timelapse: every snapshot in memory; per epoch the probe's maps of one layer (float32, and
+    # their centred copy) and two Gram matrices; the vis epochs optimised in one batch
+    tl = params.timelapse
+    snapshots = (t.epochs // t.snapshot_every + 2) if t.snapshot_every else 0
+    probe, vis_epochs = min(tl.probe_size, shape.n_val), len(tl.vis_epochs) if snapshots else 0
+    widest = max(s["acts"][i] for i in layers)
+    tl_vis_bytes, tl_s = 0.0, 0.0
+    for i in layers:
+        batch = vis_epochs * s["channels"][i] * tl.seeds
+        upto = sum(s["acts"][:i + 1])
+        tl_vis_bytes = max(tl_vis_bytes, FLOAT * KEEP_TRAIN * batch * upto)
+        images = 3 * batch * v.steps + snapshots * probe * 3
+        tl_s += _seconds("timelapse", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
+                         tl.device)
+    tl_s += snapshots * len(layers) * 2 * probe * probe * widest / CPU_FLOPS  # the Gram matrices
+    tl_bytes = (BASE_BYTES + n * px * 2 + FLOAT * s["params"] * (snapshots + 2)
+                + max(FLOAT * 2 * probe * widest + 8 * 3 * probe * probe, tl_vis_bytes))
     return [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
-            Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s)]
+            Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),
+            Cost("timelapse", tl_bytes, tl_s)]
 
 
 def _over(costs: list, memory: int) -> list:

@@ -50,6 +50,32 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
+@contextlib.contextmanager
+def atomic_folder(path: str | Path):
+    """Yield an empty temporary folder beside `path`; if the block succeeds it replaces `path` (the
+    old folder is renamed aside, the new one into place, the old one removed), else it is removed."""
+    import shutil
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix, suffix = f".{path.name}.", ".tmp"  # matches TEMP_PATTERN
+    for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), glob.escape(prefix) + "*" + suffix)):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
 def safe_name(name: str, empty: str = "file") -> str:
     """`name` for a file or folder: every run of characters but letters, digits, '.', '+', '-' as '_'."""
     return re.sub(r"[^\w.+-]+", "_", name).strip("._") or empty

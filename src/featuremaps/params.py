@@ -33,11 +33,12 @@ ACCELERATORS = ("cuda", "mps")
 
 
 def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, max_len=None,
-          valid=None, word=None):
+          valid=None, word=None, item_word=None):
     # For a list, low/high bound each item and min_len/max_len its length; `word` is a string
-    # accepted in place of the list (extract.layers: all).
+    # accepted in place of the list (extract.layers: all), `item_word` one accepted as an item of a
+    # list of integers (timelapse.vis_epochs: [0, 5, last]).
     return {"choices": choices, "low": low, "high": high, "low_open": low_open, "high_open": high_open,
-            "min_len": min_len, "max_len": max_len, "valid": valid, "word": word}
+            "min_len": min_len, "max_len": max_len, "valid": valid, "word": word, "item_word": item_word}
 
 
 def colormap_problem(name: str) -> str | None:
@@ -124,6 +125,16 @@ class AttributeParams:
 
 
 @dataclass(frozen=True)
+class TimelapseParams:
+    probe_size: int = _f(1000, low=1, high=5000)
+    top_k: int = _f(4, low=1, high=16)
+    vis_epochs: tuple[int, ...] = _f(default_factory=lambda: (0, 1, 2, 5, "last"), low=0, high=1000, min_len=0,
+                                     max_len=8, item_word="last")
+    seeds: int = _f(1, low=1, high=16)
+    device: str = _f("auto", choices=DEVICES)
+
+
+@dataclass(frozen=True)
 class RenderParams:
     cmap: str = _f("viridis", valid=colormap_problem)
     diverging_cmap: str = _f("RdBu_r", valid=colormap_problem)
@@ -143,6 +154,7 @@ class Params:
     extract: ExtractParams = field(default_factory=ExtractParams)
     visualize: VisualizeParams = field(default_factory=VisualizeParams)
     attribute: AttributeParams = field(default_factory=AttributeParams)
+    timelapse: TimelapseParams = field(default_factory=TimelapseParams)
     render: RenderParams = field(default_factory=RenderParams)
 
 
@@ -171,6 +183,7 @@ def _describe(spec: dict, kind) -> str:
         one = lo == 1 and hi is None  # "at least 1 string"
         things = ("integer" if item is int else "string") + ("" if one else "s")
         things += f" in {_range(spec)}" if item is int and spec["low"] is not None else ""
+        things += f" or {spec['item_word']}" if spec["item_word"] else ""
         name = f"a list of {count + ' ' if count else ''}{things}"
         return f"{spec['word']} or {name}" if spec["word"] else name
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
@@ -215,7 +228,8 @@ def _check_value(key: str, value, kind, spec: dict):
         if spec["word"] is not None and value == spec["word"]:
             return value
         if item is int:
-            fits = lambda v: isinstance(v, int) and not isinstance(v, bool) and _in_range(v, spec)  # noqa: E731
+            fits = lambda v: ((isinstance(v, int) and not isinstance(v, bool) and _in_range(v, spec))  # noqa: E731
+                              or (spec["item_word"] is not None and v == spec["item_word"]))
         else:
             fits = lambda v: isinstance(v, str) and v  # noqa: E731
         if not isinstance(value, list) or not all(fits(v) for v in value):

@@ -22,6 +22,8 @@ ACTIVATIONS = Path("data/activations")          # extract: featuremaps.analysis.
 VISUALIZATIONS = Path("data/visualizations")    # visualize: featuremaps.analysis.feature_vis_store
 ATTRIBUTIONS = Path("data/attributions")        # attribute: featuremaps.analysis.attribution_store
 INTERPRETABILITY = Path("reports/interpretability.json")  # attribute: featuremaps.analysis.attribution_store
+TIMELAPSE = Path("data/timelapse")              # timelapse: featuremaps.analysis.timelapse_store
+LIVE_IMAGES = LIVE / "plots/images"            # timelapse: step-indexed images for DVC's viewers (featuremaps.analysis.live_images)
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page
 EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer
@@ -33,4 +35,4 @@ IMAGES = Path("reports/images")                # featuremaps image's default: fe
 WRITER = {DATASET: "download", MODEL_DIR: "train", MODEL: "train", SNAPSHOTS: "train", LIVE: "train",
           METRICS: "train", HISTORY: "train",
           CONFUSION: "train", ACTIVATIONS: "extract", VISUALIZATIONS: "visualize", ATTRIBUTIONS: "attribute",
-          INTERPRETABILITY: "attribute"}
+          INTERPRETABILITY: "attribute", TIMELAPSE: "timelapse", LIVE_IMAGES: "timelapse"}

@@ -84,6 +84,34 @@ def dataset_best(model, layer: str, images: np.ndarray, objective: str, activati
     return best_index.astype(np.int64), best_value
 
 
+def jitter_of(params: VisualizeParams) -> int:
+    """The translation the objective allows (none for the neuron objective)."""
+    return params.jitter if params.objective == "channel" else 0
+
+
+def shifts_of(params: VisualizeParams, generator: torch.Generator) -> list:
+    """The (dy, dx) translation of each step, drawn from `generator`."""
+    jitter = jitter_of(params)
+    return torch.randint(-jitter, jitter + 1, (params.steps, 2), generator=generator).tolist()
+
+
+def ascended_images(layer_maps, start: torch.Tensor, target: torch.Tensor, params: VisualizeParams,
+                    activation: str, shifts: list) -> np.ndarray:
+    """uint8 [N, H, W(, C)]: the starts (logits [N, C, H, W]) after gradient ascent on feature
+    target[i] of row i of the maps that layer_maps(pixels in [0, 1], dy, dx) returns ([N, F, h, w];
+    it normalises and translates the batch by the step's shift)."""
+    z = start.clone().requires_grad_(True)
+    rows = torch.arange(len(target), device=z.device)
+    optimizer = torch.optim.Adam([z], lr=params.lr)
+    for dy, dx in shifts:
+        maps = layer_maps(torch.sigmoid(z), dy, dx)  # 255 * sigmoid(z) as pixels
+        objective = _ascent_target(maps, params.objective, activation)[rows, target]
+        optimizer.zero_grad(set_to_none=True)
+        (-objective.sum()).backward()
+        optimizer.step()
+    return from_nchw(torch.round(255 * torch.sigmoid(z.detach())).to(torch.uint8).cpu().numpy())
+
+
 def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: VisualizeParams, activation: str,
                     seed: int, device) -> LayerVisualization:
     """Optimise params.seeds inputs from random starts for every feature of `layer`, and one from
@@ -97,22 +125,13 @@ def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: Visua
     # the best dataset image, as the logit of its pixels (kept off 0 and 255, where sigmoid has no gradient)
     best = torch.from_numpy(to_nchw(dataset_images[index])).double().div(255).mul(0.98).add(0.01)
     start = torch.cat([start, torch.logit(best).float()])
-    z = start.to(device).requires_grad_(True)
-    jitter = params.jitter if params.objective == "channel" else 0
-    shifts = torch.randint(-jitter, jitter + 1, (params.steps, 2), generator=generator).tolist()
-    target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)]).to(device)
-    rows = torch.arange(len(target), device=device)
-    optimizer = torch.optim.Adam([z], lr=params.lr)
-    for dy, dx in shifts:
-        x = model.standardise(torch.sigmoid(z))  # 255 * sigmoid(z), normalised as the model's inputs are
-        maps = model.features(_translated(x, dy, dx, jitter), upto=layer)
-        objective = _ascent_target(maps, params.objective, activation)[rows, target]
-        optimizer.zero_grad(set_to_none=True)
-        (-objective.sum()).backward()
-        optimizer.step()
-    images = from_nchw(torch.round(255 * torch.sigmoid(z.detach())).to(torch.uint8).cpu().numpy())
-    own = objective_values(model, layer, images, params.objective, activation, device)[
-        rows.cpu().numpy(), target.cpu().numpy()]
+    jitter = jitter_of(params)
+    target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)])
+    images = ascended_images(
+        lambda x, dy, dx: model.features(_translated(model.standardise(x), dy, dx, jitter), upto=layer),
+        start.to(device), target.to(device), params, activation, shifts_of(params, generator))
+    rows = np.arange(len(target))
+    own = objective_values(model, layer, images, params.objective, activation, device)[rows, target.numpy()]
     random_part = n_features * seeds
     return LayerVisualization(
         images[:random_part].reshape(n_features, seeds, *image_shape), own[:random_part].reshape(n_features, seeds),

@@ -7,6 +7,8 @@ channels] matrix.
 - linear_cka (Kornblith et al. 2019, eq. 5 with a linear kernel on centred columns):
   ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F). 1 for the same representation up to an orthogonal
   transform and a scale, such as a permutation of the channels.
+  gram_cka is the same number from the images' centred Gram matrices (centred_gram), for
+  representations wider than their number of images (the timelapse's whole maps).
 - match_channels: Pearson correlation of every channel of one side with every channel of the
   other, and the one-to-one matching that maximises the total correlation (the Hungarian method,
   scipy.optimize.linear_sum_assignment). A channel that is constant over all images (dead) has
@@ -32,6 +34,27 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     if denominator == 0:
         return float("nan")
     return float(np.linalg.norm(y.T @ x) ** 2 / denominator)
+
+
+def centred_gram(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """float64 [n, n]: the Gram matrix of the rows of [n, p] after centring its columns (the linear
+    kernel CKA compares), `chunk` columns at a time. Products are in x's precision (float32 maps:
+    twice as fast; the centred columns keep its rounding relative to the result), summed in float64.
+    For representations wider than their number of images, where linear_cka's p x p products
+    would be large."""
+    k = np.zeros((len(x), len(x)))
+    for start in range(0, x.shape[1], chunk):
+        part = x[:, start:start + chunk]
+        part = part - part.mean(axis=0, dtype=np.float64).astype(part.dtype)
+        k += part @ part.T
+    return k
+
+
+def gram_cka(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741
+    """Linear CKA from two centred Gram matrices of the same images: <K, L> / (||K|| ||L||), which is
+    linear_cka of the representations they come from. NaN when either is zero (constant)."""
+    denominator = np.linalg.norm(k) * np.linalg.norm(l)
+    return float(np.vdot(k, l) / denominator) if denominator > 0 else float("nan")
 
 
 def live_channels(x: np.ndarray) -> np.ndarray:

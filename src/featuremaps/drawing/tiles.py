@@ -48,6 +48,15 @@ def mosaic(tiles, n_cols: int, tile_px: tuple, pad_value: float = 1.0) -> np.nda
     return grid
 
 
+def filter_mosaic(weights: np.ndarray, limit: float, cmap, px: int = 8) -> np.ndarray:
+    """RGBA mosaic of kernels [out, in, k, k]: rows = output features, columns = input channels, each
+    weight px x px, coloured by `cmap` from -limit to +limit, grey gaps (white is a zero weight)."""
+    n_out, n_in = weights.shape[:2]
+    norm = mcolors.Normalize(-limit, limit)
+    tiles = [rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
+    return mosaic(tiles, n_in, (weights.shape[2] * px, weights.shape[3] * px), pad_value=0.55)
+
+
 def rgba(values: np.ndarray, cmap, norm) -> np.ndarray:
     out = cmap(norm(np.nan_to_num(values, nan=0.0)))
     out[np.isnan(values)] = (1, 1, 1, 1)  # a class with no image stays white

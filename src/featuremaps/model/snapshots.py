@@ -22,13 +22,6 @@ from featuremaps.files import atomic_path, read_artifact
 STAGE = paths.WRITER[paths.MODEL]
 
 
-def snapshot_epochs(epochs: int, every: int) -> list:
-    """The epochs snapshotted in a run of `epochs`: 0, every `every`-th, and the last; none for every = 0."""
-    if every == 0:
-        return []
-    return sorted({0, *range(every, epochs + 1, every), epochs})
-
-
 class Snapshots:
     """Collects the states of the chosen epochs during fit (its after_epoch callback)."""
 

@@ -27,6 +27,7 @@ from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.drawing.budget import check_pixel_budget
 from featuremaps.report.inputs import Inputs
+from featuremaps.report.timelapse import timelapse_figures
 from featuremaps.drawing.pool import fork_map
 
 
@@ -326,7 +327,8 @@ def figure_list(inp: Inputs, params: RenderParams) -> list:
     return ([samples(inp, params), training_curves(inp, params), confusion(inp, params)]
             + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
             + [selectivity(inp, params), gradcam_examples(inp, params), gradcam_class_means(inp, params),
-               ablation(inp, params)])
+               ablation(inp, params)]
+            + timelapse_figures(inp.timelapse, Figure))
 
 
 # ----------------------------------------------------------------------------- drawing

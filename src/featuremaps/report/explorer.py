@@ -21,6 +21,7 @@ from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges
 from featuremaps.report.inputs import Inputs
+from featuremaps.report.timelapse import slider_data
 
 
 
@@ -116,6 +117,7 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
         "interpretability": inp.interpretability,
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
         "class_views": class_views(inp),
+        "timelapse": slider_data(inp.timelapse, *inp.splits["val"]),
     }
 
 

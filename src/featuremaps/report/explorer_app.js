@@ -3,6 +3,7 @@
   const D = window.FEATUREMAPS;/*@helpers.js@*/  const featureLink = (layer, n) => `#${layer}/${n}`;
   const classLink = c => `#class/${c}`;
   const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
+  const T = D.timelapse, probeImages = T ? bytes(T.probe_images) : null;
   const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);
 
   function histogram(hist) {
@@ -44,6 +45,7 @@
       el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's.`})));
     view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
       el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image"), t.label, null, "", t.box)))));
+    if (T) view.append(formation(layer, n, f.filter.shape));
     const [ci, kh, kw] = f.filter.shape, kernel = bytes(f.filter.data);
     view.append(section(`Filter (${kh}x${kw}, ${ci} input channel${ci > 1 ? "s" : ""}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
       el("div", {class: "grid"}, ...Array.from({length: ci}, (_, i) => tile(picture(kernel, kh, kw, "div", i * kh * kw, 10), ci > 1 ? `in ${i + 1}` : "")))));
@@ -68,6 +70,34 @@
     view.append(section(`Selectivity and ablation per class (${D.attribution_split} split)`, el("div", {class: "wrap"}, el("table", {},
       el("tr", {}, el("th", {text: "class"}), el("th", {text: "mean summed activation"}), el("th", {text: "selectivity (least 0, most 1)"}),
          el("th", {text: "accuracy lost when zeroed"})), ...rows))));
+  }
+
+  // The epoch slider of a feature: its filter, selectivity, top probe images and optimised inputs
+  // as they were at each kept epoch (the optimised inputs at the latest vis epoch up to it).
+  function formation(layer, n, [ci, kh, kw]) {
+    const t = T.features[layer][n - 1], kernels = bytes(t.filter.data), last = T.epochs.length - 1;
+    const slider = el("input", {type: "range", id: "epoch", min: 0, max: last, step: 1, value: T.epochs.indexOf(T.reference) >= 0 ? T.epochs.indexOf(T.reference) : last,
+                                "aria-label": "epoch"});
+    const label = el("output", {id: "epoch-label", for: "epoch"}), body = el("div", {id: "formation"});
+    function draw() {
+      const i = +slider.value, epoch = T.epochs[i];
+      const v = T.vis_epochs.reduce((best, e, k) => e <= epoch ? k : best, -1);
+      label.textContent = `epoch ${epoch}` + (epoch === T.reference ? " (best: the model shown elsewhere)" : "") +
+        `; ${layer} CKA to the best epoch ${T.cka[layer][i].toFixed(3)}`;
+      const seeds = v < 0 ? [] : Array.from({length: T.seeds}, (_, s) => tile(picture(bytes(t.vis[v]), H, W, "image", s * PX), `epoch ${T.vis_epochs[v]}`));
+      body.replaceChildren(
+        el("div", {class: "grid"},
+          ...Array.from({length: ci}, (_, c) => tile(picture(kernels, kh, kw, "div", (i * ci + c) * kh * kw, 10), ci > 1 ? `in ${c + 1}` : "filter")),
+          ...seeds),
+        el("p", {text: t.dead[i] ? "dead on every probe image at this epoch" :
+          `selectivity ${t.selectivity[i].toFixed(3)}, most for ${D.classes[t.preferred[i]]}`}),
+        el("div", {class: "grid"}, ...t.top[i].map(k => tile(picture(probeImages, H, W, "image", k * PX), D.classes[T.probe_labels[k]]))));
+    }
+    slider.addEventListener("input", draw);
+    draw();
+    return section(`How it formed: epoch by epoch (${T.epochs.length < T.all_epochs ? `${T.epochs.length} of ${T.all_epochs}` : T.epochs.length} kept epochs; ` +
+                   `filter on one scale up to \u00b1${t.filter.scale.toPrecision(3)}, optimised inputs, top ${T.probe_count} probe images)`,
+      el("p", {}, slider, " ", label), body);
   }
 
   function showClass(c) {
@@ -104,12 +134,23 @@
         : [el("p", {class: "muted", text: "none among the examples shown"})]))));
   }
 
+  // The overview's grid: each feature's first optimised input, of the trained model or (slider) of a vis epoch.
   function overviewGrid() {
-    const grid = document.getElementById("features");
-    for (const layer of D.layers) {
-      grid.append(el("h3", {text: layer}), el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
-        tile(picture(bytes(f.vis[0]), H, W, "image", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1)))));
+    const grid = document.getElementById("features"), layers = el("div", {});
+    const stops = T ? T.vis_epochs.length : 0, slider = el("input", {type: "range", id: "grid-epoch", min: 0, max: stops, step: 1, value: stops, "aria-label": "epoch of the grid"});
+    const label = el("output", {id: "grid-epoch-label", for: "grid-epoch"});
+    function draw() {
+      const v = +slider.value, trained = v === stops;
+      label.textContent = trained ? "the trained model (best epoch)" : `epoch ${T.vis_epochs[v]}`;
+      layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}), el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
+        tile(picture(bytes(trained ? f.vis[0] : T.features[layer][i].vis[v]), H, W, "image", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1))))]));
     }
+    if (stops) {
+      slider.addEventListener("input", draw);
+      grid.append(el("p", {}, "Optimised inputs of ", slider, " ", label));
+    }
+    grid.append(layers);
+    draw();
     document.getElementById("classes").append(el("div", {class: "grid"}, ...D.classes.map((name, c) =>
       tile(picture(classInputs, H, W, "image", c * PX, 2), name, classLink(c)))));
   }
@@ -125,7 +166,7 @@
     view.hidden = false; overview.hidden = true; window.scrollTo(0, 0);
   }
   document.addEventListener("keydown", e => {
-    if (!current || !["ArrowLeft", "ArrowRight"].includes(e.key)) return;
+    if (!current || !["ArrowLeft", "ArrowRight"].includes(e.key) || e.target.tagName === "INPUT") return;  // a slider's own keys
     const link = document.querySelectorAll("#view .viewnav a")[e.key === "ArrowLeft" ? 1 : 2];
     location.hash = link.getAttribute("href");
   });

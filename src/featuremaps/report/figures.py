@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 
 from featuremaps.drawing.tiles import PAD, MapScale, activation_norm, heat_tile, image_rgba, map_tiles, \
-    mosaic, rgba, save  # noqa: E402, F401: heat_tile, activation_norm and MapScale are the figures' too
+    filter_mosaic, mosaic, rgba, save  # noqa: E402, F401: heat_tile, activation_norm and MapScale are the figures' too
 from featuremaps.params import RenderParams  # noqa: E402
 
 # Room around a grid of tiles for titles, tick labels and a colour bar, in inches.
@@ -74,9 +74,8 @@ def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weig
     n_out, n_in = weights.shape[:2]
     m = float(np.abs(weights).max()) or 1.0
     cmap, norm = plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m)
-    tiles = [rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
     tile_px = (weights.shape[2] * 8, weights.shape[3] * 8)
-    image = mosaic(tiles, n_in, tile_px, pad_value=0.55)  # grey gaps: white is a zero weight here
+    image = filter_mosaic(weights, m, cmap)
     fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from featuremaps.analysis.attribution_store import read_attributions, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualizations
+from featuremaps.analysis.timelapse_store import read_timelapse
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
     read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
@@ -30,6 +31,7 @@ class Inputs:
     metrics: dict
     history: pd.DataFrame
     confusion: pd.DataFrame
+    timelapse: dict | None  # timelapse.npz of the timelapse stage; None without snapshots
 
     @property
     def layers(self) -> list:
@@ -53,7 +55,7 @@ class Inputs:
 
 
 def load_inputs(dataset: Path, activations: Path, visualizations: Path, attributions: Path, metrics: Path,
-                interpretability: Path, history: Path, confusion: Path) -> Inputs:
+                interpretability: Path, history: Path, confusion: Path, timelapse: Path) -> Inputs:
     class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
                                                        "input_means"])
     layers = [str(x) for x in class_means["layers"]]
@@ -73,4 +75,9 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         metrics=read_metrics(metrics),
         history=read_history(history),
         confusion=read_confusion(confusion),
+        timelapse=_snapshotted(read_timelapse(timelapse)),
     )
+
+
+def _snapshotted(stored: dict) -> dict | None:
+    return stored if len(stored["epochs"]) else None
