@@ -86,6 +86,7 @@ class Project:
 SMALL = dict(train={"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
              extract={"batch_size": 128, "top_k": 4},
              visualize={"steps": 64}, attribute={"ig_steps": 8},
+             timelapse={"probe_size": 100, "vis_epochs": [0, "last"], "top_k": 2},
              render={"dpi": 40, "n_samples": 8})
 
 
@@ -144,7 +145,7 @@ def stage_outputs(tmp_path_factory) -> Path:
     """A folder where every stage ran once on a small IDX dataset (no DVC)."""
     tmp = tmp_path_factory.mktemp("outputs")
     folder = stage_folder(tmp / "run", write_idx_folder(tmp / "idx", 300, 100))
-    for stage in ("download", "train", "extract", "visualize", "attribute", "render"):
+    for stage in ("download", "train", "extract", "visualize", "attribute", "timelapse", "render"):
         run_stage(folder, stage)
     return folder
 

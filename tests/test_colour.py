@@ -30,8 +30,9 @@ def colour_run(tmp_path_factory):
     params = yaml.safe_load((run / "params.yaml").read_text())
     params["data"] = {**params["data"], "source": "folder", "folder": str(folder), "image_size": [24, 24]}
     params["model"]["conv_channels"] = [6, 8, 8]
+    params["timelapse"]["probe_size"] = 30  # of the 35 val images
     (run / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("check", "download", "train", "extract", "visualize", "attribute", "render"):
+    for stage in ("check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"):
         run_stage(run, stage)
     return run, folder
 

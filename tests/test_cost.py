@@ -105,7 +105,7 @@ def test_the_memory_estimate_bounds_each_stages_measured_peak(tmp_path, sections
     from featuremaps.params import load_params
     costs = {c.stage: c for c in stage_costs(load_params(folder / "params.yaml"),
                                              data_shape(read_meta(folder / "data/dataset")))}
-    for stage in ("train", "extract", "visualize", "attribute"):
+    for stage in ("train", "extract", "visualize", "attribute", "timelapse"):
         log = run_stage(folder, stage).stderr
         peak = int(re.findall(r"peak memory (\d+) MiB", log)[-1]) << 20
         assert peak < costs[stage].bytes, (stage, peak / 2**30, costs[stage].bytes / 2**30)

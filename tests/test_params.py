@@ -30,7 +30,7 @@ def test_missing_keys_take_defaults():
 
 @pytest.mark.parametrize("raw, message", [
     ({"trian": {}}, "unknown key trian; allowed keys: seed, data, model, train, extract, visualize, attribute, "
-                    "render"),
+                    "timelapse, render"),
     ({"attribute": {"split": "test"}}, "attribute.split = 'test' is not allowed; expected one of val, train"),
     ({"attribute": {"ig_steps": 0}}, "attribute.ig_steps = 0 is not allowed; expected an integer in [1, 256]"),
     ({"attribute": {"n_misclassified": -1}}, "attribute.n_misclassified = -1 is not allowed"),

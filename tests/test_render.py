@@ -17,7 +17,8 @@ from featuremaps.params import params_from_dict
 FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png",
            "gradcam_examples.png", "gradcam_class_means.png", "channel_ablation.png"] + [
     f"{layer}_{kind}.png" for layer in ("conv1", "conv2")
-    for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples", "feature_vis")]
+    for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples", "feature_vis",
+                 "filters_by_epoch")] + ["timelapse_cka.png", "timelapse_selectivity.png"]
 
 
 @pytest.fixture(scope="module")

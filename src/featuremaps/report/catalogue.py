@@ -328,7 +328,7 @@ def figure_list(inp: Inputs, params: RenderParams) -> list:
             + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
             + [selectivity(inp, params), gradcam_examples(inp, params), gradcam_class_means(inp, params),
                ablation(inp, params)]
-            + timelapse_figures(inp.timelapse, Figure))
+            + timelapse_figures(inp.timelapse, inp.layers, Figure))
 
 
 # ----------------------------------------------------------------------------- drawing

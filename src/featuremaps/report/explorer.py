@@ -117,7 +117,7 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
         "interpretability": inp.interpretability,
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
         "class_views": class_views(inp),
-        "timelapse": slider_data(inp.timelapse, *inp.splits["val"]),
+        "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
     }
 
 

@@ -86,17 +86,18 @@
         `; ${layer} CKA to the best epoch ${T.cka[layer][i].toFixed(3)}`;
       const seeds = v < 0 ? [] : Array.from({length: T.seeds}, (_, s) => tile(picture(bytes(t.vis[v]), H, W, "image", s * PX), `epoch ${T.vis_epochs[v]}`));
       body.replaceChildren(
+        el("p", {class: "muted", text: `Filter (one scale for every epoch, up to \u00b1${t.filter.scale.toPrecision(3)}) and ` +
+          (v < 0 ? "no optimised input up to this epoch" : `the optimised input${T.seeds > 1 ? "s" : ""} of epoch ${T.vis_epochs[v]}`)}),
         el("div", {class: "grid"},
           ...Array.from({length: ci}, (_, c) => tile(picture(kernels, kh, kw, "div", (i * ci + c) * kh * kw, 10), ci > 1 ? `in ${c + 1}` : "filter")),
           ...seeds),
-        el("p", {text: t.dead[i] ? "dead on every probe image at this epoch" :
-          `selectivity ${t.selectivity[i].toFixed(3)}, most for ${D.classes[t.preferred[i]]}`}),
+        el("p", {text: t.dead[i] ? "Dead: zero on every probe image at this epoch." :
+          `Class selectivity ${t.selectivity[i].toFixed(3)}, most for ${D.classes[t.preferred[i]]}. Its top ${t.top[i].length} of the ${T.probe_count} probe images (val):`}),
         el("div", {class: "grid"}, ...t.top[i].map(k => tile(picture(probeImages, H, W, "image", k * PX), D.classes[T.probe_labels[k]]))));
     }
     slider.addEventListener("input", draw);
     draw();
-    return section(`How it formed: epoch by epoch (${T.epochs.length < T.all_epochs ? `${T.epochs.length} of ${T.all_epochs}` : T.epochs.length} kept epochs; ` +
-                   `filter on one scale up to \u00b1${t.filter.scale.toPrecision(3)}, optimised inputs, top ${T.probe_count} probe images)`,
+    return section(`How it formed, epoch by epoch (${T.epochs.length < T.all_epochs ? `${T.epochs.length} of the ${T.all_epochs}` : T.epochs.length} kept epochs)`,
       el("p", {}, slider, " ", label), body);
   }
 

@@ -107,11 +107,17 @@ def filters_by_epoch_inches(n_epochs: int, n_out: int, n_in: int, k: int) -> tup
     return 2.2 + width * cell, 1.4 + height * cell
 
 
-def timelapse_figures(stored: dict | None, make_figure) -> list:
-    """The timelapse's Figure records (make_figure: the catalogue's Figure class)."""
-    if stored is None or not len(stored["epochs"]):
+def _layers(stored: dict, report_layers: list) -> list:
+    """The timelapse's layers among those the report shows (the extracted ones)."""
+    return [layer for layer in (str(x) for x in stored["layers"]) if layer in report_layers]
+
+
+def timelapse_figures(stored: dict | None, report_layers: list, make_figure) -> list:
+    """The timelapse's Figure records for the layers the report shows (make_figure: the catalogue's
+    Figure class)."""
+    if stored is None or not len(stored["epochs"]) or not _layers(stored, report_layers):
         return []
-    epochs, layers = [int(e) for e in stored["epochs"]], [str(x) for x in stored["layers"]]
+    epochs, layers = [int(e) for e in stored["epochs"]], _layers(stored, report_layers)
     reference = int(stored["reference_epoch"])
     lapse = {layer: layer_timelapse(stored, layer) for layer in layers}
     figures = [
@@ -151,18 +157,19 @@ def timelapse_figures(stored: dict | None, make_figure) -> list:
     return figures
 
 
-def slider_data(stored: dict | None, val_images: np.ndarray, val_labels: np.ndarray) -> dict | None:
+def slider_data(stored: dict | None, report_layers: list, val_images: np.ndarray,
+                val_labels: np.ndarray) -> dict | None:
     """What the explorer's epoch sliders show: per epoch (at most EMBEDDED_EPOCHS), each feature's
     filter, selectivity, preferred class, dead flag and top probe images; its optimised inputs at the
     vis epochs. The probe images the top lists use are embedded once."""
-    if stored is None or not len(stored["epochs"]):
-        return None
+    if stored is None or not len(stored["epochs"]) or set(report_layers) - set(_layers(stored, report_layers)):
+        return None  # no snapshots, or a layer shown that the timelapse did not follow
     epochs = [int(e) for e in stored["epochs"]]
     vis_epochs = [int(e) for e in stored["vis_epochs"]]
     reference = int(stored["reference_epoch"])
     shown = spread_epochs(epochs, EMBEDDED_EPOCHS, [*vis_epochs, reference])
     at = [epochs.index(e) for e in shown]
-    layers = [str(x) for x in stored["layers"]]
+    layers = _layers(stored, report_layers)
     lapse = {layer: layer_timelapse(stored, layer) for layer in layers}
     used = sorted({int(i) for layer in layers for i in lapse[layer]["top"][at].ravel()})
     slot = {p: i for i, p in enumerate(used)}
