@@ -185,10 +185,13 @@ def test_images_of_another_size_run_through(repo):
     ({"attribute": {"ig_steps": 0}}, ["attribute.ig_steps = 0 is not allowed; expected an integer in [1, 256]"]),
     ({"extract": {"layers": ["conv1", "conv9"]}}, ["extract.layers = ['conv1', 'conv9']: 'conv9' is not a conv layer "
                                                    "of the model; its conv layers: conv1, conv2"]),
+    ({"timelapse": {"vis_epochs": [0, 3]}}, ["timelapse.vis_epochs = [0, 3] lists epoch 3, beyond train.epochs = 1"]),
+    ({"train": {"snapshot_every": -1}}, ["train.snapshot_every = -1 is not allowed; expected an integer in [0, 1000]"]),
+    ({"timelapse": {"probe_size": 5000}}, ["timelapse.probe_size = 5000: more than the 100 images of the val split"]),
 ], ids=["unknown-key", "wrong-type", "lr-zero", "lr-negative", "epochs-zero", "epochs-negative",
         "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
         "val-fraction-one", "unknown-device", "visualize-steps-zero", "unknown-objective", "unknown-ranking", "ig-steps-zero",
-        "unknown-layer"])
+        "unknown-layer", "vis-epoch-beyond-the-run", "snapshot-every-negative", "probe-above-the-split"])
 def test_bad_params(repo, sections, expect):
     repo.set_params(**sections)
     line = fails_cleanly(repo, expect=expect)
@@ -198,7 +201,7 @@ def test_bad_params(repo, sections, expect):
 def test_unknown_section(repo):
     repo.set_params(trian={"lr": 0.01})
     fails_cleanly(repo, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
-                                "extract, visualize, attribute, render"])
+                                "extract, visualize, attribute, timelapse, render"])
 
 
 def test_unknown_colour_map(repo):
@@ -229,7 +232,7 @@ def test_settings_over_the_cost_budget_stop_at_check(repo):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-@pytest.mark.parametrize("stage", ["train", "extract", "visualize", "attribute"])
+@pytest.mark.parametrize("stage", ["train", "extract", "visualize", "attribute", "timelapse"])
 def test_cuda_where_there_is_none(repo, stage):
     repo.set_params(**{stage: {"device": "cuda"}})
     fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda': this machine has no CUDA device; "

@@ -113,7 +113,8 @@ def test_two_repros_at_once(project):
         if code != 0:
             assert "lock" in out.lower(), out
     # Every stage recorded, and every recorded output is the file on disk (status compares hashes).
-    assert set(stage_outs(project)) == {"check", "download", "train", "extract", "visualize", "attribute", "render"}
+    assert set(stage_outs(project)) == {"check", "download", "train", "extract", "visualize", "attribute", "timelapse",
+                                        "render"}
     assert project.status() == {}
 
 

@@ -11,7 +11,7 @@ def ran(proc) -> list:
 
 def test_pipeline_reruns_only_what_changed(project, tmp_path):
     first = project.repro()
-    assert ran(first) == ["check", "download", "train", "extract", "visualize", "attribute", "render"]
+    assert ran(first) == ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     assert re.fullmatch(r"cpu \((1 thread|\d+ threads)\)|cuda \(.+\)|mps", metrics["device"])
@@ -21,6 +21,7 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     for name in ("per_image.parquet", "class_means.npz", "examples.npz", "top_k.parquet", "filters.npz"):
         assert (project.path / "data/activations" / name).exists()
     assert (project.path / "data/visualizations/features.npz").exists()
+    assert (project.path / "data/timelapse/timelapse.npz").exists()
     assert ran(project.repro()) == []
     assert project.status() == {}
     shown = project.dvc("metrics", "show").stdout
@@ -32,14 +33,18 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert ran(project.repro()) == ["check", "render"]
     project.set_params(extract={"top_k": 3})  # not a setting visualize reads
     assert ran(project.repro()) == ["check", "extract", "render"]
-    project.set_params(visualize={"steps": 20})
+    project.set_params(visualize={"steps": 20})  # the timelapse's ascent too
+    assert ran(project.repro()) == ["check", "visualize", "timelapse", "render"]
+    project.set_params(visualize={"seeds": 2})  # not the timelapse's
     assert ran(project.repro()) == ["check", "visualize", "render"]
+    project.set_params(timelapse={"top_k": 3})  # its params rerun it and render only
+    assert ran(project.repro()) == ["check", "timelapse", "render"]
     project.set_params(attribute={"ig_steps": 4})
     assert ran(project.repro()) == ["check", "attribute", "render"]
     project.set_params(extract={"activation": "raw"})  # one visualize reads, attribute not
-    assert ran(project.repro()) == ["check", "extract", "visualize", "render"]
+    assert ran(project.repro()) == ["check", "extract", "visualize", "timelapse", "render"]
     project.set_params(train={"lr": 0.002})
-    assert ran(project.repro()) == ["check", "train", "extract", "visualize", "attribute", "render"]
+    assert ran(project.repro()) == ["check", "train", "extract", "visualize", "attribute", "timelapse", "render"]
     # idx has a test split: the dataset is unchanged, so only the report (which lists params) redraws
     project.set_params(data={"val_fraction": 0.2})
     assert ran(project.repro()) == ["check", "download", "render"]
@@ -54,8 +59,8 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert set(project.status()) == {"extract"}
     model = project.path / "src/featuremaps/model/network.py"
     model.write_text(model.read_text() + "\n# edited\n")
-    assert set(project.status()) == {"train", "extract", "visualize", "attribute"}
-    assert ran(project.repro()) == ["train", "extract", "visualize", "attribute", "render"]
+    assert set(project.status()) == {"train", "extract", "visualize", "attribute", "timelapse"}
+    assert ran(project.repro()) == ["train", "extract", "visualize", "attribute", "timelapse", "render"]
 
     # dvc plots show writes a page that draws offline, with the figures as images
     out = project.dvc("plots", "show", "-o", str(tmp_path / "plots")).stdout
