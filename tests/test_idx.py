@@ -112,6 +112,8 @@ def expected_array(data: bytes, ndim: int):
     size = math.prod(shape)
     if size > MAX_BYTES or size != len(data) - header:
         return None
+    if math.prod(d for d in shape if d) > MAX_BYTES:  # an empty array of a shape numpy cannot hold
+        return None
     return np.frombuffer(data[header:], dtype=np.uint8).reshape(shape)
 
 

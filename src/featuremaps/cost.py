@@ -34,6 +34,7 @@ MEMORY_BUDGET = 8 * GiB
 TIME_BUDGET = 30 * 60  # seconds per stage: far beyond the defaults (seconds), below a lost afternoon
 
 BASE_BYTES = 900 << 20  # Python, torch, numpy, pandas, matplotlib loaded, before any data
+TIMELAPSE_LIBRARIES = 150 << 20  # DVCLive (which imports DVC) and scipy, beyond BASE_BYTES
 FLOAT = 4
 # Floats kept per activation element: the conv output, its pooled, ReLU and dropout results, and in
 # training their gradients and autograd's saved copies (measured, with room to spare).
@@ -252,7 +253,7 @@ def stage_costs(params, shape: DataShape) -> list:
         tl_s += _seconds("timelapse", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
                          tl.device)
     tl_s += snapshots * len(layers) * 2 * probe * probe * widest / CPU_FLOPS  # the Gram matrices
-    tl_bytes = (BASE_BYTES + n * px * 2 + FLOAT * s["params"] * (snapshots + 2)
+    tl_bytes = (BASE_BYTES + TIMELAPSE_LIBRARIES + n * px * 2 + FLOAT * s["params"] * (snapshots + 2)
                 + max(FLOAT * 2 * probe * widest + 8 * 3 * probe * probe, tl_vis_bytes))
     return [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
             Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),

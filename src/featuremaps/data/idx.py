@@ -58,6 +58,10 @@ def _read(fh, path: Path, ndim: int, file_size: int | None) -> np.ndarray:
     if expected > MAX_BYTES:
         raise DatasetError(f"{path}: IDX header claims shape {shape} ({expected} bytes); "
                            f"at most {MAX_BYTES} bytes are allowed")
+    # numpy refuses a shape whose nonzero dimensions multiply past its limit, even with a zero among them
+    if math.prod(d for d in shape if d) > MAX_BYTES:
+        raise DatasetError(f"{path}: IDX header claims shape {shape}, dimensions of more than {MAX_BYTES} "
+                           f"bytes together")
     if file_size is not None and file_size != header + expected:
         raise DatasetError(f"{path}: IDX header says shape {shape} = {header + expected} bytes "
                            f"but the file has {file_size}")
