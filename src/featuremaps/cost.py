@@ -27,6 +27,7 @@ from pathlib import Path
 
 from featuremaps.data.idx import MAX_BYTES
 from featuremaps.errors import ParamsError
+from featuremaps.model.epochs import snapshot_epochs
 from featuremaps.params import ACCELERATORS, Params
 
 GiB = 1 << 30
@@ -241,7 +242,7 @@ def stage_costs(params, shape: DataShape) -> list:
     # timelapse: every snapshot in memory; per epoch the probe's maps of one layer (float32, and
     # their centred copy) and two Gram matrices; the vis epochs optimised in one batch
     tl = params.timelapse
-    snapshots = (t.epochs // t.snapshot_every + 2) if t.snapshot_every else 0
+    snapshots = len(snapshot_epochs(t.epochs, t.snapshot_every))
     probe, vis_epochs = min(tl.probe_size, shape.n_val), len(tl.vis_epochs) if snapshots else 0
     widest = max(s["acts"][i] for i in layers)
     tl_vis_bytes, tl_s = 0.0, 0.0

@@ -72,6 +72,13 @@ def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: 
     return rows
 
 
+def class_sums_and_peaks(act: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-class sums of each channel's spatial mean [C, F] float64, each channel's largest value [F]
+    float64) of post-ReLU maps act [N, F, h, w] whose images have class `labels` [N]."""
+    sums = torch.zeros((n_classes, act.shape[1]), dtype=torch.float64, device=act.device)
+    return sums.index_add_(0, labels, act.mean((2, 3)).double()), act.amax((0, 2, 3)).double()
+
+
 @torch.inference_mode()
 def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
                        device) -> dict:
@@ -83,13 +90,12 @@ def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, n_
     for start, x in normalised_batches(model, images, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
-            act = F.relu(model.features(x, upto=layer))
-            per_image = act.mean((2, 3)).double()
+            batch_sums, batch_peaks = class_sums_and_peaks(F.relu(model.features(x, upto=layer)), y, n_classes)
             if layer not in sums:
-                sums[layer] = torch.zeros((n_classes, act.shape[1]), dtype=torch.float64, device=device)
-                peaks[layer] = torch.zeros(act.shape[1], dtype=torch.float64, device=device)
-            sums[layer].index_add_(0, y, per_image)
-            peaks[layer] = torch.maximum(peaks[layer], act.amax((0, 2, 3)).double())
+                sums[layer], peaks[layer] = batch_sums, batch_peaks
+            else:
+                sums[layer] += batch_sums
+                peaks[layer] = torch.maximum(peaks[layer], batch_peaks)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {layer: ((sums[layer].cpu().numpy() / counts[:, None]), peaks[layer].cpu().numpy())
                 for layer in layers}

@@ -10,8 +10,8 @@ For every snapshot epoch and conv layer:
   the images' centred Gram matrices, so its cost grows with the probe, not with the map's size;
   `cka_pooled`: the same of each image's channel means, the representation `featuremaps compare`
   reads (blind to where in the image a feature fires, so it moves more as features form);
-- each channel's class selectivity and whether it is dead, as the attribute stage computes them
-  (on the full val split, at the best epoch, they are interpretability.json's numbers);
+- each channel's class selectivity and whether it is dead, from the same maps with the attribute
+  stage's own arithmetic (on the full val split, at the best epoch, interpretability.json's numbers);
 - the filters, and each channel's top_k probe images by its strongest unit.
 At the epochs of timelapse.vis_epochs, the feature visualisations: the same gradient ascent as the
 visualize stage, all those epochs in one batch (torch.func.vmap over the stacked weights) from the
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from featuremaps.analysis.ablation import channel_statistics, selectivity_index
+from featuremaps.analysis.ablation import class_sums_and_peaks, selectivity_index
 from featuremaps.analysis.feature_vis import _translated, ascended_images, jitter_of, objective_values, shifts_of
 from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
 from featuremaps.errors import ArgumentError
@@ -92,12 +92,15 @@ def layer_timelapses(model, states: dict, reference: dict, layers: list, images:
         grams[layer], pooled[layer] = centred_gram(maps.flatten(1).numpy()), maps.mean((2, 3)).numpy()
     rows = {layer: {"filters": [], "cka": [], "cka_pooled": [], "selectivity": [], "preferred": [], "dead": [], "top": [],
                     "top_value": []} for layer in layers}
+    classes = torch.from_numpy(labels.astype(np.int64))
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)[:, None]
     for epoch in sorted(states):
         model.load_state_dict(states[epoch])
-        stats = channel_statistics(model, layers, images, labels, n_classes, batch_size, device)
         for layer in layers:
             maps = _probe_maps(model, layer, images, batch_size, device)
-            class_means, peaks = stats[layer]
+            sums, peaks = (t.numpy() for t in class_sums_and_peaks(maps, classes, n_classes))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                class_means = sums / counts  # NaN for a class without probe images
             top, top_value = _top(maps, top_k)
             r = rows[layer]
             # a copy: the next load_state_dict writes into the same parameter

@@ -60,9 +60,7 @@ def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, 
     fig, axes = plt.subplots(1, len(selectivity), figsize=figsize, layout="constrained", squeeze=False)
     for ax, (layer, s) in zip(axes[0], selectivity.items()):
         ax.plot(epochs, s, color="grey", lw=0.6, alpha=0.6)
-        live = np.where(dead[layer], np.nan, s)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.where(np.isnan(live).all(1, keepdims=True), 0, live), 1)
+        mean = [float(row[~off].mean()) if (~off).any() else 0.0 for row, off in zip(s, dead[layer])]
         ax.plot(epochs, mean, color="C3", lw=2, label="mean over live channels")
         ax.set_xlabel("epoch")
         ax.set_title(f"{layer} (dead at the end: {int(dead[layer][-1].sum())})", fontsize=10)
