@@ -1,0 +1,59 @@
+"""The explorer's JavaScript forward pass (report/network.js) against PyTorch, in headless Chromium."""
+import base64
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from browser import offline_page
+from featuremaps.model.export import network_arrays
+from featuremaps.model.network import normalised_images
+from featuremaps.params import ModelParams
+from synthetic import grey_model, synthetic_images
+
+SCRIPT = (__import__("pathlib").Path(__file__).resolve().parents[1] / "src/featuremaps/report/network.js").read_text()
+
+
+def page_data(model, config) -> dict:
+    arrays = network_arrays(model, config)
+    return {"config": str(arrays.pop("config")),
+            "tensors": {k: base64.b64encode(np.ascontiguousarray(v, np.float32).tobytes()).decode() for k, v in arrays.items()}}
+
+
+@pytest.mark.parametrize("model_params", [ModelParams(), ModelParams(conv_channels=(6, 8, 8), kernel_size=5, batch_norm=True,
+                                                                        fc_units=(32,))],
+                         ids=["default", "3 blocks 5x5 batch norm"])
+def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
+    torch.manual_seed(0)
+    model = grey_model(model_params).eval()
+    if model.batch_norm:  # statistics other than the initial 0 and 1
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5)
+                module.bias.data.uniform_(-0.2, 0.2)
+    config = {"image_shape": [28, 28], "in_channels": 1, "conv_channels": list(model_params.conv_channels),
+              "kernel_size": model_params.kernel_size, "batch_norm": model_params.batch_norm,
+              "fc_units": list(model_params.fc_units)}
+    images, _ = synthetic_images(200, seed=4)
+    with torch.no_grad():
+        x = normalised_images(model, images)
+        logits = model(x).numpy()
+        maps = {layer: model.features(x, upto=layer).numpy() for layer in model.conv_layers}
+    page = tmp_path / "net.html"
+    page.write_text("<!doctype html><script>window.D = " + json.dumps({"network": page_data(model, config)}) +
+                    ";</script><script>const D = window.D;\n" + SCRIPT + "\nwindow.Net = Net;</script>")
+    with offline_page() as (p, seen):
+        p.goto(page.resolve().as_uri())
+        out = p.evaluate("""images => images.map(s => {
+            const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), r = Net.forward(px);
+            return {logits: Array.from(r.logits), maps: Object.fromEntries(Object.entries(r.maps).map(([k, v]) => [k, Array.from(v)]))};
+        })""", [base64.b64encode(im.tobytes()).decode() for im in images])
+    page_logits = np.array([o["logits"] for o in out])
+    assert np.abs(page_logits - logits).max() < 1e-4
+    for layer, m in maps.items():
+        got = np.array([o["maps"][layer] for o in out]).reshape(m.shape)
+        assert np.abs(got - m).max() < 1e-4, layer
+    assert seen["console_errors"] == []
