@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from captum.attr import LayerGradCam
 
 from browser import offline_page
 from featuremaps.model.export import network_arrays
@@ -42,6 +43,10 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
         x = normalised_images(model, images)
         logits = model(x).numpy()
         maps = {layer: model.features(x, upto=layer).numpy() for layer in model.conv_layers}
+    last = model.conv_layers[-1]
+    targets = logits.argmax(1)
+    cams = LayerGradCam(model, model.output_module(last)).attribute(
+        x, target=torch.from_numpy(targets), relu_attributions=True).detach().numpy()[:, 0]
     page = tmp_path / "net.html"
     page.write_text("<!doctype html><script>window.D = " + json.dumps({"network": page_data(model, config)}) +
                     ";</script><script>const D = window.D;\n" + SCRIPT + "\nwindow.Net = Net;</script>")
@@ -49,11 +54,15 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
         p.goto(page.resolve().as_uri())
         out = p.evaluate("""images => images.map(s => {
             const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), r = Net.forward(px);
-            return {logits: Array.from(r.logits), maps: Object.fromEntries(Object.entries(r.maps).map(([k, v]) => [k, Array.from(v)]))};
+            const target = r.logits.indexOf(Math.max(...r.logits)), cam = Net.gradcam(px, target);
+            return {logits: Array.from(r.logits), cam: Array.from(cam.cam),
+                    maps: Object.fromEntries(Object.entries(r.maps).map(([k, v]) => [k, Array.from(v)]))};
         })""", [base64.b64encode(im.tobytes()).decode() for im in images])
     page_logits = np.array([o["logits"] for o in out])
     assert np.abs(page_logits - logits).max() < 1e-4
     for layer, m in maps.items():
         got = np.array([o["maps"][layer] for o in out]).reshape(m.shape)
         assert np.abs(got - m).max() < 1e-4, layer
+    page_cams = np.array([o["cam"] for o in out]).reshape(cams.shape)
+    assert np.abs(page_cams - cams).max() < 1e-4 and cams.max() > 0
     assert seen["console_errors"] == []

@@ -39,25 +39,54 @@
       }
       return out;
     }
-    function forward(pixels) {
+    // Grad-CAM of the last conv layer for class `target` (Captum's LayerGradCam with ReLU): the
+    // gradient of that logit back through the fully connected layers, the ReLU and the max pool to
+    // the layer's map A [F, h, w]; weights = its spatial mean per channel; ReLU(sum_f w_f A_f).
+    function gradcam(pixels, target) {
+      const r = forward(pixels, true), s = r.saved, n_fc = cfg.fc_units.length + 1;
+      let g = new Float32Array(r.logits.length); g[target] = 1;
+      for (let l = n_fc; l >= 1; l--) {
+        const w = T[`fc${l}.weight`], input = s.fc_in[l - 1], i_n = input.length, gin = new Float64Array(i_n);
+        for (let o = 0; o < g.length; o++) if (g[o] !== 0) for (let i = 0; i < i_n; i++) gin[i] += w[o * i_n + i] * g[o];
+        if (l > 1) for (let i = 0; i < i_n; i++) if (!(input[i] > 0)) gin[i] = 0;  // the ReLU before fc l
+        g = gin;
+      }
+      const {A, F, H, W} = s.last, h = Math.floor(H / 2), w = Math.floor(W / 2), gA = new Float64Array(F * H * W);
+      for (let f = 0; f < F; f++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const go = g[(f * h + y) * w + x], a = (f * H + 2 * y) * W + 2 * x, cells = [a, a + 1, a + W, a + W + 1];
+        let best = cells[0];
+        for (const c of cells) if (A[c] > A[best]) best = c;  // the first of equal maxima, as PyTorch
+        if (A[best] > 0) gA[best] += go;  // ReLU after the pool: no gradient where the max is not positive
+      }
+      const cam = new Float32Array(H * W);
+      for (let f = 0; f < F; f++) {
+        let alpha = 0; for (let i = 0; i < H * W; i++) alpha += gA[f * H * W + i]; alpha /= H * W;
+        for (let i = 0; i < H * W; i++) cam[i] += alpha * A[f * H * W + i];
+      }
+      for (let i = 0; i < H * W; i++) cam[i] = Math.max(0, cam[i]);
+      return {cam, h: H, w: W, logits: r.logits, maps: r.maps};
+    }
+    function forward(pixels, keep = false) {
       let x = new Float32Array(C0 * H0 * W0), C = C0, H = H0, W = W0;
       const mean = T.pixel_mean, std = T.pixel_std;
       for (let c = 0; c < C0; c++) for (let i = 0; i < H0 * W0; i++) x[c * H0 * W0 + i] = (pixels[i * C0 + c] / 255 - mean[c]) / std[c];
-      const maps = {};
+      const maps = {}, saved = {fc_in: []};
       cfg.conv_channels.forEach((F, b) => {
         const n = b + 1;
         let y = conv(x, C, H, W, T[`conv${n}.weight`], T[`conv${n}.bias`], F);
         if (cfg.batch_norm) y = batchNorm(y, F, H * W, n);
         maps[`conv${n}`] = y;
+        saved.last = {A: y, F, H, W};
         x = poolRelu(y, F, H, W); C = F; H = Math.floor(H / 2); W = Math.floor(W / 2);
       });
       const n_fc = cfg.fc_units.length + 1;
       for (let l = 1; l <= n_fc; l++) {
+        saved.fc_in.push(x);
         const w = T[`fc${l}.weight`], b = T[`fc${l}.bias`], o = b.length, i_n = x.length, y = new Float32Array(o);
         for (let r = 0; r < o; r++) { let s = b[r]; for (let i = 0; i < i_n; i++) s += w[r * i_n + i] * x[i]; y[r] = l < n_fc ? Math.max(0, s) : s; }
         x = y;
       }
-      return {logits: x, maps};
+      return keep ? {logits: x, maps, saved} : {logits: x, maps};
     }
-    return {forward, config: cfg};
+    return {forward, gradcam, config: cfg};
   })();
