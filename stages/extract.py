@@ -10,7 +10,8 @@ import time
 from featuremaps import paths
 from featuremaps.analysis.activations import extract_activations, layer_weights
 from featuremaps.analysis.inputs import analysis_inputs
-from featuremaps.analysis.store import write_extraction
+from featuremaps.analysis.store import write_extraction, write_network
+from featuremaps.model.export import network_arrays
 from featuremaps.data.store import SPLITS, read_split
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
@@ -29,6 +30,7 @@ def main():
     ex = extract_activations(model, splits, params.extract, run.meta["classes"], device)
     seconds = time.perf_counter() - start
     write_extraction(ex, paths.ACTIVATIONS, layer_weights(model, ex.layers))
+    write_network(paths.ACTIVATIONS, network_arrays(model, run.meta["image_shape"]))
     log.info("%d images, layers %s (%s) in %.2f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)
     missing = [ex.classes[c] for c, i in enumerate(ex.examples["index"]) if i < 0]

@@ -16,8 +16,8 @@ from synthetic import grey_model, synthetic_images
 SCRIPT = (__import__("pathlib").Path(__file__).resolve().parents[1] / "src/featuremaps/report/network.js").read_text()
 
 
-def page_data(model, config) -> dict:
-    arrays = network_arrays(model, config)
+def page_data(model, image_shape=(28, 28)) -> dict:
+    arrays = network_arrays(model, image_shape)
     return {"config": str(arrays.pop("config")),
             "tensors": {k: base64.b64encode(np.ascontiguousarray(v, np.float32).tobytes()).decode() for k, v in arrays.items()}}
 
@@ -35,9 +35,6 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
                 module.running_var.uniform_(0.5, 2.0)
                 module.weight.data.uniform_(0.5, 1.5)
                 module.bias.data.uniform_(-0.2, 0.2)
-    config = {"image_shape": [28, 28], "in_channels": 1, "conv_channels": list(model_params.conv_channels),
-              "kernel_size": model_params.kernel_size, "batch_norm": model_params.batch_norm,
-              "fc_units": list(model_params.fc_units)}
     images, _ = synthetic_images(200, seed=4)
     with torch.no_grad():
         x = normalised_images(model, images)
@@ -48,7 +45,7 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
     cams = LayerGradCam(model, model.output_module(last)).attribute(
         x, target=torch.from_numpy(targets), relu_attributions=True).detach().numpy()[:, 0]
     page = tmp_path / "net.html"
-    page.write_text("<!doctype html><script>window.D = " + json.dumps({"network": page_data(model, config)}) +
+    page.write_text("<!doctype html><script>window.D = " + json.dumps({"network": page_data(model)}) +
                     ";</script><script>const D = window.D;\n" + SCRIPT + "\nwindow.Net = Net;</script>")
     with offline_page() as (p, seen):
         p.goto(page.resolve().as_uri())
@@ -65,4 +62,29 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
         assert np.abs(got - m).max() < 1e-4, layer
     page_cams = np.array([o["cam"] for o in out]).reshape(cams.shape)
     assert np.abs(page_cams - cams).max() < 1e-4 and cams.max() > 0
+    assert seen["console_errors"] == []
+
+
+def test_the_explorer_runs_the_trained_model_as_pytorch_does(stage_outputs):
+    """Through the page's hook: 200 dataset images, logits and last-layer Grad-CAM of model.pt."""
+    from featuremaps.data.store import read_meta, read_split
+    from featuremaps.model.checkpoint import load_checkpoint
+    from featuremaps.model.network import dataset_config
+    meta = read_meta(stage_outputs / "data/dataset")
+    model, _ = load_checkpoint(stage_outputs / "data/model/model.pt", dataset_config(meta))
+    model.eval()
+    images = np.concatenate([read_split(stage_outputs / "data/dataset", s)[0] for s in ("val", "train")])[:200]
+    x = normalised_images(model, images)
+    with torch.no_grad():
+        logits = model(x).numpy()
+    cams = LayerGradCam(model, model.output_module(model.conv_layers[-1])).attribute(
+        x, target=torch.from_numpy(logits.argmax(1)), relu_attributions=True).detach().numpy()[:, 0]
+    with offline_page() as (p, seen):
+        p.goto((stage_outputs / "reports/index.html").resolve().as_uri())
+        out = p.evaluate("""images => images.map(s => {
+            const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), {Net} = window.featuremapsNet, r = Net.forward(px);
+            return {logits: Array.from(r.logits), cam: Array.from(Net.gradcam(px, r.logits.indexOf(Math.max(...r.logits))).cam)};
+        })""", [base64.b64encode(im.tobytes()).decode() for im in images])
+    assert np.abs(np.array([o["logits"] for o in out]) - logits).max() < 1e-4
+    assert np.abs(np.array([o["cam"] for o in out]).reshape(cams.shape) - cams).max() < 1e-4
     assert seen["console_errors"] == []

@@ -10,6 +10,8 @@ data/activations/
   top_k.parquet      layer, feature, rank, split, index, label, value (by extract.top_k_by), and the
                      strongest unit's y, x in the map and the input box it sees: top, left, bottom, right
   filters.npz        each hooked layer's kernels [out, in, k, k], so render needs no torch
+  network.npz        the whole network as float32 arrays and its config (featuremaps.model.export),
+                     for the explorer's draw view
 Each records which activation it holds (relu or raw).
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ CLASS_MEANS = "class_means.npz"
 EXAMPLES = "examples.npz"
 TOP_K = "top_k.parquet"
 FILTERS = "filters.npz"
+NETWORK = "network.npz"
 BASE_COLUMNS = ["split", "index", "label", "pred"]
 
 
@@ -124,3 +127,11 @@ def read_top_k(path: str | Path) -> pd.DataFrame:
     frame = read_parquet(path, STAGE)
     require(path, frame.columns, TOP_K_COLUMNS, "column", STAGE)
     return frame
+
+
+def write_network(out_dir: str | Path, arrays: dict) -> None:
+    write_npz(Path(out_dir) / NETWORK, **arrays)
+
+
+def read_network(out_dir: str | Path) -> dict:
+    return read_arrays(Path(out_dir) / NETWORK, ["config", "pixel_mean", "pixel_std"], STAGE)

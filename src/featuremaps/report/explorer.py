@@ -7,6 +7,7 @@ tables), so no per-feature PNG is written. All of it comes from what the pipelin
 """
 from __future__ import annotations
 
+import base64
 import json
 
 import matplotlib
@@ -118,7 +119,16 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
         "class_views": class_views(inp),
         "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
+        "network": network_data(inp.network),
     }
+
+
+def network_data(arrays: dict) -> dict:
+    """The model for the page's own forward pass (report/network.js): its config and every tensor as
+    base64 float32 (little-endian, as JavaScript's Float32Array reads it)."""
+    return {"config": str(arrays["config"]),
+            "tensors": {k: base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode("ascii")
+                        for k, v in arrays.items() if k != "config"}}
 
 
 def write_explorer_data(path, data: dict) -> None:

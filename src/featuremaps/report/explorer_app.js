@@ -1,6 +1,8 @@
 
 (() => {
-  const D = window.FEATUREMAPS;/*@helpers.js@*/  const featureLink = (layer, n) => `#${layer}/${n}`;
+  const D = window.FEATUREMAPS;/*@helpers.js@*//*@network.js@*//*@prepare.js@*/
+  window.featuremapsNet = {Net, Prep};  // the hook tests drive the page's network through
+  const featureLink = (layer, n) => `#${layer}/${n}`;
   const classLink = c => `#class/${c}`;
   const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
   const T = D.timelapse, probeImages = T ? bytes(T.probe_images) : null;

@@ -9,8 +9,8 @@ import pandas as pd
 from featuremaps.analysis.attribution_store import read_attributions, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.analysis.timelapse_store import read_timelapse
-from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_npz, read_per_image, \
-    read_top_k
+from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_network, read_npz, \
+    read_per_image, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.model.records import read_confusion, read_history, read_metrics
 
@@ -32,6 +32,7 @@ class Inputs:
     history: pd.DataFrame
     confusion: pd.DataFrame
     timelapse: dict | None  # timelapse.npz of the timelapse stage; None without snapshots
+    network: dict           # network.npz of the extract stage: the model as arrays, for the page
 
     @property
     def layers(self) -> list:
@@ -76,6 +77,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         history=read_history(history),
         confusion=read_confusion(confusion),
         timelapse=_snapshotted(read_timelapse(timelapse)),
+        network=read_network(activations),
     )
 
 
