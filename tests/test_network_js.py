@@ -88,3 +88,33 @@ def test_the_explorer_runs_the_trained_model_as_pytorch_does(stage_outputs):
     assert np.abs(np.array([o["logits"] for o in out]) - logits).max() < 1e-4
     assert np.abs(np.array([o["cam"] for o in out]).reshape(cams.shape) - cams).max() < 1e-4
     assert seen["console_errors"] == []
+
+
+def test_the_draw_view_prepares_the_strokes_and_shows_every_layer(stage_outputs, tmp_path):
+    """Strokes drawn with the pointer: the page's input equals featuremaps image's preparation of the
+    drawing pad's pixels, and every conv layer's maps are drawn, each linked to its feature."""
+    from PIL import Image
+    from featuremaps.image.prepare import prepared_input
+    with offline_page(1000, 1400) as (p, seen):
+        p.goto((stage_outputs / "reports/index.html").resolve().as_uri() + "#draw")
+        p.wait_for_selector("#pad")
+        box = p.locator("#pad").bounding_box()
+        for path in ([(0.35, 0.2), (0.65, 0.2), (0.45, 0.85)], [(0.3, 0.5), (0.6, 0.5)]):  # a crossed 7
+            p.mouse.move(box["x"] + path[0][0] * box["width"], box["y"] + path[0][1] * box["height"])
+            p.mouse.down()
+            for x, y in path[1:]:
+                p.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+            p.mouse.up()
+        p.wait_for_function("document.querySelectorAll('#draw-out a[href^=\"#conv2/\"]').length === 16", timeout=120_000)
+        pad = np.array(p.evaluate("Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"),
+                       dtype=np.uint8).reshape(280, 280, 4)
+        shown = p.evaluate("""() => { const c = document.querySelector('#draw-out canvas');
+                                      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""")
+        links = p.eval_on_selector_all("#draw-out a", "as => as.map(a => a.getAttribute('href'))")
+        p.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
+    grey = np.asarray(Image.fromarray(pad[..., :3]).convert("L"))
+    want = prepared_input(Image.fromarray(grey), (28, 28), 4)[0]
+    got = np.array(shown, dtype=np.uint8).reshape(28, 28, 4)[..., 0]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1 and want.max() > 0
+    assert [f"#conv1/{n}" for n in range(1, 7)] == [link for link in links if link.startswith("#conv1/")]
+    assert seen["console_errors"] == []

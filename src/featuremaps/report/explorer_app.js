@@ -158,12 +158,74 @@
       tile(picture(classInputs, H, W, "image", c * PX, 2), name, classLink(c)))));
   }
 
+  // #draw: draw with a mouse, a finger or a pen; on every stroke the page prepares the drawing as
+  // `featuremaps image` does and runs the trained network on it: class probabilities, the input as
+  // the model sees it, every conv layer's maps (each linked to its feature) and the last layer's
+  // Grad-CAM for the predicted class.
+  function showDraw() {
+    const view = document.getElementById("view"), side = 280;
+    const pad = el("canvas", {id: "pad", width: side, height: side, tabindex: 0, "aria-label": "drawing area",
+                              style: "background:#000;touch-action:none;border:1px solid #888;max-width:100%"});
+    const ctx = pad.getContext("2d"), strokes = [];
+    const width = el("input", {type: "range", id: "stroke", min: 4, max: 40, value: 18, "aria-label": "stroke width"});
+    const undo = el("button", {id: "undo", text: "undo"}), clear = el("button", {id: "clear", text: "clear"});
+    const out = el("div", {id: "draw-out"});
+    function paint() {
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, side, side);
+      ctx.strokeStyle = "#fff"; ctx.lineCap = ctx.lineJoin = "round";
+      for (const s of strokes) {
+        ctx.lineWidth = s.width; ctx.beginPath();
+        s.points.forEach(([x, y], i) => i ? ctx.lineTo(x, y) : ctx.moveTo(x, y));
+        if (s.points.length === 1) ctx.lineTo(s.points[0][0] + 0.01, s.points[0][1]);
+        ctx.stroke();
+      }
+    }
+    function update() {
+      const rgba = ctx.getImageData(0, 0, side, side).data, grey = new Uint8Array(side * side);
+      for (let i = 0; i < grey.length; i++) grey[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
+      const digit = Prep.digit(grey, side, side, [H, W], 4);
+      const input = C > 1 ? Uint8Array.from({length: H * W * C}, (_, i) => digit[Math.floor(i / C)]) : digit, r = Net.gradcam(input, 0);
+      const probs = Array.from(r.logits, v => Math.exp(v - Math.max(...r.logits))), total = probs.reduce((a, b) => a + b, 0);
+      const pred = probs.indexOf(Math.max(...probs)), cam = Net.gradcam(input, pred);
+      const camTop = Math.max(1e-12, ...cam.cam), camBytes = Uint8Array.from(cam.cam, v => Math.round(255 * v / camTop));
+      out.replaceChildren(
+        el("p", {id: "prediction", text: `predicted: ${D.classes[pred]} (${(100 * probs[pred] / total).toFixed(1)} %)`}),
+        el("table", {}, ...D.classes.map((name, c) => el("tr", {}, el("th", {text: name}),
+          el("td", {}, el("span", {class: "bar", style: `width:${Math.round(160 * probs[c] / total)}px`})),
+          el("td", {text: `${(100 * probs[c] / total).toFixed(1)} %`})))),
+        section("The input as the model sees it, and Grad-CAM of " + D.layers[D.layers.length - 1],
+          el("div", {class: "grid"}, tile(picture(input, H, W, "image"), "input"),
+             tile(picture(camBytes, cam.h, cam.w, "heat", 0, Math.max(2, Math.round(84 / cam.h))), `for ${D.classes[pred]}`))),
+        ...Object.entries(r.maps).map(([layer, m]) => {
+          const F = Net.config.conv_channels[+layer.slice(4) - 1], hw = m.length / F, mh = Math.round(Math.sqrt(hw * H / W)), mw = hw / mh;
+          const top = Math.max(1e-12, ...m.map(v => Math.max(0, v)));
+          return section(`${layer} maps (ReLU, one scale up to ${top.toPrecision(3)})`, el("div", {class: "grid"},
+            ...Array.from({length: F}, (_, f) => tile(picture(Uint8Array.from(m.subarray(f * hw, (f + 1) * hw), v => Math.round(255 * Math.max(0, v) / top)),
+              mh, mw, "heat", 0, Math.max(2, Math.round(56 / mh))), `${f + 1}`, D.features[layer] ? featureLink(layer, f + 1) : null))));
+        }));
+    }
+    let drawing = null;
+    const at = e => { const b = pad.getBoundingClientRect(); return [(e.clientX - b.left) * side / b.width, (e.clientY - b.top) * side / b.height]; };
+    pad.addEventListener("pointerdown", e => { pad.setPointerCapture(e.pointerId); drawing = {width: +width.value, points: [at(e)]}; strokes.push(drawing); paint(); });
+    pad.addEventListener("pointermove", e => { if (drawing) { drawing.points.push(at(e)); paint(); } });
+    const end = () => { if (drawing) { drawing = null; update(); } };
+    pad.addEventListener("pointerup", end); pad.addEventListener("pointercancel", end);
+    undo.addEventListener("click", () => { strokes.pop(); paint(); update(); });
+    clear.addEventListener("click", () => { strokes.length = 0; paint(); update(); });
+    view.replaceChildren(el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"})),
+      el("h2", {text: "Draw a digit"}),
+      el("p", {class: "muted", text: C > 1 ? "This network takes colour images; drawing here is grey only." : "Draw with a mouse, a finger or a pen; the network runs in this page on every stroke."}),
+      el("div", {class: "wrap"}, pad), el("p", {}, "stroke width ", width, " ", undo, " ", clear), out);
+    paint(); update();
+  }
+
   let current = null;
   function route() {
     const m = location.hash.match(/^#([^/]+)\/(\d+)$/), view = document.getElementById("view");
     const overview = document.getElementById("overview");
     current = null;
-    if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
+    if (location.hash === "#draw" && Net) showDraw();
+    else if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
     else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) { current = [m[1], +m[2]]; showFeature(m[1], +m[2]); }
     else { view.hidden = true; overview.hidden = false; return; }
     view.hidden = false; overview.hidden = true; window.scrollTo(0, 0);
