@@ -22,12 +22,12 @@ def page_data(model, image_shape=(28, 28)) -> dict:
             "tensors": {k: base64.b64encode(np.ascontiguousarray(v, np.float32).tobytes()).decode() for k, v in arrays.items()}}
 
 
-@pytest.mark.parametrize("model_params", [ModelParams(), ModelParams(conv_channels=(6, 8, 8), kernel_size=5, batch_norm=True,
-                                                                        fc_units=(32,))],
-                         ids=["default", "3 blocks 5x5 batch norm"])
-def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
+@pytest.mark.parametrize("model_params, channels", [
+    (ModelParams(), 1), (ModelParams(conv_channels=(6, 8, 8), kernel_size=5, batch_norm=True, fc_units=(32,)), 1),
+    (ModelParams(conv_channels=(4, 8), fc_units=(16,)), 3)], ids=["default", "3 blocks 5x5 batch norm", "colour"])
+def test_the_page_computes_what_pytorch_computes(tmp_path, model_params, channels):
     torch.manual_seed(0)
-    model = grey_model(model_params).eval()
+    model = grey_model(model_params, channels=channels).eval()
     if model.batch_norm:  # statistics other than the initial 0 and 1
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -36,6 +36,9 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params):
                 module.weight.data.uniform_(0.5, 1.5)
                 module.bias.data.uniform_(-0.2, 0.2)
     images, _ = synthetic_images(200, seed=4)
+    if channels == 3:  # each image in a colour of its own, on a coloured ground
+        tint = np.random.default_rng(5).uniform(0, 1, (200, 2, 1, 1, 3))
+        images = (images[..., None] * tint[:, 0] + (255 - images[..., None]) * tint[:, 1] * 0.5).astype(np.uint8)
     with torch.no_grad():
         x = normalised_images(model, images)
         logits = model(x).numpy()
@@ -105,7 +108,7 @@ def test_the_draw_view_prepares_the_strokes_and_shows_every_layer(stage_outputs,
             for x, y in path[1:]:
                 p.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
             p.mouse.up()
-        p.wait_for_function("document.querySelectorAll('#draw-out a[href^=\"#conv2/\"]').length === 16", timeout=120_000)
+        p.wait_for_function("document.getElementById('draw-out').dataset.shown === '2'", timeout=120_000)
         pad = np.array(p.evaluate("Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"),
                        dtype=np.uint8).reshape(280, 280, 4)
         shown = p.evaluate("""() => { const c = document.querySelector('#draw-out canvas');
@@ -117,4 +120,46 @@ def test_the_draw_view_prepares_the_strokes_and_shows_every_layer(stage_outputs,
     got = np.array(shown, dtype=np.uint8).reshape(28, 28, 4)[..., 0]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1 and want.max() > 0
     assert [f"#conv1/{n}" for n in range(1, 7)] == [link for link in links if link.startswith("#conv1/")]
+    assert seen["console_errors"] == []
+
+
+def test_edit_this_one_starts_from_the_dataset_image(stage_outputs):
+    """A top image opened with "edit this one": untouched, the page's input is that image and its
+    logits PyTorch's; painted on, the input is the mean of each pad block; the Grad-CAM of a class
+    picked in the view equals Captum's for that class."""
+    from featuremaps.data.store import read_meta
+    from featuremaps.model.checkpoint import load_checkpoint
+    from featuremaps.model.network import dataset_config
+    from PIL import Image
+    model, _ = load_checkpoint(stage_outputs / "data/model/model.pt", dataset_config(read_meta(stage_outputs / "data/dataset")))
+    model.eval()
+    hook = "() => { const r = window.featuremapsNet.draw.update(); return {input: Array.from(r.input), logits: Array.from(r.logits), target: r.target, cam: Array.from(r.cam)}; }"
+    with offline_page(1000, 1400) as (p, seen):
+        p.goto((stage_outputs / "reports/index.html").resolve().as_uri() + "#conv2/3")
+        chosen = p.evaluate("Array.from(atob(window.FEATUREMAPS.features.conv2[2].top[1].image), c => c.charCodeAt(0))")
+        p.locator("#view button.edit").nth(1).click()
+        p.wait_for_function("document.getElementById('draw-out') && document.getElementById('draw-out').dataset.shown === '0'")
+        untouched = p.evaluate(hook)
+        box = p.locator("#pad").bounding_box()
+        p.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.3 * box["height"])
+        p.mouse.down()
+        p.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.6 * box["height"], steps=6)
+        p.mouse.up()
+        p.wait_for_function("document.getElementById('draw-out').dataset.shown === '1'")
+        pad = np.array(p.evaluate("Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"),
+                       dtype=np.uint8).reshape(280, 280, 4)
+        p.select_option("#cam-class", "3")
+        painted = p.evaluate(hook)
+    image = np.array(chosen, dtype=np.uint8).reshape(28, 28)
+    assert untouched["input"] == chosen
+    x = normalised_images(model, image[None])
+    with torch.no_grad():
+        assert np.abs(np.array(untouched["logits"]) - model(x).numpy()[0]).max() < 1e-4
+    grey = np.asarray(Image.fromarray(pad[..., :3]).convert("L")).astype(float)
+    want = np.floor(grey.reshape(28, 10, 28, 10).mean(axis=(1, 3)) + 0.5).astype(np.uint8)
+    got = np.array(painted["input"], dtype=np.uint8).reshape(28, 28)
+    assert np.array_equal(got, want) and (got != image).sum() > 20  # the stroke changed it
+    cam = LayerGradCam(model, model.output_module(model.conv_layers[-1])).attribute(
+        normalised_images(model, got[None]), target=3, relu_attributions=True).detach().numpy()[0, 0]
+    assert painted["target"] == 3 and np.abs(np.array(painted["cam"]).reshape(cam.shape) - cam).max() < 1e-4
     assert seen["console_errors"] == []

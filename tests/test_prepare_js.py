@@ -42,3 +42,29 @@ def test_the_page_prepares_a_drawing_as_featuremaps_image_does(tmp_path):
     print("max", max(d.max() for d in diffs), "mean", np.mean([d.mean() for d in diffs]))
     assert all(d.max() == 0 for d in diffs)
     assert seen["console_errors"] == []
+
+
+def test_an_edited_image_comes_back_as_the_mean_of_each_block(tmp_path):
+    """Prep.blocks: a grey or colour image drawn 10x by nearest neighbour comes back unchanged; any
+    pad comes back as the mean of each 10x10 block (grey by Pillow's luma, as convert("L"))."""
+    rng = np.random.default_rng(3)
+    image = {1: rng.integers(0, 256, (28, 28), dtype=np.uint8), 3: rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)}
+    page = tmp_path / "prep.html"
+    page.write_text("<!doctype html><script>\n" + SCRIPT + "\nwindow.Prep = Prep;</script>")
+    with offline_page() as (p, seen):
+        p.goto(page.resolve().as_uri())
+        for channels, im in image.items():
+            h, w = im.shape[:2]
+            rgb = np.repeat(np.repeat(np.dstack([im] * 3) if channels == 1 else im, 10, 0), 10, 1)
+            pads = {"nearest": rgb, "random": rng.integers(0, 256, rgb.shape, dtype=np.uint8)}
+            for name, pad in pads.items():
+                rgba = np.dstack([pad, np.full(pad.shape[:2], 255, np.uint8)])
+                got = np.array(p.evaluate("([s, h, w, c]) => Array.from(Prep.blocks(Uint8Array.from(atob(s), ch => ch.charCodeAt(0)), h, w, 10, c))",
+                                          [base64.b64encode(rgba.tobytes()).decode(), h, w, channels]), dtype=np.uint8)
+                source = np.asarray(Image.fromarray(pad).convert("L")) if channels == 1 else pad
+                blocks = source.reshape(h, 10, w, 10, -1).astype(float).mean(axis=(1, 3))
+                want = np.floor(blocks + 0.5).astype(np.uint8).reshape(im.shape)
+                assert np.array_equal(got.reshape(im.shape), want), (channels, name)
+                if name == "nearest":
+                    assert np.array_equal(got.reshape(im.shape), im)
+    assert seen["console_errors"] == []

@@ -109,7 +109,8 @@ def _margin(text: str):
 def image(args) -> int:
     from featuremaps.command_output import checked_folder, command_folder
     from featuremaps.image.page import summary_line
-    from featuremaps.image.report import check_figure_budget, default_margin, prepared_images, write_image_report
+    from featuremaps.image.prepare import default_margin
+    from featuremaps.image.report import check_figure_budget, prepared_images, write_image_report
 
     repo = Path(args.repo)
     out = checked_folder(args.out if args.out is not None else repo / paths.IMAGES, "image", repo)

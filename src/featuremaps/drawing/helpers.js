@@ -11,12 +11,18 @@
   function picture(values, h, w, kind, offset = 0, px = 3) {
     const c = el("canvas", {class: "px", width: w, height: h});
     c.style.width = w * px + "px"; c.style.height = h * px + "px";
-    const ctx = c.getContext("2d"), img = ctx.createImageData(w, h);
-    for (let i = 0; i < h * w; i++) {
-      const v = values[offset + i], t = LUT[kind];
-      const rgb = kind !== "image" ? [t[3 * v], t[3 * v + 1], t[3 * v + 2]]
-        : C === 3 ? values.subarray(offset + 3 * i, offset + 3 * i + 3) : [v, v, v];
-      img.data.set([...rgb, 255], 4 * i);
+    return repaint(c, values, kind, offset);
+  }
+  // Fill a canvas of w x h with `values` from `offset`: bytes through a colour map ("heat", "div") or
+  // an image ("image": grey, or C bytes a pixel).
+  function repaint(c, values, kind, offset = 0) {
+    const ctx = c.getContext("2d"), img = ctx.createImageData(c.width, c.height), d = img.data, t = LUT[kind];
+    for (let i = 0, n = c.width * c.height; i < n; i++) {
+      const v = values[offset + i], o = 4 * i;
+      if (kind !== "image") { d[o] = t[3 * v]; d[o + 1] = t[3 * v + 1]; d[o + 2] = t[3 * v + 2]; }
+      else if (C === 3) { const a = offset + 3 * i; d[o] = values[a]; d[o + 1] = values[a + 1]; d[o + 2] = values[a + 2]; }
+      else d[o] = d[o + 1] = d[o + 2] = v;
+      d[o + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
     return c;

@@ -40,6 +40,16 @@ class ImageError(FeaturemapsError):
     """An image file that cannot be used: missing, empty, not an image, too large, damaged."""
 
 
+DIGITS_MARGIN = 4  # of 28 pixels: MNIST's digits fit a 20x20 box; Fashion-MNIST's items fill the frame
+
+
+def default_margin(classes: list, size: tuple) -> int:
+    """For digits (classes named from their digit, as MNIST's "0 - zero"), MNIST's margin scaled to
+    the input size; for anything else, such as Fashion-MNIST's items, none."""
+    digits = all(str(name)[:1].isdigit() for name in classes)
+    return round(DIGITS_MARGIN * min(size) / 28) if digits else 0
+
+
 def shown_name(path) -> str:
     """`path` as text to print, draw and write: bytes that are not UTF-8 shown as U+FFFD."""
     return os.fsencode(str(path)).decode("utf-8", "replace")

@@ -20,16 +20,6 @@ from featuremaps.params import RenderParams
 from featuremaps.drawing.budget import Sized, check_pixel_budget
 from featuremaps.drawing.pool import fork_map
 
-DIGITS_MARGIN = 4  # of 28 pixels: MNIST's digits fit a 20x20 box; Fashion-MNIST's items fill the frame
-
-
-def default_margin(classes: list, size: tuple) -> int:
-    """For digits (classes named from their digit, as MNIST's "0 - zero"), MNIST's margin scaled to
-    the input size; for anything else, such as Fashion-MNIST's items, none."""
-    digits = all(str(name)[:1].isdigit() for name in classes)
-    return round(DIGITS_MARGIN * min(size) / 28) if digits else 0
-
-
 @dataclass
 class Prepared:
     path: Path

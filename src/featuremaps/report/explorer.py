@@ -18,6 +18,7 @@ from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.drawing.encode import b64, colour_table_b64, scaled_b64, signed_b64
 from featuremaps.files import write_text
+from featuremaps.image.prepare import default_margin
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges
@@ -119,14 +120,15 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
         "class_views": class_views(inp),
         "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
-        "network": network_data(inp.network),
+        "network": network_data(inp.network, inp.classes, inp.meta["image_shape"]),
     }
 
 
-def network_data(arrays: dict) -> dict:
-    """The model for the page's own forward pass (report/network.js): its config and every tensor as
-    base64 float32 (little-endian, as JavaScript's Float32Array reads it)."""
-    return {"config": str(arrays["config"]),
+def network_data(arrays: dict, classes: list, image_shape) -> dict:
+    """The model for the page's own forward pass (report/network.js): its config, every tensor as
+    base64 float32 (little-endian, as JavaScript's Float32Array reads it), and the margin a drawing
+    is fitted with (featuremaps image's default for these classes)."""
+    return {"config": str(arrays["config"]), "margin": default_margin(classes, image_shape),
             "tensors": {k: base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode("ascii")
                         for k, v in arrays.items() if k != "config"}}
 

@@ -46,7 +46,8 @@
     view.append(section("What it looks for: inputs that maximise it", el("div", {class: "grid"}, ...vis),
       el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's.`})));
     view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
-      el("div", {class: "grid"}, ...f.top.map(t => tile(picture(bytes(t.image), H, W, "image"), t.label, null, "", t.box)))));
+      el("div", {class: "grid"}, ...f.top.map(t => { const px = bytes(t.image);
+        return editable(tile(picture(px, H, W, "image"), t.label, null, "", t.box), px, t.label); }))));
     if (T) view.append(formation(layer, n, f.filter.shape));
     const [ci, kh, kw] = f.filter.shape, kernel = bytes(f.filter.data);
     view.append(section(`Filter (${kh}x${kw}, ${ci} input channel${ci > 1 ? "s" : ""}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
@@ -59,7 +60,7 @@
     const maps = bytes(f.examples.data);
     view.append(section(`Its map for one ${D.split} image per class (one scale, up to ${f.examples.max.toPrecision(3)})`,
       el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => D.example_present[c] ? [
-        tile(picture(exampleInputs, H, W, "image", c * PX, 2), ""),
+        editable(tile(picture(exampleInputs, H, W, "image", c * PX, 2), ""), exampleInputs.subarray(c * PX, (c + 1) * PX), name),
         tile(picture(maps, mh, mw, "heat", c * mh * mw, px * 2 / 3), name, classLink(c))] : []))));
     view.append(section("Histogram by class: each image's summed activation, density per class", histogram(f.histogram)));
     const rows = D.classes.concat(["all"]).map((name, c) => {
@@ -95,7 +96,8 @@
           ...seeds),
         el("p", {text: t.dead[i] ? "Dead: zero on every probe image at this epoch." :
           `Class selectivity ${t.selectivity[i].toFixed(3)}, most for ${D.classes[t.preferred[i]]}. Its top ${t.top[i].length} of the ${T.probe_count} probe images (val):`}),
-        el("div", {class: "grid"}, ...t.top[i].map(k => tile(picture(probeImages, H, W, "image", k * PX), D.classes[T.probe_labels[k]]))));
+        el("div", {class: "grid"}, ...t.top[i].map(k => editable(tile(picture(probeImages, H, W, "image", k * PX), D.classes[T.probe_labels[k]]),
+          probeImages.subarray(k * PX, (k + 1) * PX), D.classes[T.probe_labels[k]]))));
     }
     slider.addEventListener("input", draw);
     draw();
@@ -129,7 +131,7 @@
     view.append(section(`Misclassified ${D.attribution_split} images: ${v.all_misclassified}` +
                         (v.all_misclassified > v.misclassified_images.length ? ` (the first ${v.misclassified_images.length})` : ""),
       el("div", {class: "grid"}, ...v.misclassified_images.map(m =>
-        tile(picture(bytes(m.image), H, W, "image"), `as ${D.classes[m.pred]}`, classLink(m.pred))))));
+        editable(tile(picture(bytes(m.image), H, W, "image"), `as ${D.classes[m.pred]}`, classLink(m.pred)), bytes(m.image), name)))));
     view.append(section("Grad-CAM of the misclassified examples in the report's figure (for the predicted class)", el("div", {class: "grid"},
       ...(v.misclassified.length ? v.misclassified.flatMap(m => [
         tile(picture(bytes(m.image), H, W, "image"), `image ${m.index}`),
@@ -158,66 +160,115 @@
       tile(picture(classInputs, H, W, "image", c * PX, 2), name, classLink(c)))));
   }
 
-  // #draw: draw with a mouse, a finger or a pen; on every stroke the page prepares the drawing as
-  // `featuremaps image` does and runs the trained network on it: class probabilities, the input as
-  // the model sees it, every conv layer's maps (each linked to its feature) and the last layer's
-  // Grad-CAM for the predicted class.
+  // #draw: draw with a mouse, a finger or a pen, or edit a dataset image ("edit this one"); on
+  // every stroke the page prepares the pad as `featuremaps image` does (a grey drawing is fitted like
+  // a digit; an edited image or a colour drawing is the mean of each pad block) and runs the trained
+  // network on it: class probabilities, the input as the model sees it, the last conv layer's
+  // Grad-CAM (the predicted class or a chosen one) and every conv layer's maps, each linked to its feature.
+  let editSource = null;  // {pixels, label} of the image an "edit this one" button chose
+  function editable(t, pixels, label) {
+    if (!Net) return t;
+    const b = el("button", {class: "edit", text: "edit this one", "aria-label": `edit this ${label} image in the draw view`});
+    b.addEventListener("click", () => { editSource = {pixels: Uint8Array.from(pixels), label}; location.hash = "#draw"; });
+    t.append(b);
+    return t;
+  }
+  const mapShapes = Net ? Net.config.conv_channels.map((F, b) => [F, Math.floor(H / 2 ** b), Math.floor(W / 2 ** b)]) : [];
+
   function showDraw() {
-    const view = document.getElementById("view"), side = 280;
-    const pad = el("canvas", {id: "pad", width: side, height: side, tabindex: 0, "aria-label": "drawing area",
-                              style: "background:#000;touch-action:none;border:1px solid #888;max-width:100%"});
-    const ctx = pad.getContext("2d"), strokes = [];
-    const width = el("input", {type: "range", id: "stroke", min: 4, max: 40, value: 18, "aria-label": "stroke width"});
+    const view = document.getElementById("view"), s = Math.max(1, Math.floor(280 / Math.max(H, W))), ph = H * s, pw = W * s;
+    const base = editSource; editSource = null;
+    const fitted = !base && C === 1;  // a grey drawing from scratch is fitted as featuremaps image fits a digit
+    const pad = el("canvas", {id: "pad", width: pw, height: ph, tabindex: 0, "aria-label": "drawing pad",
+                              style: `width:${pw}px;max-width:100%;height:auto;background:#000;touch-action:none;border:1px solid #888`});
+    const ctx = pad.getContext("2d", {willReadFrequently: true}), strokes = [];
+    const baseCanvas = base ? picture(base.pixels, H, W, "image") : null;
+    const width = el("input", {type: "range", id: "stroke", min: Math.max(1, Math.round(s / 2)), max: 4 * s, value: Math.round(1.8 * s), "aria-label": "stroke width"});
+    const colour = el("input", {type: "color", id: "brush-colour", value: "#ffffff", "aria-label": "brush colour"});
+    const erase = el("button", {id: "erase", text: "erase", "aria-pressed": "false"});
     const undo = el("button", {id: "undo", text: "undo"}), clear = el("button", {id: "clear", text: "clear"});
-    const out = el("div", {id: "draw-out"});
+    const camClass = el("select", {id: "cam-class", "aria-label": "Grad-CAM for class"},
+      el("option", {value: -1, text: "the predicted class"}), ...D.classes.map((name, c) => el("option", {value: c, text: name})));
+    erase.addEventListener("click", () => erase.setAttribute("aria-pressed", erase.getAttribute("aria-pressed") === "true" ? "false" : "true"));
+
+    // The output is built once; each update repaints its canvases and rewrites its numbers.
+    const [, ch, cw] = mapShapes[mapShapes.length - 1];
+    const prediction = el("p", {id: "prediction"}), camTitle = el("span", {});
+    const rows = D.classes.map(name => ({bar: el("span", {class: "bar"}), pct: el("td", {}), name}));
+    const inputCanvas = picture(new Uint8Array(H * W * C), H, W, "image"), camCanvas = picture(new Uint8Array(ch * cw), ch, cw, "heat", 0, Math.max(2, Math.round(84 / ch)));
+    const layerViews = mapShapes.map(([F, mh, mw], b) => {
+      const layer = `conv${b + 1}`, title = el("h3", {}), linked = !!D.features[layer];
+      const canvases = Array.from({length: F}, () => picture(new Uint8Array(mh * mw), mh, mw, "heat", 0, Math.max(2, Math.round(56 / mh))));
+      return {layer, F, hw: mh * mw, title, canvases, bytes: new Uint8Array(F * mh * mw),
+              node: el("section", {}, title, el("div", {class: "grid"}, ...canvases.map((c, f) => tile(c, `${f + 1}`, linked ? featureLink(layer, f + 1) : null))))};
+    });
+    const table = el("table", {}, ...rows.map(r => el("tr", {}, el("th", {text: r.name}), el("td", {}, r.bar), r.pct)));
+    const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of conv${mapShapes.length} `, camTitle),
+      el("div", {class: "grid"}, tile(inputCanvas, "input"), tile(camCanvas, "Grad-CAM")));
+    const out = el("div", {id: "draw-out"}, el("div", {class: "drawrow"}, el("div", {}, prediction, table), camSection),
+      ...layerViews.map(v => v.node));
+
+    let drawing = null, frame = 0;
     function paint() {
-      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, side, side);
-      ctx.strokeStyle = "#fff"; ctx.lineCap = ctx.lineJoin = "round";
-      for (const s of strokes) {
-        ctx.lineWidth = s.width; ctx.beginPath();
-        s.points.forEach(([x, y], i) => i ? ctx.lineTo(x, y) : ctx.moveTo(x, y));
-        if (s.points.length === 1) ctx.lineTo(s.points[0][0] + 0.01, s.points[0][1]);
+      ctx.imageSmoothingEnabled = false;
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, pw, ph);
+      if (baseCanvas) ctx.drawImage(baseCanvas, 0, 0, pw, ph);
+      ctx.lineCap = ctx.lineJoin = "round";
+      for (const k of strokes) {
+        ctx.strokeStyle = k.colour; ctx.lineWidth = k.width; ctx.beginPath();
+        k.points.forEach(([x, y], i) => i ? ctx.lineTo(x, y) : ctx.moveTo(x, y));
+        if (k.points.length === 1) ctx.lineTo(k.points[0][0] + 0.01, k.points[0][1]);
         ctx.stroke();
       }
     }
     function update() {
-      const rgba = ctx.getImageData(0, 0, side, side).data, grey = new Uint8Array(side * side);
-      for (let i = 0; i < grey.length; i++) grey[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
-      const digit = Prep.digit(grey, side, side, [H, W], 4);
-      const input = C > 1 ? Uint8Array.from({length: H * W * C}, (_, i) => digit[Math.floor(i / C)]) : digit, r = Net.gradcam(input, 0);
-      const probs = Array.from(r.logits, v => Math.exp(v - Math.max(...r.logits))), total = probs.reduce((a, b) => a + b, 0);
-      const pred = probs.indexOf(Math.max(...probs)), cam = Net.gradcam(input, pred);
-      const camTop = Math.max(1e-12, ...cam.cam), camBytes = Uint8Array.from(cam.cam, v => Math.round(255 * v / camTop));
-      out.replaceChildren(
-        el("p", {id: "prediction", text: `predicted: ${D.classes[pred]} (${(100 * probs[pred] / total).toFixed(1)} %)`}),
-        el("table", {}, ...D.classes.map((name, c) => el("tr", {}, el("th", {text: name}),
-          el("td", {}, el("span", {class: "bar", style: `width:${Math.round(160 * probs[c] / total)}px`})),
-          el("td", {text: `${(100 * probs[c] / total).toFixed(1)} %`})))),
-        section("The input as the model sees it, and Grad-CAM of " + D.layers[D.layers.length - 1],
-          el("div", {class: "grid"}, tile(picture(input, H, W, "image"), "input"),
-             tile(picture(camBytes, cam.h, cam.w, "heat", 0, Math.max(2, Math.round(84 / cam.h))), `for ${D.classes[pred]}`))),
-        ...Object.entries(r.maps).map(([layer, m]) => {
-          const F = Net.config.conv_channels[+layer.slice(4) - 1], hw = m.length / F, mh = Math.round(Math.sqrt(hw * H / W)), mw = hw / mh;
-          const top = Math.max(1e-12, ...m.map(v => Math.max(0, v)));
-          return section(`${layer} maps (ReLU, one scale up to ${top.toPrecision(3)})`, el("div", {class: "grid"},
-            ...Array.from({length: F}, (_, f) => tile(picture(Uint8Array.from(m.subarray(f * hw, (f + 1) * hw), v => Math.round(255 * Math.max(0, v) / top)),
-              mh, mw, "heat", 0, Math.max(2, Math.round(56 / mh))), `${f + 1}`, D.features[layer] ? featureLink(layer, f + 1) : null))));
-        }));
+      const rgba = ctx.getImageData(0, 0, pw, ph).data;
+      const input = fitted ? Prep.digit(Prep.grey(rgba), ph, pw, [H, W], D.network.margin) : Prep.blocks(rgba, H, W, s, C);
+      const r = Net.forward(input, true), logits = r.logits, top = Math.max(...logits);
+      const probs = Array.from(logits, v => Math.exp(v - top)), total = probs.reduce((a, b) => a + b, 0);
+      const pred = probs.indexOf(1), target = +camClass.value < 0 ? pred : +camClass.value, cam = Net.gradcam(input, target, r).cam;
+      prediction.textContent = `predicted: ${D.classes[pred]} (${(100 * probs[pred] / total).toFixed(1)} %)`;
+      rows.forEach((row, c) => { row.bar.style.width = `${Math.round(160 * probs[c] / total)}px`; row.pct.textContent = `${(100 * probs[c] / total).toFixed(1)} %`; });
+      repaint(inputCanvas, input, "image");
+      let camTop = 0; for (const v of cam) camTop = Math.max(camTop, v);
+      repaint(camCanvas, Uint8Array.from(cam, v => camTop > 0 ? Math.round(255 * v / camTop) : 0), "heat");
+      camTitle.textContent = `for ${D.classes[target]}` + (camTop > 0 ? "" : " (zero everywhere)");
+      for (const v of layerViews) {
+        const m = r.maps[v.layer]; let mtop = 0;
+        for (const x of m) mtop = Math.max(mtop, x);
+        for (let i = 0; i < m.length; i++) v.bytes[i] = mtop > 0 ? Math.round(255 * Math.max(0, m[i]) / mtop) : 0;
+        v.canvases.forEach((c, f) => repaint(c, v.bytes, "heat", f * v.hw));
+        v.title.textContent = `${v.layer} maps (before pooling, ReLU; one scale up to ${mtop.toPrecision(3)})`;
+      }
+      out.dataset.shown = drawing ? "" : String(strokes.length);  // what tests wait for: every stroke shown
+      return {input, logits, pred, target, cam};
     }
-    let drawing = null;
-    const at = e => { const b = pad.getBoundingClientRect(); return [(e.clientX - b.left) * side / b.width, (e.clientY - b.top) * side / b.height]; };
-    pad.addEventListener("pointerdown", e => { pad.setPointerCapture(e.pointerId); drawing = {width: +width.value, points: [at(e)]}; strokes.push(drawing); paint(); });
-    pad.addEventListener("pointermove", e => { if (drawing) { drawing.points.push(at(e)); paint(); } });
-    const end = () => { if (drawing) { drawing = null; update(); } };
+    const refresh = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; paint(); update(); }); };
+    const at = e => { const b = pad.getBoundingClientRect(); return [(e.clientX - b.left) * pw / b.width, (e.clientY - b.top) * ph / b.height]; };
+    pad.addEventListener("pointerdown", e => {
+      pad.setPointerCapture(e.pointerId);
+      drawing = {width: +width.value, colour: erase.getAttribute("aria-pressed") === "true" ? "#000000" : C > 1 ? colour.value : "#ffffff", points: [at(e)]};
+      strokes.push(drawing); refresh();
+    });
+    pad.addEventListener("pointermove", e => { if (drawing) { drawing.points.push(at(e)); refresh(); } });
+    const end = () => { if (drawing) { drawing = null; refresh(); } };
     pad.addEventListener("pointerup", end); pad.addEventListener("pointercancel", end);
-    undo.addEventListener("click", () => { strokes.pop(); paint(); update(); });
-    clear.addEventListener("click", () => { strokes.length = 0; paint(); update(); });
+    undo.addEventListener("click", () => { strokes.pop(); refresh(); });
+    clear.addEventListener("click", () => { strokes.length = 0; if (base) showDrawBlank(); else refresh(); });
+    camClass.addEventListener("change", refresh);
+    const about = base ? `Editing a dataset image of class ${base.label}: paint or erase on it. The network sees the mean of each ${s}x${s} block of the pad (the image is already in its frame; "clear" starts a blank pad).`
+      : C > 1 ? `This network takes colour images: paint with any colour; the network sees the mean of each ${s}x${s} block of the pad. Dataset images open here with "edit this one".`
+      : "Draw with a mouse, a finger or a pen. The drawing is prepared as featuremaps image prepares a file (cropped to the ink, fitted in a box, centred by its centre of mass); the network runs in this page on every stroke.";
     view.replaceChildren(el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"})),
-      el("h2", {text: "Draw a digit"}),
-      el("p", {class: "muted", text: C > 1 ? "This network takes colour images; drawing here is grey only." : "Draw with a mouse, a finger or a pen; the network runs in this page on every stroke."}),
-      el("div", {class: "wrap"}, pad), el("p", {}, "stroke width ", width, " ", undo, " ", clear), out);
+      el("h2", {text: base ? "Edit an image" : "Draw"}), el("p", {class: "muted", text: about}),
+      el("div", {class: "drawrow"}, el("div", {}, pad,
+        el("p", {class: "controls"}, el("label", {}, "stroke width ", width), " ", ...(C > 1 ? [el("label", {}, "colour ", colour), " "] : []),
+           erase, " ", undo, " ", clear),
+        el("p", {class: "controls"}, el("label", {}, "Grad-CAM for ", camClass))), out));
+    window.featuremapsNet.draw = {update};  // the hook the speed benchmark times
     paint(); update();
   }
+  function showDrawBlank() { editSource = null; showDraw(); }
 
   let current = null;
   function route() {

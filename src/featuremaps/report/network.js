@@ -41,9 +41,10 @@
     }
     // Grad-CAM of the last conv layer for class `target` (Captum's LayerGradCam with ReLU): the
     // gradient of that logit back through the fully connected layers, the ReLU and the max pool to
-    // the layer's map A [F, h, w]; weights = its spatial mean per channel; ReLU(sum_f w_f A_f).
-    function gradcam(pixels, target) {
-      const r = forward(pixels, true), s = r.saved, n_fc = cfg.fc_units.length + 1;
+    // the layer's map A [F, h, w]; weights = its spatial mean per channel; ReLU(sum_f w_f A_f). `r` is
+    // forward(pixels, true) when the caller has it already (one forward for several classes).
+    function gradcam(pixels, target, r = forward(pixels, true)) {
+      const s = r.saved, n_fc = cfg.fc_units.length + 1;
       let g = new Float32Array(r.logits.length); g[target] = 1;
       for (let l = n_fc; l >= 1; l--) {
         const w = T[`fc${l}.weight`], input = s.fc_in[l - 1], i_n = input.length, gin = new Float64Array(i_n);

@@ -85,5 +85,27 @@
       for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[(y + row) * W + x + col] = patch[y * nw + x];
       return out;
     }
-    return {digit, resize};
+    // Pillow's convert("L") of one RGB pixel (ITU-R 601-2 luma, its fixed-point rounding)
+    const luma = (r, g, b) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    function grey(rgba) {
+      const out = new Uint8Array(rgba.length / 4);
+      for (let i = 0; i < out.length; i++) out[i] = luma(rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]);
+      return out;
+    }
+    // An image drawn s times larger (RGBA [H*s x W*s]) back to [H*W*C]: the mean of each s x s block,
+    // grey (C 1) or colour (C 3). An image drawn by nearest-neighbour scaling comes back unchanged.
+    function blocks(rgba, H, W, s, C) {
+      const out = new Uint8Array(H * W * C), sum = new Float64Array(3), pw = W * s;
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+        sum.fill(0);
+        for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) {
+          const o = 4 * ((y * s + i) * pw + x * s + j);
+          if (C === 1) sum[0] += luma(rgba[o], rgba[o + 1], rgba[o + 2]);
+          else for (let c = 0; c < 3; c++) sum[c] += rgba[o + c];
+        }
+        for (let c = 0; c < C; c++) out[(y * W + x) * C + c] = Math.round(sum[c] / (s * s));
+      }
+      return out;
+    }
+    return {digit, resize, grey, blocks};
   })();
