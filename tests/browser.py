@@ -31,15 +31,16 @@ def require_browser():
 
 
 @contextlib.contextmanager
-def offline_page(width: int = 1200, height: int = 900):
+def offline_page(width: int = 1200, height: int = 900, touch: bool = False):
     """(page, seen) in headless Chromium where every non-file request is aborted and recorded in
-    seen["external"]; failed requests, console errors and page errors are recorded too."""
+    seen["external"]; failed requests, console errors and page errors are recorded too. `touch`: a
+    phone's page (touch events, mobile viewport)."""
     require_browser()
     from playwright.sync_api import sync_playwright
     seen = {"requests": [], "failed": [], "external": [], "console_errors": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
+        page = browser.new_page(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
 
         def route(r):
             if r.request.url.startswith(("file:", "data:", "blob:")):

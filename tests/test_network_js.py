@@ -111,7 +111,7 @@ def test_the_draw_view_prepares_the_strokes_and_shows_every_layer(stage_outputs,
         p.wait_for_function("document.getElementById('draw-out').dataset.shown === '2'", timeout=120_000)
         pad = np.array(p.evaluate("Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"),
                        dtype=np.uint8).reshape(280, 280, 4)
-        shown = p.evaluate("""() => { const c = document.querySelector('#draw-out canvas');
+        shown = p.evaluate("""() => { const c = document.getElementById('draw-input');
                                       return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""")
         links = p.eval_on_selector_all("#draw-out a", "as => as.map(a => a.getAttribute('href'))")
         p.screenshot(path=str(tmp_path / "draw.png"), full_page=True)

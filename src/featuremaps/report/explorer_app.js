@@ -196,6 +196,7 @@
     const prediction = el("p", {id: "prediction"}), camTitle = el("span", {});
     const rows = D.classes.map(name => ({bar: el("span", {class: "bar"}), pct: el("td", {}), name}));
     const inputCanvas = picture(new Uint8Array(H * W * C), H, W, "image"), camCanvas = picture(new Uint8Array(ch * cw), ch, cw, "heat", 0, Math.max(2, Math.round(84 / ch)));
+    inputCanvas.id = "draw-input"; camCanvas.id = "draw-cam";
     const layerViews = mapShapes.map(([F, mh, mw], b) => {
       const layer = `conv${b + 1}`, title = el("h3", {}), linked = !!D.features[layer];
       const canvases = Array.from({length: F}, () => picture(new Uint8Array(mh * mw), mh, mw, "heat", 0, Math.max(2, Math.round(56 / mh))));
@@ -205,7 +206,11 @@
     const table = el("table", {}, ...rows.map(r => el("tr", {}, el("th", {text: r.name}), el("td", {}, r.bar), r.pct)));
     const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of conv${mapShapes.length} `, camTitle),
       el("div", {class: "grid"}, tile(inputCanvas, "input"), tile(camCanvas, "Grad-CAM")));
-    const out = el("div", {id: "draw-out"}, el("div", {class: "drawrow"}, el("div", {}, prediction, table), camSection),
+    const controls = el("div", {}, pad,
+      el("p", {class: "controls"}, el("label", {}, "stroke width ", width), " ", ...(C > 1 ? [el("label", {}, "colour ", colour), " "] : []),
+         erase, " ", undo, " ", clear),
+      el("p", {class: "controls"}, el("label", {}, "Grad-CAM for ", camClass)));
+    const out = el("div", {id: "draw-out"}, el("div", {class: "drawrow"}, controls, el("div", {}, prediction, table), camSection),
       ...layerViews.map(v => v.node));
 
     let drawing = null, frame = 0;
@@ -238,7 +243,7 @@
         for (const x of m) mtop = Math.max(mtop, x);
         for (let i = 0; i < m.length; i++) v.bytes[i] = mtop > 0 ? Math.round(255 * Math.max(0, m[i]) / mtop) : 0;
         v.canvases.forEach((c, f) => repaint(c, v.bytes, "heat", f * v.hw));
-        v.title.textContent = `${v.layer} maps (before pooling, ReLU; one scale up to ${mtop.toPrecision(3)})`;
+        v.title.textContent = `${v.layer}: each feature's map, rectified, before pooling (one scale, up to ${mtop.toPrecision(3)}); open one for its view`;
       }
       out.dataset.shown = drawing ? "" : String(strokes.length);  // what tests wait for: every stroke shown
       return {input, logits, pred, target, cam};
@@ -261,10 +266,7 @@
       : "Draw with a mouse, a finger or a pen. The drawing is prepared as featuremaps image prepares a file (cropped to the ink, fitted in a box, centred by its centre of mass); the network runs in this page on every stroke.";
     view.replaceChildren(el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"})),
       el("h2", {text: base ? "Edit an image" : "Draw"}), el("p", {class: "muted", text: about}),
-      el("div", {class: "drawrow"}, el("div", {}, pad,
-        el("p", {class: "controls"}, el("label", {}, "stroke width ", width), " ", ...(C > 1 ? [el("label", {}, "colour ", colour), " "] : []),
-           erase, " ", undo, " ", clear),
-        el("p", {class: "controls"}, el("label", {}, "Grad-CAM for ", camClass))), out));
+      out);
     window.featuremapsNet.draw = {update};  // the hook the speed benchmark times
     paint(); update();
   }
