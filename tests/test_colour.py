@@ -76,6 +76,50 @@ def test_figures_and_explorer_show_the_inputs_in_colour(colour_run, tmp_path):
     assert not seen["console_errors"] and not seen["external"], seen
 
 
+def test_the_draw_view_edits_a_colour_image_with_a_colour_brush(colour_run):
+    """The colour network in the page: a top image opened with "edit this one" is its input unchanged
+    (logits as PyTorch's with model.pt); a red stroke makes the input the per-channel mean of each
+    pad block, red where the brush went."""
+    import base64
+    from featuremaps.data.store import read_meta
+    from featuremaps.model.checkpoint import load_checkpoint
+    from featuremaps.model.network import dataset_config
+    run, _ = colour_run
+    model, _ = load_checkpoint(run / "data/model/model.pt", dataset_config(read_meta(run / "data/dataset")))
+    model.eval()
+    hook = "() => { const r = window.featuremapsNet.draw.update(); return {input: Array.from(r.input), logits: Array.from(r.logits)}; }"
+    shown = "n => document.getElementById('draw-out') && document.getElementById('draw-out').dataset.shown === n"
+    with offline_page(1000, 1200) as (page, seen):
+        page.goto((run / "reports/index.html").resolve().as_uri() + "#conv1/1")
+        chosen = page.evaluate("Array.from(atob(window.FEATUREMAPS.features.conv1[0].top[0].image), c => c.charCodeAt(0))")
+        page.locator("#view button.edit").first.click()
+        page.wait_for_function(shown, arg="0")
+        untouched = page.evaluate(hook)
+        page.evaluate("document.getElementById('brush-colour').value = '#ff0000'")
+        box = page.locator("#pad").bounding_box()
+        middle = box["y"] + 12.5 / 24 * box["height"]  # the middle of the pad's 13th row of blocks
+        page.mouse.move(box["x"] + 0.1 * box["width"], middle)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.9 * box["width"], middle, steps=6)
+        page.mouse.up()
+        page.wait_for_function(shown, arg="1")
+        png = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+        painted = page.evaluate(hook)
+    image = np.array(chosen, dtype=np.uint8).reshape(24, 24, 3)
+    assert untouched["input"] == chosen
+    with torch.no_grad():
+        logits = model(normalised_images(model, image[None])).numpy()[0]
+    assert np.abs(np.array(untouched["logits"]) - logits).max() < 1e-4
+    import io
+    pad = np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB")).astype(float)
+    s = pad.shape[0] // 24
+    want = np.floor(pad.reshape(24, s, 24, s, 3).mean(axis=(1, 3)) + 0.5)
+    got = np.array(painted["input"], dtype=np.uint8).reshape(24, 24, 3)
+    assert np.array_equal(got, want.astype(np.uint8))
+    assert (got[12, 3:21] == [255, 0, 0]).all()  # the brush's red across the middle row
+    assert not seen["console_errors"], seen
+
+
 def red_only_model():
     """A 3-channel network whose conv1 reads the red channel alone."""
     torch.manual_seed(0)
