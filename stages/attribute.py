@@ -1,9 +1,10 @@
 """Stage attribute: where decisions come from. Grad-CAM and Integrated Gradients per image,
-mean Grad-CAM per class, per-class accuracy with each channel zeroed, interpretability metrics.
+mean Grad-CAM per class, per-class accuracy with each channel zeroed, interpretability metrics, and
+the published claims about selectivity and importance checked (featuremaps.analysis.claims).
 
     python stages/attribute.py      (normally run by `dvc repro`)
 
-Writes data/attributions/{gradcam.npz, ablation.parquet} and reports/interpretability.json.
+Writes data/attributions/{gradcam.npz, ablation.parquet, claims.parquet} and reports/interpretability.json.
 """
 import logging
 import time
@@ -11,6 +12,7 @@ import time
 from featuremaps import paths
 from featuremaps.analysis.ablation import ablation_table, channel_statistics, interpretability_metrics, predictions
 from featuremaps.analysis.attribution import class_mean_gradcam, example_attributions, example_indices
+from featuremaps.analysis.claims import ablation_selectivity, claims
 from featuremaps.analysis.attribution_store import write_attributions, write_interpretability
 from featuremaps.analysis.inputs import analysis_inputs
 from featuremaps.data.store import read_split
@@ -37,14 +39,22 @@ def main():
     gradcam_seconds = time.perf_counter() - start
     table = ablation_table(model, layers, images, labels, preds, classes, p.batch_size, device)
     stats = channel_statistics(model, layers, images, labels, len(classes), p.batch_size, device)
+    table["selectivity"] = ablation_selectivity(table, stats, classes)
     metrics = interpretability_metrics(stats, table)
-    write_attributions(paths.ATTRIBUTIONS, p.split, layers, examples, class_means, counts, mean_input, table)
+    checked, sets = claims(model, layers, images, labels, preds, stats, table, classes, p.ablate_k, p.random_draws,
+                           params.seed, p.batch_size, device)
+    for layer in layers:
+        metrics[layer].update(checked[layer])
+    write_attributions(paths.ATTRIBUTIONS, p.split, layers, examples, class_means, counts, mean_input, table, sets)
     write_interpretability(paths.INTERPRETABILITY, metrics)
     log.info("%d %s images: Grad-CAM and IG in %.1f s, ablation of %d channels in %.1f s; %s", len(images),
              p.split, gradcam_seconds, len(set(zip(table["layer"], table["channel"]))),
              time.perf_counter() - start - gradcam_seconds,
              "; ".join(f"{layer}: {m['dead_channels']} dead, selectivity {m['mean_selectivity']:.2f}, "
-                       f"largest drop {m['max_accuracy_drop']:.2%} (channel {m['max_drop_channel']})"
+                       f"largest drop {m['max_accuracy_drop']:.2%} (channel {m['max_drop_channel']}), "
+                       f"selectivity vs drop rho {m['selectivity_vs_drop_spearman']}, per class "
+                       f"{m['class_selectivity_vs_class_drop_spearman']}, {m['ablate_k']} most selective zeroed "
+                       f"{m['k_most_selective_drop']:.2%} vs random {m['k_random_drop_mean']:.2%}"
                        for layer, m in metrics.items()))
 
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from featuremaps.compare.similarity import correlation_matrix, linear_cka, match_channels
+from featuremaps.compare.similarity import correlation_matrix, debiased_cka, linear_cka, match_channels, shuffled_cka
 
 
 def test_cka_by_hand():
@@ -71,3 +71,45 @@ def test_weak_pairs_fall_under_the_threshold():
     assert {a for a, _, _ in m.weak} == {2, 3}
     assert m.no_good_match("a") == [2, 3] and m.no_good_match("b") == [2, 3]
     assert m.mean_correlation == pytest.approx(np.mean([r for _, _, r in m.pairs]))
+
+
+def test_cka_and_debiased_cka_reproduce_the_reference_notebooks_values():
+    # google-research representation_similarity, Demo.ipynb: seed 1337, X = randn(100, 10), Y = randn(100, 10) + X
+    np.random.seed(1337)
+    x = np.random.randn(100, 10)
+    y = np.random.randn(100, 10) + x
+    assert round(linear_cka(x, y), 5) == 0.55761
+    assert round(debiased_cka(x, y), 5) == 0.51346
+
+
+def unbiased_hsic(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741
+    """Song et al. 2012, eq. 5, from Gram matrices with their diagonals zeroed: the brute-force form."""
+    n = len(k)
+    k, l = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))  # noqa: E741
+    one = np.ones(n)
+    return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
+            - 2 / (n - 2) * one @ k @ l @ one) / (n * (n - 3))
+
+
+def test_debiased_cka_equals_the_gram_matrix_form_and_sits_near_zero_for_unrelated_layers():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 7))
+    y = np.tanh(x @ rng.normal(size=(7, 4))) + 0.3 * rng.normal(size=(60, 4))
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    k, l = xc @ xc.T, yc @ yc.T  # noqa: E741
+    want = unbiased_hsic(k, l) / np.sqrt(unbiased_hsic(k, k) * unbiased_hsic(l, l))
+    assert debiased_cka(x, y) == pytest.approx(want, rel=1e-10)
+    assert debiased_cka(x, x[:, ::-1] * 2.5) == pytest.approx(1.0)  # a permutation and a scale
+    unrelated = [debiased_cka(rng.normal(size=(n, 10)), rng.normal(size=(n, 10))) for n in (256, 2048)]
+    assert all(abs(v) < 0.05 for v in unrelated)
+    assert math.isnan(debiased_cka(x[:3], y[:3]))
+
+
+def test_the_shuffled_floor_falls_as_the_number_of_images_grows():
+    rng = np.random.default_rng(5)
+    floors = [shuffled_cka(rng.normal(size=(n, 10)), rng.normal(size=(n, 10))) for n in (32, 256, 2048)]
+    assert floors[0] > floors[1] > floors[2] > 0
+    # independent features: the floor is what their own CKA reads (biased CKA about 0.2 at n = 32, 0.03 at 256)
+    assert 0.1 < floors[0] < 0.4 and 0.01 < floors[1] < 0.08
+    x = rng.normal(size=(500, 6))
+    assert shuffled_cka(x, x) < 0.1 < linear_cka(x, x)  # the same layer, images out of order: chance

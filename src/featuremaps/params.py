@@ -121,6 +121,8 @@ class AttributeParams:
     n_misclassified: int = _f(8, low=0, high=64)
     ig_steps: int = _f(32, low=1, high=256)
     batch_size: int = _f(256, low=1, high=4096)
+    ablate_k: int = _f(3, low=1, high=64)
+    random_draws: int = _f(10, low=1, high=100)
     device: str = _f("auto", choices=DEVICES)
 
 
@@ -271,6 +273,17 @@ def _build(cls, raw, prefix: str):
 def params_from_dict(raw) -> Params:
     """Checked Params from a mapping shaped like params.yaml; missing keys take defaults."""
     return _build(Params, {} if raw is None else raw, "")
+
+
+def check_ablate_k(params: Params) -> None:
+    """ParamsError unless attribute.ablate_k leaves channels out of every extracted layer (so the
+    k most selective channels and k random ones are different sets)."""
+    widths = {f"conv{i + 1}": c for i, c in enumerate(params.model.conv_channels)}
+    layers = list(widths) if params.extract.layers == "all" else [l for l in params.extract.layers if l in widths]
+    narrow = min(layers, key=lambda layer: (widths[layer], layer)) if layers else None
+    if narrow and params.attribute.ablate_k >= widths[narrow]:
+        raise ParamsError(f"params.yaml: attribute.ablate_k = {params.attribute.ablate_k} is not allowed; expected "
+                          f"fewer than {narrow}'s {widths[narrow]} channels (model.conv_channels)")
 
 
 def load_params(path: str | Path = PARAMS) -> Params:

@@ -7,9 +7,12 @@ data/attributions/
                    predicted and the true class); every misclassified image of the split: wrong_index,
                    wrong_pred; per class: <layer>_class_mean [C, H, W] (mean Grad-CAM
                    for the true class), counts [C], mean_input [C, H, W]
-  ablation.parquet layer, channel (1-based), class (a class name or "all"), accuracy, baseline
+  ablation.parquet layer, channel (1-based), class (a class name or "all"), accuracy, baseline,
+                   selectivity (the channel's for that class; for "all" its selectivity index)
+  claims.parquet   layer, set ("selective" or "random"), channels (1-based, space-separated),
+                   accuracy_drop: channel sets zeroed together (featuremaps.analysis.claims)
 reports/interpretability.json   per layer: dead_channels, mean_selectivity, max_accuracy_drop,
-                                max_drop_channel (DVC metrics)
+                                max_drop_channel; and the claims' numbers (CLAIM_KEYS) (DVC metrics)
 """
 from __future__ import annotations
 
@@ -26,17 +29,24 @@ from featuremaps.tables import read_parquet, write_parquet
 STAGE = paths.WRITER[paths.ATTRIBUTIONS]
 GRADCAM = "gradcam.npz"
 ABLATION = "ablation.parquet"
-ABLATION_COLUMNS = ["layer", "channel", "class", "accuracy", "baseline"]
+CLAIMS = "claims.parquet"
+ABLATION_COLUMNS = ["layer", "channel", "class", "accuracy", "baseline", "selectivity"]
+CLAIMS_COLUMNS = ["layer", "set", "channels", "accuracy_drop"]
 METRIC_KEYS = ["dead_channels", "mean_selectivity", "max_accuracy_drop", "max_drop_channel"]
+# Spearman correlations over the live channels, and the accuracy lost by zeroing sets of k channels
+CLAIM_KEYS = ["selectivity_vs_drop_spearman", "selectivity_vs_drop_p", "class_selectivity_vs_class_drop_spearman",
+              "class_selectivity_vs_class_drop_p", "ablate_k",
+              "k_most_selective_drop", "k_random_drop_mean", "k_random_drop_max"]
 
 
 def write_attributions(out_dir: str | Path, split: str, layers, examples: dict, class_means: dict,
-                       counts: np.ndarray, mean_input: np.ndarray, ablation: dict) -> None:
+                       counts: np.ndarray, mean_input: np.ndarray, ablation: dict, claims: dict) -> None:
     arrays = {"split": np.array(split), "layers": np.array(list(layers)), "counts": counts,
               "mean_input": mean_input, **examples}
     arrays.update({f"{layer}_class_mean": m for layer, m in class_means.items()})
     write_npz(Path(out_dir) / GRADCAM, **arrays)
     write_parquet(Path(out_dir) / ABLATION, ablation, {"split": split})
+    write_parquet(Path(out_dir) / CLAIMS, claims, {"split": split})
 
 
 @dataclass
@@ -53,6 +63,12 @@ def layer_gradcam(arrays: dict, layer: str) -> LayerGradcam:
 
 def write_interpretability(path: str | Path, metrics: dict) -> None:
     write_json(path, metrics)
+
+
+def read_claims(out_dir: str | Path) -> pd.DataFrame:
+    table = read_parquet(Path(out_dir) / CLAIMS, STAGE)
+    require(Path(out_dir) / CLAIMS, table.columns, CLAIMS_COLUMNS, "column", STAGE)
+    return table
 
 
 def read_attributions(out_dir: str | Path, layers) -> tuple[dict, pd.DataFrame]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.sides import Side
-from featuremaps.compare.similarity import ChannelMatch, linear_cka, match_channels
+from featuremaps.compare.similarity import ChannelMatch, debiased_cka, linear_cka, match_channels, shuffled_cka
 
 
 @dataclass
@@ -20,6 +20,8 @@ class Comparison:
     stat: str                   # a key of REPRESENTATIONS
     cka: dict                   # A's layer -> B's layer -> linear CKA
     matches: dict               # layer -> ChannelMatch
+    debiased: dict              # layer -> debiased CKA (unbiased HSIC) of the compared layer
+    shuffled: dict              # layer -> linear CKA with B's images shuffled: what chance gives at this n
 
 
 def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = "max") -> Comparison:
@@ -27,7 +29,9 @@ def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = 
     features_b = {layer: b.features(layer, stat) for layer in b.layers}
     cka = {la: {lb: linear_cka(xa, xb) for lb, xb in features_b.items()} for la, xa in features_a.items()}
     matches = {layer: match_channels(features_a[layer], features_b[layer], threshold) for layer in layers}
-    return Comparison(a, b, layers, threshold, stat, cka, matches)
+    debiased = {layer: debiased_cka(features_a[layer], features_b[layer]) for layer in layers}
+    shuffled = {layer: shuffled_cka(features_a[layer], features_b[layer]) for layer in layers}
+    return Comparison(a, b, layers, threshold, stat, cka, matches, debiased, shuffled)
 
 
 def json_number(value: float, digits: int = 6):
@@ -45,6 +49,8 @@ def _match_json(layer: str, c: Comparison) -> dict:
     m: ChannelMatch = c.matches[layer]
     return {
         "cka": json_number(c.cka[layer][layer]),
+        "cka_debiased": json_number(c.debiased[layer]),
+        "cka_shuffled": json_number(c.shuffled[layer]),
         "mean_matched_correlation": json_number(m.mean_correlation),
         "pairs": [{"a": a, "b": b, "correlation": json_number(r)} for a, b, r in m.pairs],
         "no_good_match": {"a": m.no_good_match("a"), "b": m.no_good_match("b")},
@@ -77,13 +83,13 @@ def comparison_json(c: Comparison) -> dict:
 
 def summary_lines(c: Comparison) -> list:
     """The terminal's table: a line per compared layer, then each layer's weakest pairs."""
-    lines = [f"{'layer':<8}{'CKA':>7}{'matched':>9}{'mean r':>8}   no good match (r < {c.threshold:g})"]
+    lines = [f"{'layer':<8}{'CKA':>7}{'debiased':>9}{'chance':>8}{'matched':>9}{'mean r':>8}   no good match (r < {c.threshold:g})"]
     for layer in c.layers:
         m = c.matches[layer]
         no_good = [f"{side.upper()}: {', '.join(map(str, m.no_good_match(side)))}" for side in ("a", "b")
                    if m.no_good_match(side)]
         cka = c.cka[layer][layer]
-        lines.append(f"{layer:<8}{cka:>7.3f}{f'{len(m.pairs)}/{len(m.correlation)}':>9}"
+        lines.append(f"{layer:<8}{cka:>7.3f}{c.debiased[layer]:>9.3f}{c.shuffled[layer]:>8.3f}{f'{len(m.pairs)}/{len(m.correlation)}':>9}"
                      f"{m.mean_correlation:>8.3f}   {'; '.join(no_good) or '-'}")
     for layer in c.layers:
         pairs = " ".join(f"{a}>{b}" for a, b, _ in c.matches[layer].pairs)

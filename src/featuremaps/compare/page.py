@@ -112,7 +112,8 @@ def page_html(c: Comparison, data: dict) -> str:
     summary = []
     for layer in c.layers:
         m = c.matches[layer]
-        summary.append([layer, f"{c.cka[layer][layer]:.3f}", f"{len(m.pairs)} of {len(m.correlation)}",
+        summary.append([layer, f"{c.cka[layer][layer]:.3f}", f"{c.debiased[layer]:.3f}", f"{c.shuffled[layer]:.3f}",
+                        f"{len(m.pairs)} of {len(m.correlation)}",
                         f"{m.mean_correlation:.3f}", ", ".join(map(str, m.no_good_match("a"))) or "-",
                         ", ".join(map(str, m.no_good_match("b"))) or "-"])
     title = f"{c.a.name} vs {c.b.name}"
@@ -127,9 +128,11 @@ represented in each image by {REPRESENTATIONS[c.stat]}.</p>
 <h2>What changed</h2>{changes}
 <h2>Layers</h2>
 <p>Linear CKA: 1 when B's layer holds the same information as A's up to a rotation and a scale (a permutation of
-channels included), lower the more they differ. Channels are matched one to one to maximise the summed correlation
+channels included), lower the more they differ. On a finite number of images it never reaches 0 by chance:
+"chance" is the CKA of A against B with B's images shuffled (mean of 5 seeded shuffles), the floor to read it against;
+"debiased" is CKA from the unbiased HSIC estimator (Kornblith et al. 2019), near 0 for unrelated layers. Channels are matched one to one to maximise the summed correlation
 (Hungarian method); a pair correlated under {c.threshold:g} is no good match.</p>
-{_table(["layer", "CKA", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
+{_table(["layer", "CKA", "debiased", "chance", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
 <figure><img src="{FIGURE}" alt="CKA and matched correlations"><figcaption>Left: CKA of every layer of A with every
 layer of B. Then, per layer, the correlation of each of A's channels (rows) with B's (columns), B's reordered so that
 each row's partner sits on the diagonal; grey: a dead channel.</figcaption></figure>

@@ -319,6 +319,49 @@ def ablation(inp: Inputs, params: RenderParams) -> Figure:
         dict(drops=drops, row_labels=rows))
 
 
+def claims(inp: Inputs, params: RenderParams) -> Figure:
+    """The published claims about selectivity and importance, on this network, in numbers and words."""
+    table, sets, layers, words = inp.ablation, inp.claims, {}, []
+    for layer in inp.layers:
+        m, part = inp.interpretability[layer], table[table["layer"] == layer]
+        everything, per_class = part[part["class"] == "all"], part[part["class"] != "all"]
+        mine = sets[sets["layer"] == layer]
+        layers[layer] = dict(
+            selectivity=everything["selectivity"].to_numpy(),
+            overall_drop=100 * (everything["baseline"] - everything["accuracy"]).to_numpy(),
+            class_selectivity=per_class["selectivity"].to_numpy(),
+            class_drop=100 * (per_class["baseline"] - per_class["accuracy"]).to_numpy(),
+            rho_overall=m.get("selectivity_vs_drop_spearman"), rho_class=m.get("class_selectivity_vs_class_drop_spearman"),
+            selective=100 * float(mine[mine["set"] == "selective"]["accuracy_drop"].iloc[0]),
+            random=100 * mine[mine["set"] == "random"]["accuracy_drop"].to_numpy(), k=m.get("ablate_k"))
+        words.append(claims_in_words(layer, m))
+    return Figure(
+        "claims.png", "Does selectivity predict importance?",
+        "Selectivity against the accuracy lost when channels are zeroed",
+        "Morcos et al. (2018) found a unit's class selectivity a poor predictor of the overall accuracy lost when it is "
+        "zeroed; Zhou et al. (2018) found it a good predictor of its own class's loss. On this network "
+        f"({inp.attributions['split']} split, live channels): " + " ".join(words) +
+        " Left: a point per channel; middle: a point per channel and class; right: the k most selective channels "
+        "zeroed together against seeded random sets of k.",
+        fig.claims_figure, lambda p: fig.claims_figsize(len(layers)), dict(layers=layers))
+
+
+def claims_in_words(layer: str, m: dict) -> str:
+    """What the claims' numbers say about one layer, either way (significance at p < 0.05)."""
+    r1, p1 = m.get("selectivity_vs_drop_spearman"), m.get("selectivity_vs_drop_p")
+    r2, p2 = m.get("class_selectivity_vs_class_drop_spearman"), m.get("class_selectivity_vs_class_drop_p")
+    if r1 is None or r2 is None:
+        return f"{layer}: too few live, varying channels to rank."
+    good_overall = r1 >= 0.5 and p1 < 0.05  # selectivity would then predict overall importance well
+    good_own = r2 > 0 and p2 < 0.05
+    sel, rnd, k = m["k_most_selective_drop"], m["k_random_drop_mean"], m["ablate_k"]
+    return (f"{layer}: selectivity against the overall loss, Spearman {r1:.2f} (p = {p1:.2g}): Morcos et al.'s finding "
+            f"{'does not hold' if good_overall else 'holds'} here; a channel's selectivity for a class against that "
+            f"class's loss, {r2:.2f} (p = {p2:.2g}): Zhou et al.'s {'holds' if good_own else 'does not hold'} here"
+            f"{' (weakly)' if good_own and r2 < 0.3 else ''}. Zeroing its {k} most selective channels together costs "
+            f"{sel:.1%}, {'more' if sel > rnd else 'no more'} than {k} random ones ({rnd:.1%} on average).")
+
+
 PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualization)
 
 
@@ -327,7 +370,7 @@ def figure_list(inp: Inputs, params: RenderParams) -> list:
     return ([samples(inp, params), training_curves(inp, params), confusion(inp, params)]
             + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
             + [selectivity(inp, params), gradcam_examples(inp, params), gradcam_class_means(inp, params),
-               ablation(inp, params)]
+               ablation(inp, params), claims(inp, params)]
             + timelapse_figures(inp.timelapse, inp.layers, Figure))
 
 

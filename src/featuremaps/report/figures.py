@@ -340,3 +340,40 @@ def ablation_figure(path: Path, params: RenderParams, figsize, heading: str, dro
                  label="accuracy lost (percentage points)")
     fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)
+
+
+def claims_figsize(n_layers: int) -> tuple[float, float]:
+    return 12.0, 3.2 * n_layers + 0.6
+
+
+def claims_figure(path: Path, params: RenderParams, figsize, heading: str, layers: dict) -> None:
+    """A row per layer: selectivity index against overall accuracy lost (a point per channel), a
+    channel's selectivity for a class against that class's accuracy lost (a point per pair), and the
+    accuracy lost by zeroing the k most selective channels beside k random ones (a point per draw)."""
+    fig, axes = plt.subplots(len(layers), 3, figsize=figsize, layout="constrained", squeeze=False)
+    for row, (layer, d) in zip(axes, layers.items()):
+        a, b, c = row
+        a.scatter(d["selectivity"], d["overall_drop"], s=18, color="#333")
+        a.set_xlabel("selectivity index")
+        a.set_ylabel("overall accuracy lost (pp)")
+        a.set_title(f"{layer}: Spearman {_rho(d['rho_overall'])}", fontsize=10)
+        b.scatter(d["class_selectivity"], d["class_drop"], s=8, alpha=0.6, color="#36c")
+        b.set_xlabel("selectivity for the class")
+        b.set_ylabel("that class's accuracy lost (pp)")
+        b.set_title(f"{layer}, channel x class: Spearman {_rho(d['rho_class'])}", fontsize=10)
+        jitter = np.linspace(-0.15, 0.15, len(d["random"])) if len(d["random"]) > 1 else [0.0]
+        c.scatter(1 + np.asarray(jitter), d["random"], s=18, color="#999", label="random sets")
+        c.scatter([1], [np.mean(d["random"])], marker="_", s=600, color="#333", label="their mean")
+        c.scatter([0], [d["selective"]], s=40, color="#d33", label="most selective")
+        c.set_xticks([0, 1], [f"{d['k']} most selective", f"{d['k']} random"])
+        c.set_xlim(-0.6, 1.6)
+        c.set_ylabel("overall accuracy lost (pp)")
+        c.set_title(f"{layer}: {d['k']} channels zeroed together", fontsize=10)
+        for ax in row:
+            ax.axhline(0, color="#ccc", lw=0.8, zorder=0)
+    fig.suptitle(heading, fontsize=11)
+    save(fig, path, params.dpi)
+
+
+def _rho(value) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from featuremaps.analysis.attribution_store import read_attributions, read_interpretability
+from featuremaps.analysis.attribution_store import read_attributions, read_claims, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.analysis.timelapse_store import read_timelapse
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_network, read_npz, \
@@ -27,6 +27,7 @@ class Inputs:
     visualizations: dict    # features.npz of the visualize stage
     attributions: dict      # gradcam.npz of the attribute stage
     ablation: pd.DataFrame  # ablation.parquet of the attribute stage
+    claims: pd.DataFrame    # claims.parquet of the attribute stage: channel sets zeroed together
     interpretability: dict  # reports/interpretability.json
     metrics: dict
     history: pd.DataFrame
@@ -72,6 +73,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         visualizations=read_visualizations(visualizations, layers),
         attributions=gradcam,
         ablation=ablation,
+        claims=read_claims(attributions),
         interpretability=read_interpretability(interpretability, layers),
         metrics=read_metrics(metrics),
         history=read_history(history),
