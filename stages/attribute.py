@@ -30,12 +30,13 @@ def main():
     start = time.perf_counter()
     preds = predictions(model, images, p.batch_size, device)
     pick = example_indices(labels, preds, len(classes), p.n_misclassified)
-    examples = example_attributions(model, layers, images[pick], labels[pick], preds[pick], p.ig_steps, device)
+    examples = example_attributions(model, layers, images[pick], labels[pick], preds[pick], p.ig_steps, device,
+                                    p.gradcam_map)
     examples.update(index=pick, label=labels[pick], pred=preds[pick], input=images[pick])
     wrong = (labels != preds).nonzero()[0]
     examples.update(wrong_index=wrong, wrong_pred=preds[wrong])
     class_means, counts, mean_input = class_mean_gradcam(model, layers, images, labels, len(classes),
-                                                         p.batch_size, device)
+                                                         p.batch_size, device, p.gradcam_map)
     gradcam_seconds = time.perf_counter() - start
     table = ablation_table(model, layers, images, labels, preds, classes, p.batch_size, device)
     stats = channel_statistics(model, layers, images, labels, len(classes), p.batch_size, device)
@@ -45,7 +46,8 @@ def main():
                            params.seed, p.batch_size, device)
     for layer in layers:
         metrics[layer].update(checked[layer])
-    write_attributions(paths.ATTRIBUTIONS, p.split, layers, examples, class_means, counts, mean_input, table, sets)
+    write_attributions(paths.ATTRIBUTIONS, p.split, p.gradcam_map, layers, examples, class_means, counts, mean_input,
+                       table, sets)
     write_interpretability(paths.INTERPRETABILITY, metrics)
     log.info("%d %s images: Grad-CAM and IG in %.1f s, ablation of %d channels in %.1f s; %s", len(images),
              p.split, gradcam_seconds, len(set(zip(table["layer"], table["channel"]))),

@@ -46,6 +46,34 @@ def test_gradcam_is_the_gradient_weighted_sum_of_the_maps(model, data, layer):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_rectified_gradcam_weighs_the_maps_after_relu_with_the_same_weights(model, data, layer):
+    """attribute.gradcam_map: rectified, by hand: the gradient at ReLU(A) in the network conv -> ReLU ->
+    pool (the same function, since max pooling and ReLU commute) has the same spatial means as the
+    gradient at A; the sum is of ReLU(A)."""
+    images, labels = data
+    x = normalised_images(model, images[:9])
+    target = torch.from_numpy(labels[:9].astype(np.int64))
+    store = {}
+
+    def rectify(m, i, o):
+        store["a"], store["r"] = o, F.relu(o)
+        return store["r"]
+    handle = getattr(model, layer).register_forward_hook(rectify)
+    logits = model(x)
+    handle.remove()
+    with torch.no_grad():
+        assert torch.equal(logits, model(x))  # the same function
+    g_rect, g_conv = torch.autograd.grad(logits[torch.arange(9), target].sum(), [store["r"], store["a"]])
+    weights = g_rect.mean((2, 3), keepdim=True)
+    assert torch.allclose(weights, g_conv.mean((2, 3), keepdim=True), atol=1e-7)
+    by_hand = F.relu((weights * store["r"]).sum(1, keepdim=True))
+    by_hand = F.interpolate(by_hand, size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
+    got = gradcam(model, layer, x, target, "rectified")
+    np.testing.assert_allclose(got.numpy(), by_hand.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(got, gradcam(model, layer, x, target, "conv"))  # the two readings differ
+
+
 def test_class_mean_gradcam_is_exact_whatever_the_batch(model, data):
     images, labels = data
     (a, counts, mean_input), (b, _, _) = (class_mean_gradcam(model, ["conv2"], images, labels, 10, n, CPU)

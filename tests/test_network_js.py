@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from captum.attr import LayerGradCam
+from captum.attr import LayerAttribution, LayerGradCam
 
 from browser import offline_page
+from featuremaps.analysis.attribution import gradcam
 from featuremaps.model.export import network_arrays
 from featuremaps.model.network import normalised_images
 from featuremaps.params import ModelParams
@@ -55,7 +56,7 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params, channel
         out = p.evaluate("""images => images.map(s => {
             const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), r = Net.forward(px);
             const target = r.logits.indexOf(Math.max(...r.logits)), cam = Net.gradcam(px, target);
-            return {logits: Array.from(r.logits), cam: Array.from(cam.cam),
+            return {logits: Array.from(r.logits), cam: Array.from(cam.cam), rectified: Array.from(Net.gradcam(px, target, undefined, true).cam),
                     maps: Object.fromEntries(Object.entries(r.maps).map(([k, v]) => [k, Array.from(v)]))};
         })""", [base64.b64encode(im.tobytes()).decode() for im in images])
     page_logits = np.array([o["logits"] for o in out])
@@ -65,6 +66,12 @@ def test_the_page_computes_what_pytorch_computes(tmp_path, model_params, channel
         assert np.abs(got - m).max() < 1e-4, layer
     page_cams = np.array([o["cam"] for o in out]).reshape(cams.shape)
     assert np.abs(page_cams - cams).max() < 1e-4 and cams.max() > 0
+    # attribute.gradcam_map: rectified, against featuremaps' Grad-CAM (upsampled as it upsamples)
+    rectified = gradcam(model, last, x, torch.from_numpy(targets), "rectified").numpy()
+    page_rect = LayerAttribution.interpolate(torch.tensor([o["rectified"] for o in out]).reshape(len(out), 1, *cams.shape[1:]),
+                                             tuple(x.shape[2:]), "bilinear")[:, 0].numpy()
+    conv_up = LayerAttribution.interpolate(torch.from_numpy(cams[:, None]), tuple(x.shape[2:]), "bilinear")[:, 0].numpy()
+    assert np.abs(page_rect - rectified).max() < 1e-4 and np.abs(page_rect - conv_up).max() > 0.01 * conv_up.max()
     assert seen["console_errors"] == []
 
 

@@ -121,6 +121,7 @@ class AttributeParams:
     n_misclassified: int = _f(8, low=0, high=64)
     ig_steps: int = _f(32, low=1, high=256)
     batch_size: int = _f(256, low=1, high=4096)
+    gradcam_map: str = _f("conv", choices=("conv", "rectified"))
     ablate_k: int = _f(3, low=1, high=64)
     random_draws: int = _f(10, low=1, high=100)
     device: str = _f("auto", choices=DEVICES)

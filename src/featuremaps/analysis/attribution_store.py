@@ -1,7 +1,7 @@
 """The attribute stage's files, written atomically and read back with their contents checked.
 
 data/attributions/
-  gradcam.npz      split, layers; per example image (one per class, then misclassified ones):
+  gradcam.npz      split, layers, maps (the Grad-CAM maps: conv or rectified); per example image (one per class, then misclassified ones):
                    index, label, pred, input uint8 [N, H, W], ig [N, H, W] (Integrated Gradients for
                    the predicted class), <layer>_pred and <layer>_true [N, H, W] (Grad-CAM for the
                    predicted and the true class); every misclassified image of the split: wrong_index,
@@ -39,9 +39,9 @@ CLAIM_KEYS = ["selectivity_vs_drop_spearman", "selectivity_vs_drop_p", "class_se
               "k_most_selective_drop", "k_random_drop_mean", "k_random_drop_max"]
 
 
-def write_attributions(out_dir: str | Path, split: str, layers, examples: dict, class_means: dict,
+def write_attributions(out_dir: str | Path, split: str, maps: str, layers, examples: dict, class_means: dict,
                        counts: np.ndarray, mean_input: np.ndarray, ablation: dict, claims: dict) -> None:
-    arrays = {"split": np.array(split), "layers": np.array(list(layers)), "counts": counts,
+    arrays = {"split": np.array(split), "maps": np.array(maps), "layers": np.array(list(layers)), "counts": counts,
               "mean_input": mean_input, **examples}
     arrays.update({f"{layer}_class_mean": m for layer, m in class_means.items()})
     write_npz(Path(out_dir) / GRADCAM, **arrays)
@@ -72,7 +72,7 @@ def read_claims(out_dir: str | Path) -> pd.DataFrame:
 
 
 def read_attributions(out_dir: str | Path, layers) -> tuple[dict, pd.DataFrame]:
-    required = ["split", "layers", "counts", "mean_input", "index", "label", "pred", "input", "ig", "wrong_index",
+    required = ["split", "maps", "layers", "counts", "mean_input", "index", "label", "pred", "input", "ig", "wrong_index",
                 "wrong_pred"]
     required += [f"{layer}_{kind}" for layer in layers for kind in ("pred", "true", "class_mean")]
     arrays = read_arrays(Path(out_dir) / GRADCAM, required, STAGE)

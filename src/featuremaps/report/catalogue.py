@@ -255,6 +255,17 @@ def selectivity(inp: Inputs, params: RenderParams) -> Figure:
         dict(layer_means=layer_means, classes=inp.classes))
 
 
+GRADCAM_MAPS_WORDS = {
+    "conv": "The maps weighed are each layer's output before pooling and ReLU (attribute.gradcam_map: conv, the tensor "
+            "Captum and pytorch-grad-cam hook), so a negative map weighed negatively adds evidence too.",
+    "rectified": "The maps weighed are each layer's output after ReLU (attribute.gradcam_map: rectified, as in the "
+                 "Grad-CAM paper): only where a feature fires."}
+
+
+def gradcam_maps_words(att: dict) -> str:
+    return GRADCAM_MAPS_WORDS[str(att["maps"])]
+
+
 def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
     att, classes = inp.attributions, inp.classes
     layers, split = inp.layers, str(att["split"])
@@ -269,7 +280,8 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
         f"one {split} image per class, then misclassified ones (red)",
         f"Each row is one {split} image: the first of each class, then the first misclassified ones (red labels). "
         f"Grad-CAM weighs each map of a layer by how much the class score rises with it and keeps the positive "
-        f"sum: bright = evidence for the class there, each map scaled to its own maximum. For a misclassified "
+        f"sum: bright = evidence for the class there, each map scaled to its own maximum. {gradcam_maps_words(att)} "
+        f"For a misclassified "
         f"image it is shown for the predicted and for the true class. Integrated Gradients (last column) gives "
         f"each pixel's signed share of the predicted class score, from a black image: red raises it, blue lowers it.",
         fig.attribution_grid_figure, lambda p: fig.grid_figsize(n, n_cols, p.tile_inches),
@@ -291,7 +303,7 @@ def gradcam_class_means(inp: Inputs, params: RenderParams) -> Figure:
         f"Mean Grad-CAM for the true class over the {split} split:\nwhere the model looks for each class",
         f"For each class, Grad-CAM for that class averaged over all {int(counts.sum()):,} {split} images of it "
         f"(a mean, not a sum), over the class's mean image; one row per class, one column per layer, each map "
-        f"scaled to its own maximum.",
+        f"scaled to its own maximum. {gradcam_maps_words(att)}",
         fig.attribution_grid_figure, lambda p: fig.grid_figsize(len(classes), len(layers) + 1, p.tile_inches),
         dict(inputs=att["mean_input"], heat=heat, kinds=["overlay"] * len(layers),
              row_labels=[f"{c} (n={int(k)})" for c, k in zip(classes, counts)],

@@ -108,6 +108,7 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
     return {
         "dataset": inp.meta["dataset"], "classes": inp.classes, "layers": layers, "split": inp.means_split,
         "attribution_split": str(inp.attributions["split"]), "top_k_by": inp.top_k_by,
+        "gradcam_map": str(inp.attributions["maps"]),
         "activation": inp.activation, "image_shape": list(inp.meta["image_shape"]),
         "channels": int(inp.meta["channels"]),
         "cmap": colour_table_b64(params.cmap), "diverging": colour_table_b64(params.diverging_cmap),

@@ -6,6 +6,7 @@
   const classLink = c => `#class/${c}`;
   const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
   const T = D.timelapse, probeImages = T ? bytes(T.probe_images) : null;
+  const camMaps = D.gradcam_map === "rectified" ? "of each layer's maps after ReLU" : "of each layer's maps before pooling and ReLU";
   const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);
 
   function histogram(hist) {
@@ -111,7 +112,7 @@
       el("a", {href: classLink((c - 1 + D.classes.length) % D.classes.length), text: "\u2039 previous class"}),
       el("a", {href: classLink((c + 1) % D.classes.length), text: "next class \u203a"})),
       el("h2", {text: `class ${name}`}));
-    view.append(section(`Mean input and mean Grad-CAM for ${name} over ${v.count} ${D.attribution_split} images`, el("div", {class: "grid"},
+    view.append(section(`Mean input and mean Grad-CAM for ${name} over ${v.count} ${D.attribution_split} images (${camMaps})`, el("div", {class: "grid"},
       tile(picture(classInputs, H, W, "image", c * PX), "mean input"),
       ...D.layers.map(l => tile(picture(bytes(v.gradcam[l]), H, W, "heat"), `${l} Grad-CAM`)))));
     for (const layer of D.layers) {
@@ -204,7 +205,7 @@
               node: el("section", {}, title, el("div", {class: "grid"}, ...canvases.map((c, f) => tile(c, `${f + 1}`, linked ? featureLink(layer, f + 1) : null))))};
     });
     const table = el("table", {}, ...rows.map(r => el("tr", {}, el("th", {text: r.name}), el("td", {}, r.bar), r.pct)));
-    const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of conv${mapShapes.length} `, camTitle),
+    const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of conv${mapShapes.length} (${camMaps}) `, camTitle),
       el("div", {class: "grid"}, tile(inputCanvas, "input"), tile(camCanvas, "Grad-CAM")));
     const controls = el("div", {}, pad,
       el("p", {class: "controls"}, el("label", {}, "stroke width ", width), " ", ...(C > 1 ? [el("label", {}, "colour ", colour), " "] : []),
@@ -231,7 +232,7 @@
       const input = fitted ? Prep.digit(Prep.grey(rgba), ph, pw, [H, W], D.network.margin) : Prep.blocks(rgba, H, W, s, C);
       const r = Net.forward(input, true), logits = r.logits, top = Math.max(...logits);
       const probs = Array.from(logits, v => Math.exp(v - top)), total = probs.reduce((a, b) => a + b, 0);
-      const pred = probs.indexOf(1), target = +camClass.value < 0 ? pred : +camClass.value, cam = Net.gradcam(input, target, r).cam;
+      const pred = probs.indexOf(1), target = +camClass.value < 0 ? pred : +camClass.value, cam = Net.gradcam(input, target, r, D.gradcam_map === "rectified").cam;
       prediction.textContent = `predicted: ${D.classes[pred]} (${(100 * probs[pred] / total).toFixed(1)} %)`;
       rows.forEach((row, c) => { row.bar.style.width = `${Math.round(160 * probs[c] / total)}px`; row.pct.textContent = `${(100 * probs[c] / total).toFixed(1)} %`; });
       repaint(inputCanvas, input, "image");

@@ -42,8 +42,10 @@
     // Grad-CAM of the last conv layer for class `target` (Captum's LayerGradCam with ReLU): the
     // gradient of that logit back through the fully connected layers, the ReLU and the max pool to
     // the layer's map A [F, h, w]; weights = its spatial mean per channel; ReLU(sum_f w_f A_f). `r` is
-    // forward(pixels, true) when the caller has it already (one forward for several classes).
-    function gradcam(pixels, target, r = forward(pixels, true)) {
+    // forward(pixels, true) when the caller has it already (one forward for several classes). With
+    // `rectified`, the maps weighed are ReLU(A) (attribute.gradcam_map: rectified): max pool and ReLU
+    // commute, so the gradients, and the weights, are the same; only the sum differs.
+    function gradcam(pixels, target, r = forward(pixels, true), rectified = false) {
       const s = r.saved, n_fc = cfg.fc_units.length + 1;
       let g = new Float32Array(r.logits.length); g[target] = 1;
       for (let l = n_fc; l >= 1; l--) {
@@ -62,7 +64,7 @@
       const cam = new Float32Array(H * W);
       for (let f = 0; f < F; f++) {
         let alpha = 0; for (let i = 0; i < H * W; i++) alpha += gA[f * H * W + i]; alpha /= H * W;
-        for (let i = 0; i < H * W; i++) cam[i] += alpha * A[f * H * W + i];
+        for (let i = 0; i < H * W; i++) cam[i] += alpha * (rectified ? Math.max(0, A[f * H * W + i]) : A[f * H * W + i]);
       }
       for (let i = 0; i < H * W; i++) cam[i] = Math.max(0, cam[i]);
       return {cam, h: H, w: W, logits: r.logits, maps: r.maps};
