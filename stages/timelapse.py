@@ -7,6 +7,7 @@ CKA to the best epoch (model.pt), class selectivity, dead channels, filters, top
 feature visualisations at timelapse.vis_epochs. Writes data/timelapse/timelapse.npz and the
 step-indexed images of live/plots/images (DVCLive, for DVC's viewers).
 """
+import dataclasses
 import logging
 import time
 
@@ -18,7 +19,7 @@ from featuremaps.data.store import read_split
 from featuremaps.drawing.live_images import write_live_images
 from featuremaps.model.epochs import visualized_epochs
 from featuremaps.model.snapshots import read_snapshots
-from featuremaps.params import VisualizeParams, load_params, reported_as
+from featuremaps.params import load_params, reported_as
 from featuremaps.stage import run_stage
 
 
@@ -27,8 +28,7 @@ def main():
     t = params.timelapse
     vis_epochs = visualized_epochs(params.train.epochs, params.train.snapshot_every, t.vis_epochs)
     # the visualize stage's gradient ascent, with the timelapse's own number of seeds
-    ascent = VisualizeParams(objective=params.visualize.objective, steps=params.visualize.steps,
-                             lr=params.visualize.lr, jitter=params.visualize.jitter)
+    ascent = dataclasses.replace(params.visualize, seeds=t.seeds)  # visualize's ascent, the timelapse's seeds
     run = analysis_inputs(params, "timelapse", params.extract.layers, paths.DATASET, paths.MODEL)
     model, layers = run.model, run.layers
     images, labels = read_split(paths.DATASET, "val")
@@ -43,7 +43,7 @@ def main():
     measured = time.perf_counter() - start
     fields = {}
     for layer in layers:
-        vis, values = visualize_epochs(model, [states[e] for e in vis_epochs], layer, images.shape[1:],
+        vis, values = visualize_epochs(model, [states[e] for e in vis_epochs], layer, images[probe],
                                        ascent, t.seeds, params.extract.activation, params.seed, run.device)
         fields[layer] = {**vars(lapses[layer]), "vis": vis, "vis_value": values}
     model.load_state_dict(reference)

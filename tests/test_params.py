@@ -42,6 +42,15 @@ def test_missing_keys_take_defaults():
     ({"visualize": {"objective": "logit"}}, "visualize.objective = 'logit' is not allowed; expected one of channel, "
                                             "neuron"),
     ({"visualize": {"jitter": 9}}, "visualize.jitter = 9 is not allowed; expected an integer in [0, 8]"),
+    ({"visualize": {"tv": -1}}, "visualize.tv = -1 is not allowed; expected a number in [0.0, 100.0]"),
+    ({"visualize": {"l1": -0.5}}, "visualize.l1 = -0.5 is not allowed; expected a number in [0.0, 100.0]"),
+    ({"visualize": {"diversity": -2}}, "visualize.diversity = -2 is not allowed; expected a number in [0.0, 100.0]"),
+    ({"visualize": {"rotate": 90}}, "visualize.rotate = 90 is not allowed; expected a number in [0.0, 45.0]"),
+    ({"visualize": {"parametrisation": "cppn"}}, "visualize.parametrisation = 'cppn' is not allowed; expected one of "
+                                                 "sigmoid, fourier"),
+    ({"attribute": {"gradcam_map": "pooled"}}, "attribute.gradcam_map = 'pooled' is not allowed; expected one of conv, "
+                                               "rectified"),
+    ({"attribute": {"ablate_k": 0}}, "attribute.ablate_k = 0 is not allowed; expected an integer in [1, 64]"),
     ({"extract": {"top_k_by": "mean"}}, "extract.top_k_by = 'mean' is not allowed; expected one of max, sum"),
     ({"train": {"learning_rate": 1}}, "unknown key train.learning_rate; allowed keys in train: epochs"),
     ({"train": {"lr": 0}}, "train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),

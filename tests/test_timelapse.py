@@ -1,12 +1,13 @@
 """The timelapse: which epochs, the probe, CKA from Gram matrices, and each epoch's numbers against a
 brute-force computation on the snapshot itself."""
+import dataclasses
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from featuremaps.analysis.ablation import channel_statistics, selectivity_index
-from featuremaps.analysis.feature_vis import _translated, ascended_images, objective_values, shifts_of
+from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
 from featuremaps.analysis.timelapse import (first_epoch_above, layer_timelapses, probe_indices, reference_epoch,
                                             visualize_epochs)
 from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
@@ -119,24 +120,25 @@ def test_each_epoch_is_measured_on_its_own_snapshot(trained):
 
 def test_visualising_epochs_at_once_matches_one_at_a_time(trained):
     model, states, _, vx, _ = trained
-    params = VisualizeParams(steps=4, lr=0.05, jitter=2)
+    params = VisualizeParams(steps=4, lr=0.05, jitter=2, scale=0.1, rotate=10, l1=1.0, diversity=0.5)
     chosen = [states[0], states[3]]
-    images, values = visualize_epochs(model, chosen, "conv2", vx.shape[1:], params, 2, "relu", 5, CPU)
+    images, values = visualize_epochs(model, chosen, "conv2", vx, params, 2, "relu", 5, CPU)
     assert images.shape == (2, 16, 2, 28, 28) and images.dtype == np.uint8
     for i, state in enumerate(chosen):
         model.load_state_dict(state)
         generator = torch.Generator().manual_seed(5)
         start = torch.randn((32, 1, 28, 28), generator=generator) * 0.5
         alone = ascended_images(
-            lambda x, dy, dx: model.features(_translated(model.standardise(x), dy, dx, 2), upto="conv2"),
-            start, torch.arange(16).repeat_interleave(2), params, "relu", shifts_of(params, generator))
+            lambda x: model.features(model.standardise(x), upto="conv2"), start, torch.arange(16).repeat_interleave(2),
+            dataclasses.replace(params, seeds=2), "relu", transforms_of(params, generator),
+            torch.from_numpy(background_of(vx)).float(), diverse=32)
         # the same ascent; only float rounding differs between the batched and the single run
         assert np.abs(images[i].reshape(32, 28, 28).astype(int) - alone.astype(int)).max() <= 1
         flat = images[i].reshape(32, 28, 28)
         own = objective_values(model, "conv2", flat, "channel", "relu", CPU)[np.arange(32), np.arange(16).repeat(2)]
         assert np.allclose(values[i].ravel(), own)
     assert not np.array_equal(images[0], images[1])
-    empty, none = visualize_epochs(model, [], "conv1", vx.shape[1:], params, 1, "relu", 5, CPU)
+    empty, none = visualize_epochs(model, [], "conv1", vx, params, 1, "relu", 5, CPU)
     assert empty.shape == (0, 6, 1, 28, 28) and none.shape == (0, 6, 1)
 
 

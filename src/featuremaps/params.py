@@ -112,6 +112,13 @@ class VisualizeParams:
     steps: int = _f(256, low=1, high=2000)
     lr: float = _f(0.05, low=0.0, high=10.0, low_open=True)
     jitter: int = _f(2, low=0, high=8)
+    scale: float = _f(0.1, low=0.0, high=0.5)
+    rotate: float = _f(10.0, low=0.0, high=45.0)
+    parametrisation: str = _f("sigmoid", choices=("sigmoid", "fourier"))
+    tv: float = _f(0.0, low=0.0, high=100.0)
+    l1: float = _f(1.0, low=0.0, high=100.0)
+    diversity: float = _f(0.0, low=0.0, high=100.0)
+    negative: bool = _f(True)
     device: str = _f("auto", choices=DEVICES)
 
 

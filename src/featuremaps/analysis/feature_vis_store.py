@@ -9,6 +9,10 @@ data/visualizations/features.npz
   <layer>_refined_values float64 [F]         its objective
   <layer>_dataset_index  int64 [F]           the split's image scoring highest on the feature
   <layer>_dataset_value  float64 [F]         its objective
+  <layer>_negative_images uint8 [F, H, W(, C)] (or [0, ...]) the input that minimises its raw value
+  <layer>_negative_values float64 [F]        that raw objective
+  <layer>_neuron_optimum float64 [F]         first conv layer: the exact maximum of its centre unit (else NaN)
+  <layer>_neuron_reached float64 [F]         what gradient ascent on that unit reached (else NaN)
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from featuremaps.files import read_arrays, write_npz
 
 STAGE = paths.WRITER[paths.VISUALIZATIONS]
 FEATURES = "features.npz"
-FIELDS = ("images", "values", "refined_images", "refined_values", "dataset_index", "dataset_value")
+FIELDS = ("images", "values", "refined_images", "refined_values", "dataset_index", "dataset_value", "negative_images",
+          "negative_values", "neuron_optimum", "neuron_reached")
 
 
 @dataclass
@@ -33,6 +38,10 @@ class LayerVisualization:
     refined_values: np.ndarray  # float64 [F]: its objective
     dataset_index: np.ndarray   # int64 [F]: the dataset image that scores highest on each feature
     dataset_value: np.ndarray   # float64 [F]: its objective
+    negative_images: np.ndarray  # uint8 [F, H, W(, C)] (empty without visualize.negative): minimising the raw value
+    negative_values: np.ndarray  # float64 [F]: that raw objective
+    neuron_optimum: np.ndarray  # float64 [F]: first conv layer, the centre unit's exact maximum; NaN elsewhere
+    neuron_reached: np.ndarray  # float64 [F]: what ascent on that unit reached; NaN elsewhere
 
 
 def write_visualizations(out_dir: str | Path, layers: dict, objective: str, activation: str, split: str,

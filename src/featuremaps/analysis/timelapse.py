@@ -19,6 +19,8 @@ same random starts, so what differs between epochs is the network only.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from featuremaps.analysis.ablation import class_sums_and_peaks, selectivity_index
-from featuremaps.analysis.feature_vis import _translated, ascended_images, jitter_of, objective_values, shifts_of
+from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
 from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
 from featuremaps.errors import ArgumentError
 from featuremaps.model.network import normalised_batches
@@ -120,19 +122,22 @@ def layer_timelapses(model, states: dict, reference: dict, layers: list, images:
 class _UpTo(nn.Module):
     """The model from pixels in [0, 1] to one layer's map: what functional_call runs per epoch."""
 
-    def __init__(self, model, layer: str, jitter: int):
+    def __init__(self, model, layer: str):
         super().__init__()
-        self.model, self.layer, self.jitter = model, layer, jitter
+        self.model, self.layer = model, layer
 
-    def forward(self, x, dy: int, dx: int):
-        return self.model.features(_translated(self.model.standardise(x), dy, dx, self.jitter), upto=self.layer)
+    def forward(self, x):
+        return self.model.features(self.model.standardise(x), upto=self.layer)
 
 
-def visualize_epochs(model, states: list, layer: str, image_shape: tuple, params: VisualizeParams, seeds: int,
+def visualize_epochs(model, states: list, layer: str, images: np.ndarray, params: VisualizeParams, seeds: int,
                      activation: str, seed: int, device) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 [V, F, S, H, W(, C)], float64 [V, F, S]): `seeds` inputs per feature of `layer` optimised
     for each of the V state dicts `states` at once, from the same seeded starts and shifts, and
-    each one's objective measured on its stored pixels at its epoch."""
+    each one's objective measured on its stored pixels at its epoch. `images` (the probe) give the
+    shape and the background; the objective is not divided by a best image's (none is scored per
+    epoch), so the regularisers weigh against the raw objective here."""
+    image_shape = images.shape[1:]
     from torch.func import functional_call, vmap
     model.eval().to(device).requires_grad_(False)
     n_features = getattr(model, layer).out_channels
@@ -141,17 +146,20 @@ def visualize_epochs(model, states: list, layer: str, image_shape: tuple, params
     n_channels = 1 if len(image_shape) == 2 else image_shape[2]
     generator = torch.Generator().manual_seed(seed)
     start = torch.randn((n_features * seeds, n_channels, *image_shape[:2]), generator=generator) * 0.5
-    wrapper = _UpTo(model, layer, jitter_of(params))
+    wrapper = _UpTo(model, layer)
     stacked = {f"model.{k}": torch.stack([s[k] for s in states]).to(device) for k in states[0]}
-    per_epoch = vmap(lambda state, x, dy, dx: functional_call(wrapper, state, (x, dy, dx)), in_dims=(0, 0, None, None))
+    per_epoch = vmap(lambda state, x: functional_call(wrapper, state, (x,)), in_dims=(0, 0))
     v, n = len(states), len(start)
 
-    def layer_maps(x, dy, dx):
-        return per_epoch(stacked, x.unflatten(0, (v, n)), dy, dx).flatten(0, 1)
+    def layer_maps(x):
+        return per_epoch(stacked, x.unflatten(0, (v, n))).flatten(0, 1)
 
     target = torch.arange(n_features).repeat_interleave(seeds).repeat(v)
-    images = ascended_images(layer_maps, start.repeat(v, 1, 1, 1).to(device), target.to(device), params, activation,
-                             shifts_of(params, generator))
+    background = torch.from_numpy(background_of(images)).float().to(device)
+    # diversity pushes apart the seeds of each feature at each epoch: rows are [epoch, feature, seed]
+    ascent = dataclasses.replace(params, seeds=seeds)
+    images = ascended_images(layer_maps, start.repeat(v, 1, 1, 1).to(device), target.to(device), ascent, activation,
+                             transforms_of(params, generator), background, diverse=len(target))
     images = images.reshape(v, n_features, seeds, *image_shape)
     values = np.empty((v, n_features, seeds))
     for i, state in enumerate(states):

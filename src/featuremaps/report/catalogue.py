@@ -217,16 +217,19 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
     record = layer_visualization(vis, layer)
     images, refined = record.images, record.refined_images
     best = record.dataset_value
-    optimised = np.concatenate([images, refined[:, None]], 1).astype(np.float64)
+    negative = record.negative_images[:, None] if len(record.negative_images) else refined[:, :0]
+    optimised = np.concatenate([images, refined[:, None], negative], 1).astype(np.float64)
     values = np.concatenate([record.values, record.refined_values[:, None]], 1)
     rows = layer_top_k(inp.top_k, layer)
     split = rows["split"].iloc[0]
     examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
-    n_feat, seeds, k = len(images), images.shape[1], examples.shape[1]
+    n_feat, seeds, k, n_neg = len(images), images.shape[1], examples.shape[1], negative.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = values / best[:, None]
-    notes = [[f"x{v:.1f}" if np.isfinite(v) else "" for v in row] + example_notes[f] for f, row in enumerate(ratios)]
-    boxes = np.concatenate([np.full((n_feat, seeds + 1, 4), -1), example_boxes], 1)
+    notes = [[(f"x{v:.1f}" + (" below" if v < 1 else "")) if np.isfinite(v) else "" for v in row]
+             + [f"{record.negative_values[f]:.2g}"] * n_neg + example_notes[f] for f, row in enumerate(ratios)]
+    boxes = np.concatenate([np.full((n_feat, seeds + 1 + n_neg, 4), -1), example_boxes], 1)
+    below = int((ratios[:, :seeds] < 1).sum())
     what = {"channel": "mean activation over its map", "neuron": "activation at the map's centre"}[str(vis["objective"])]
     return Figure(
         f"{layer}_feature_vis.png", f"{layer}: what each feature looks for",
@@ -236,10 +239,17 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
         f"{vis['split']} image optimised further (refined), then its top {split} images ranked by "
         f"{ranking_words(inp.top_k_by)}, the red box showing what the strongest unit sees. The number on an "
         f"optimised input is its {what} relative to the best {vis['split']} image's ({str(vis['activation'])} "
-        f"activation, visualize.objective: {vis['objective']}).",
-        fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, seeds + 1 + k, p.tile_inches * 0.8),
+        f"activation, visualize.objective: {vis['objective']}); "
+        + (f"{below} of the {n_feat * seeds} seeds ended below the best image (marked 'below'). " if below else
+           "every seed reached at least the best image. ")
+        + ("The 'minimises' column is the input that makes the feature's raw (pre-ReLU) value lowest, with that "
+           "value. " if n_neg else "") + "The optimised inputs are kept near the background (visualize.l1) and must "
+        "work moved, scaled and turned a little (visualize.jitter, scale, rotate), so they show strokes the feature "
+        "answers to wherever they sit.",
+        fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, seeds + 1 + n_neg + k, p.tile_inches * 0.8),
         dict(tiles=np.concatenate([optimised, examples], 1), row_labels=[f"Feature {f + 1}" for f in range(n_feat)],
-             col_labels=[f"seed {s + 1}" for s in range(seeds)] + ["refined"] + [f"#{r + 1}" for r in range(k)],
+             col_labels=[f"seed {s + 1}" for s in range(seeds)] + ["refined"] + ["minimises"] * n_neg
+             + [f"#{r + 1}" for r in range(k)],
              notes=notes, boxes=boxes))
 
 

@@ -61,6 +61,10 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
             "filter": {"data": kernel, "scale": kernel_scale, "shape": list(weights.shape[1:])},
             "vis": [b64(image) for image in optimised],
             "vis_ratio": [round(float(v / best[f]), 3) if best[f] > 0 else None for v in values],
+            "negative": b64(record.negative_images[f]) if len(record.negative_images) else None,
+            "negative_value": round(float(record.negative_values[f]), 4) if len(record.negative_values) else None,
+            "optimum": None if not np.isfinite(record.neuron_optimum[f]) else
+            [round(float(record.neuron_optimum[f]), 4), round(float(record.neuron_reached[f]), 4)],
             "top": [{"image": b64(split_images[r.index]), "label": classes[r.label], "index": int(r.index),
                      "box": [int(r.top), int(r.left), int(r.bottom), int(r.right)], "value": round(float(r.value), 4)}
                     for r in top.itertuples()],

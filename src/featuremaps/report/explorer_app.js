@@ -43,9 +43,14 @@
          el("span", {class: "muted", text: "(arrow keys step)"})),
       el("h2", {text: `${layer} \u00b7 feature ${n}`}));
     const vis = f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image"), i < f.vis.length - 1 ? `seed ${i + 1}` : "refined",
-                                       null, f.vis_ratio[i] === null ? "" : `x${f.vis_ratio[i].toFixed(1)}`));
-    view.append(section("What it looks for: inputs that maximise it", el("div", {class: "grid"}, ...vis),
-      el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's.`})));
+                                       null, f.vis_ratio[i] === null ? "" : `x${f.vis_ratio[i].toFixed(1)}` + (f.vis_ratio[i] < 1 ? " below" : "")));
+    if (f.negative) vis.push(tile(picture(bytes(f.negative), H, W, "image"), "minimises it", null, f.negative_value.toPrecision(2)));
+    const below = f.vis_ratio.slice(0, -1).filter(r => r !== null && r < 1).length;
+    view.append(section("What it looks for: inputs that maximise it" + (f.negative ? ", and one that minimises it" : ""), el("div", {class: "grid"}, ...vis),
+      el("p", {class: "muted", text: `xN: its ${D.activation} activation relative to the best ${D.split} image's` +
+        (below ? `; ${below} seed${below > 1 ? "s" : ""} ended below the best image (a local maximum).` : "; every seed reached at least the best image.") +
+        (f.negative ? " The last minimises its raw (pre-ReLU) value, shown on it." : "") +
+        (f.optimum ? ` Its centre unit's exact maximum is ${f.optimum[0].toPrecision(4)}; gradient ascent on that unit reaches ${f.optimum[1].toPrecision(4)}.` : "")})));
     view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
       el("div", {class: "grid"}, ...f.top.map(t => { const px = bytes(t.image);
         return editable(tile(picture(px, H, W, "image"), t.label, null, "", t.box), px, t.label); }))));
