@@ -147,13 +147,15 @@ def similarity_of_seeds(maps: torch.Tensor, seeds: int) -> torch.Tensor:
 
 def ascended_images(layer_maps, start: torch.Tensor, target: torch.Tensor, params: VisualizeParams,
                     activation: str, transforms: list, background: torch.Tensor, norm: torch.Tensor | None = None,
-                    sign: float = 1.0, diverse: int = 0) -> np.ndarray:
+                    minimise: int = 0, diverse: int = 0) -> np.ndarray:
     """uint8 [N, H, W(, C)]: the starts (logits [N, C, H, W]) after gradient ascent on feature
     target[i] of row i of the maps that layer_maps(pixels in [0, 1]) returns ([N, F, h, w]; it
     normalises them), each step's input moved by that step's transform (transformed). The objective
     of row i is divided by norm[i] (the best dataset image's, so the regularisers weigh the same on
-    every feature) and multiplied by `sign` (-1: the input that minimises it). With params.diversity,
-    the first `diverse` rows, in groups of params.seeds, are pushed apart."""
+    every feature); the last `minimise` rows instead push their feature's raw objective down (the
+    input that minimises it), in the same batch. With params.diversity, the first `diverse` rows, in
+    groups of params.seeds, are pushed apart."""
+    lowered = torch.arange(len(target), device=start.device) >= len(target) - minimise
     size = tuple(start.shape[2:])
     z = parametrised(start, params.parametrisation).requires_grad_(True)
     rows = torch.arange(len(target), device=z.device)
@@ -162,7 +164,10 @@ def ascended_images(layer_maps, start: torch.Tensor, target: torch.Tensor, param
     for step in transforms:
         x = pixels_of(z, params.parametrisation, size)  # 255 * x as pixels
         maps = layer_maps(transformed(x, step, background))
-        objective = sign * _ascent_target(maps, params.objective, activation)[rows, target] / norm
+        objective = _ascent_target(maps, params.objective, activation)[rows, target]
+        if minimise:
+            objective = torch.where(lowered, -feature_objective(maps, params.objective, "raw")[rows, target], objective)
+        objective = objective / norm
         loss = -objective.sum() + penalties(x, background, params).sum()
         if params.diversity and diverse and params.seeds > 1:
             loss = loss + params.diversity * similarity_of_seeds(maps[:diverse], params.seeds).sum()
@@ -185,19 +190,40 @@ def dataset_best(model, layer: str, images: np.ndarray, objective: str, activati
                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(index [F], value [F]) of the image scoring highest on each feature, the lower index on ties;
     streamed, so memory does not grow with the number of images."""
-    best_value, best_index = None, None
-    for start in range(0, len(images), batch_size):
-        values = objective_values(model, layer, images[start:start + batch_size], objective, activation, device,
-                                  batch_size)
-        top = values.argmax(0)  # first of equal maxima
-        value = values[top, np.arange(values.shape[1])]
-        if best_value is None:
-            best_value, best_index = value, top + start
-        else:
-            better = value > best_value
-            best_value = np.where(better, value, best_value)
-            best_index = np.where(better, top + start, best_index)
-    return best_index.astype(np.int64), best_value
+    index, value, _ = dataset_extremes(model, layer, images, objective, activation, device, batch_size)[layer]
+    return index, value
+
+
+@torch.inference_mode()
+def dataset_extremes(model, layers, images: np.ndarray, objective: str, activation: str, device,
+                     batch_size: int = 1024) -> dict:
+    """{layer: (dataset_best's index [F] and value [F], each feature's lowest raw objective [F])} for
+    every layer in `layers` (a name or a list), from one streamed pass through the deepest of them."""
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    deepest = max(layers, key=model.conv_layers.index)
+    found, seen = {}, {}
+    hooks = [model.output_module(layer).register_forward_hook(lambda m, i, out, layer=layer: seen.__setitem__(layer, out))
+             for layer in layers]
+    try:
+        for start, x in normalised_batches(model, images, batch_size, device):
+            model.features(x, upto=deepest)
+            for layer in layers:
+                maps = seen[layer]
+                values = feature_objective(maps, objective, activation).double().cpu().numpy()
+                low = feature_objective(maps, objective, "raw").double().cpu().numpy().min(0)
+                top = values.argmax(0)  # first of equal maxima
+                value = values[top, np.arange(values.shape[1])]
+                if layer not in found:
+                    found[layer] = [top + start, value, low]
+                else:
+                    index, best, lowest = found[layer]
+                    better = value > best
+                    found[layer] = [np.where(better, top + start, index), np.where(better, value, best),
+                                    np.minimum(lowest, low)]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {layer: (index.astype(np.int64), best, lowest) for layer, (index, best, lowest) in found.items()}
 
 
 def jitter_of(params: VisualizeParams) -> int:
@@ -206,14 +232,16 @@ def jitter_of(params: VisualizeParams) -> int:
 
 
 def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: VisualizeParams, activation: str,
-                    seed: int, device) -> LayerVisualization:
+                    seed: int, device, extremes: tuple | None = None) -> LayerVisualization:
     """Optimise params.seeds inputs from random starts for every feature of `layer`, one from the
     dataset image scoring highest on it, and (params.negative) one that minimises its raw value from
     the first seed's start; score them all on their stored pixels. For the first conv layer, also the
-    exact optimum of its centre unit and how close an ascent on that unit gets to it."""
+    exact optimum of its centre unit and how close an ascent on that unit gets to it. `extremes`: the
+    layer's dataset_extremes when the caller has them (one pass for every layer)."""
     model.eval().to(device).requires_grad_(False)
     image_shape = dataset_images.shape[1:]
-    index, value = dataset_best(model, layer, dataset_images, params.objective, activation, device)
+    index, value, lowest = extremes or dataset_extremes(model, layer, dataset_images, params.objective, activation,
+                                                         device)[layer]
     n_features, seeds = len(index), params.seeds
     generator = torch.Generator().manual_seed(seed)
     start = torch.randn((n_features * seeds, channels(dataset_images), *image_shape[:2]), generator=generator) * 0.5
@@ -223,34 +251,34 @@ def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: Visua
     target = torch.cat([torch.arange(n_features).repeat_interleave(seeds), torch.arange(n_features)])
     background = torch.from_numpy(background_of(dataset_images)).float().to(device)
     # the objective relative to the best image's, so the regularisers weigh alike on every feature
-    norm = torch.from_numpy(np.where(value > 0, value, 1.0)).float()
+    norm = torch.from_numpy(np.where(value > 0, value, 1.0)).float()[target]
+    random_part = n_features * seeds
+    first_seed = start[:random_part:seeds]
+    minimise = n_features if params.negative else 0
+    if minimise:  # the inputs that minimise each feature, from the first seed's start, in the same batch
+        start = torch.cat([start, first_seed])
+        target = torch.cat([target, torch.arange(n_features)])
+        norm = torch.cat([norm, torch.from_numpy(np.where(lowest < 0, -lowest, 1.0)).float()])
 
     def layer_maps(x):
         return model.features(model.standardise(x), upto=layer)
     images = ascended_images(layer_maps, start.to(device), target.to(device), params, activation,
-                             transforms_of(params, generator), background, norm[target].to(device),
-                             diverse=n_features * seeds)
-    rows = np.arange(len(target))
-    own = objective_values(model, layer, images, params.objective, activation, device)[rows, target.numpy()]
-    random_part = n_features * seeds
-    first_seed = start[:random_part:seeds]
-    if params.negative:
-        lowest = objective_values(model, layer, dataset_images, params.objective, "raw", device).min(0)
-        negative = ascended_images(layer_maps, first_seed.to(device), torch.arange(n_features, device=device), params,
-                                   "raw", transforms_of(params, generator), background,
-                                   torch.from_numpy(np.where(lowest < 0, -lowest, 1.0)).float().to(device), sign=-1.0)
-        negative_values = objective_values(model, layer, negative, params.objective, "raw", device)[
-            np.arange(n_features), np.arange(n_features)]
-    else:
-        negative = np.zeros((0, *image_shape), np.uint8)
-        negative_values = np.zeros(0)
+                             transforms_of(params, generator), background, norm.to(device), minimise=minimise,
+                             diverse=random_part)
+    optimised = len(target) - minimise
+    rows = np.arange(optimised)
+    own = objective_values(model, layer, images[:optimised], params.objective, activation, device)[
+        rows, target.numpy()[:optimised]]
+    negative = images[optimised:]
+    negative_values = objective_values(model, layer, negative, params.objective, "raw", device)[
+        np.arange(minimise), np.arange(minimise)] if minimise else np.zeros(0)
     optimum, reached = np.full(n_features, np.nan), np.full(n_features, np.nan)
     if layer == model.conv_layers[0]:
         optimum, reached = neuron_optimum_gap(model, layer, first_seed, params, activation, background, generator,
                                               device)
     return LayerVisualization(
         images[:random_part].reshape(n_features, seeds, *image_shape), own[:random_part].reshape(n_features, seeds),
-        images[random_part:], own[random_part:], index, value, negative, negative_values, optimum, reached)
+        images[random_part:optimised], own[random_part:], index, value, negative, negative_values, optimum, reached)
 
 
 def neuron_optimum(model, layer: str, image_shape: tuple, activation: str, device) -> tuple[np.ndarray, np.ndarray]:
