@@ -225,7 +225,7 @@ def stage_costs(params, shape: DataShape) -> list:
 
     vis_batch_bytes, vis_s = 0.0, 0.0
     for i in layers:
-        batch = s["channels"][i] * (v.seeds + 1)
+        batch = s["channels"][i] * (v.seeds + 1 + v.negative)  # the seeds, the refined image, the minimising input
         upto = sum(s["acts"][:i + 1])
         # the optimised batch, or the dataset scored 1,024 images at a time: never both at once
         vis_batch_bytes = max(vis_batch_bytes, FLOAT * KEEP_TRAIN * batch * upto, FLOAT * KEEP_INFER * 1024 * upto)

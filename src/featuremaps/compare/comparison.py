@@ -89,7 +89,7 @@ def summary_lines(c: Comparison) -> list:
         no_good = [f"{side.upper()}: {', '.join(map(str, m.no_good_match(side)))}" for side in ("a", "b")
                    if m.no_good_match(side)]
         cka = c.cka[layer][layer]
-        lines.append(f"{layer:<8}{cka:>7.3f}{c.debiased[layer]:>9.3f}{c.shuffled[layer]:>8.3f}{f'{len(m.pairs)}/{len(m.correlation)}':>9}"
+        lines.append(f"{layer:<8}{cka:>7.3f}{c.debiased[layer]:>9.3f}{c.shuffled[layer]:>8.4f}{f'{len(m.pairs)}/{len(m.correlation)}':>9}"
                      f"{m.mean_correlation:>8.3f}   {'; '.join(no_good) or '-'}")
     for layer in c.layers:
         pairs = " ".join(f"{a}>{b}" for a, b, _ in c.matches[layer].pairs)

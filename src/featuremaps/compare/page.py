@@ -112,7 +112,7 @@ def page_html(c: Comparison, data: dict) -> str:
     summary = []
     for layer in c.layers:
         m = c.matches[layer]
-        summary.append([layer, f"{c.cka[layer][layer]:.3f}", f"{c.debiased[layer]:.3f}", f"{c.shuffled[layer]:.3f}",
+        summary.append([layer, f"{c.cka[layer][layer]:.3f}", f"{c.debiased[layer]:.3f}", f"{c.shuffled[layer]:.4f}",
                         f"{len(m.pairs)} of {len(m.correlation)}",
                         f"{m.mean_correlation:.3f}", ", ".join(map(str, m.no_good_match("a"))) or "-",
                         ", ".join(map(str, m.no_good_match("b"))) or "-"])
