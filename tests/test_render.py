@@ -15,7 +15,7 @@ from featuremaps.analysis.store import layer_columns
 from featuremaps.params import params_from_dict
 
 FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png",
-           "gradcam_examples.png", "gradcam_class_means.png", "channel_ablation.png"] + [
+           "gradcam_examples.png", "gradcam_class_means.png", "channel_ablation.png", "claims.png"] + [
     f"{layer}_{kind}.png" for layer in ("conv1", "conv2")
     for kind in ("feature_maps", "class_means", "filters", "histograms", "top_examples", "feature_vis",
                  "filters_by_epoch")] + ["timelapse_cka.png", "timelapse_selectivity.png"]
@@ -68,8 +68,8 @@ def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
     assert size_of(out / "conv1_filters.png") == expected_px(figures.grid_figsize(6, 3, p.tile_inches * 0.6), p.dpi)
     # top examples: one row per feature, k = extract.top_k columns
     assert size_of(out / "conv2_top_examples.png") == expected_px(figures.grid_figsize(16, 4, p.tile_inches * 0.8), p.dpi)
-    # feature visualization: one row per feature; 4 seeds, the refined image, then the top examples
-    assert size_of(out / "conv2_feature_vis.png") == expected_px(figures.grid_figsize(16, 9, p.tile_inches * 0.8), p.dpi)
+    # feature visualization: one row per feature; 4 seeds, the refined image, the minimising one, then the top examples
+    assert size_of(out / "conv2_feature_vis.png") == expected_px(figures.grid_figsize(16, 10, p.tile_inches * 0.8), p.dpi)
     assert size_of(out / "conv2_histograms.png") == expected_px(figures.histogram_figsize(16), p.dpi)
     assert figures.histogram_layout(16) == (4, 4) and figures.histogram_layout(6) == (2, 3)
 
