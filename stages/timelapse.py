@@ -7,7 +7,6 @@ CKA to the best epoch (model.pt), class selectivity, dead channels, filters, top
 feature visualisations at timelapse.vis_epochs. Writes data/timelapse/timelapse.npz and the
 step-indexed images of live/plots/images (DVCLive, for DVC's viewers).
 """
-import dataclasses
 import logging
 import time
 
@@ -19,7 +18,7 @@ from featuremaps.data.store import read_split
 from featuremaps.drawing.live_images import write_live_images
 from featuremaps.model.epochs import visualized_epochs
 from featuremaps.model.snapshots import read_snapshots
-from featuremaps.params import load_params, reported_as
+from featuremaps.params import VisualizeParams, load_params, reported_as
 from featuremaps.stage import run_stage
 
 
@@ -28,7 +27,11 @@ def main():
     t = params.timelapse
     vis_epochs = visualized_epochs(params.train.epochs, params.train.snapshot_every, t.vis_epochs)
     # the visualize stage's gradient ascent, with the timelapse's own number of seeds
-    ascent = dataclasses.replace(params.visualize, seeds=t.seeds)  # visualize's ascent, the timelapse's seeds
+    ascent = VisualizeParams(
+        objective=params.visualize.objective, steps=params.visualize.steps, lr=params.visualize.lr,
+        jitter=params.visualize.jitter, scale=params.visualize.scale, rotate=params.visualize.rotate,
+        parametrisation=params.visualize.parametrisation, tv=params.visualize.tv, l1=params.visualize.l1,
+        diversity=params.visualize.diversity, seeds=t.seeds)
     run = analysis_inputs(params, "timelapse", params.extract.layers, paths.DATASET, paths.MODEL)
     model, layers = run.model, run.layers
     images, labels = read_split(paths.DATASET, "val")
