@@ -96,7 +96,7 @@ def test_experiments_and_diffs(project):
     assert "index.html" in diff
     # the experiment's features against the baseline's, through the installed console script, without exp apply
     out = project.run("featuremaps", "compare", "HEAD", "fast").stdout
-    assert re.search(r"^conv2 +0\.\d+ +\d+/16 ", out, re.M), out
+    assert re.search(r"^conv2 +0\.\d+ +-?0\.\d+ +-?0\.\d+ +\d+/16 ", out, re.M), out  # CKA, debiased, chance
     compared = json.loads((project.path / "reports/compare/HEAD-vs-fast/compare.json").read_text())
     assert compared["b"]["revision"] == "fast" and compared["a"]["commit"] != compared["b"]["commit"]
     assert {c["key"] for c in compared["changed_params"]} == {"seed", "train.lr", "train.epochs", "render.dpi"}
