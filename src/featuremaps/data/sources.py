@@ -179,7 +179,7 @@ def _check(images: np.ndarray, labels: np.ndarray, n_classes: int, where: str) -
                            f"expected 0..{n_classes - 1}")
 
 
-def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
+def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
     """The dataset named by `params`, from its source, checked and split."""
     name = dataset_name(params)
     source, notes, test = params.source, [], None
@@ -223,11 +223,11 @@ def load_dataset(params: DataParams, seed: int, download_dir: Path) -> Dataset:
                                f"expected one size")
         val_origin = "the source's test split"
     else:
-        tr_idx, va_idx = stratified_split(tr_y, params.val_fraction, seed)
+        tr_idx, va_idx = stratified_split(tr_y, params.val_fraction, params.split_seed)
         if len(va_idx) == 0:
             raise DatasetError(f"{where}: too few images to hold out a val split; expected at least "
                                f"two images of some class")
         va_x, va_y, tr_x, tr_y = tr_x[va_idx], tr_y[va_idx], tr_x[tr_idx], tr_y[tr_idx]
-        val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (seed {seed})"
+        val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (data.split_seed {params.split_seed})"
     return Dataset(name, classes, tr_x, tr_y.astype(np.uint8), va_x, va_y.astype(np.uint8),
                    source, val_origin, notes)
