@@ -6,8 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,41 @@ def new_project(tmp: Path, idx: Path, **params) -> Project:
 def project(tmp_path, idx_dir) -> Project:
     """A fresh repo with the whole project, set to a small generated IDX dataset."""
     return new_project(tmp_path, idx_dir)
+
+
+def wait_for_queue(proj: Project, minutes: int = 10) -> str:
+    """`dvc queue status` once nothing is queued or running; fails (killing the queue) after `minutes`."""
+    deadline = time.monotonic() + minutes * 60
+    while True:
+        status = proj.dvc("queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            return status
+        if time.monotonic() > deadline:
+            proj.dvc("queue", "kill", "--all", check=False)
+            pytest.fail(f"the queued experiments were still running after {minutes} minutes:\n{status}")
+        time.sleep(2)
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def s3_endpoint():
+    """The URL of an S3 API served locally by moto, with an empty bucket `featuremaps` (keys: S3_KEYS)."""
+    server_mod = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_bucket(Bucket="featuremaps")
+        yield endpoint
+    finally:
+        server.stop()
 
 
 def run_stage(folder: Path, stage: str, check=True) -> subprocess.CompletedProcess:

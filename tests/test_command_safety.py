@@ -121,7 +121,7 @@ def test_compare_names_outputs_missing_from_the_cache(repo):
     shutil.rmtree(repo.path / ".dvc/cache")
     proc = featuremaps(repo, "compare", "HEAD", "workspace", "--out", repo.tmp / "c")
     one_error(proc, "HEAD: its dvc.lock lists data/", "neither this DVC cache nor a remote (that revision names none)",
-              "dvc pull")
+              "dvc remote add --local -d")
 
 
 def test_names_that_are_not_utf8_and_a_failure_in_one_figure_never_stop_the_rest(stage_outputs, tmp_path,

@@ -1,16 +1,8 @@
 """End to end: sharing the cache through a folder remote and a real S3 API (moto), and the queue."""
 import json
 import shutil
-import socket
-import time
 
-import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import S3_KEYS, wait_for_queue
 
 
 def push_wipe_pull(project):
@@ -30,24 +22,12 @@ def test_folder_remote(project):
     push_wipe_pull(project)
 
 
-def test_s3_remote_with_moto(project, monkeypatch):
-    server_mod = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    port = free_port()
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        project.env.update(keys)
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").create_bucket(Bucket="featuremaps")
-        project.repro()
-        project.dvc("remote", "add", "-d", "s3", "s3://featuremaps/cache")
-        project.dvc("remote", "modify", "s3", "endpointurl", endpoint)
-        push_wipe_pull(project)
-    finally:
-        server.stop()
+def test_s3_remote_with_moto(project, s3_endpoint):
+    project.env.update(S3_KEYS)
+    project.repro()
+    project.dvc("remote", "add", "-d", "s3", "s3://featuremaps/cache")
+    project.dvc("remote", "modify", "s3", "endpointurl", s3_endpoint)
+    push_wipe_pull(project)
 
 
 def experiment_results(shown, section: str, key: str) -> dict:
@@ -79,15 +59,7 @@ def test_queue_runs_experiments(project):
         project.dvc("exp", "run", "--queue", "-S", f"render.cmap={cmap}")
     # One worker: with two, DVC can report both as Success yet lose one from `exp show` (treeverse/dvc#8014).
     project.dvc("queue", "start", "-j", "1")
-    deadline = time.time() + 600
-    while True:
-        status = project.dvc("queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        if time.time() > deadline:
-            project.dvc("queue", "kill", "--all", check=False)
-            pytest.fail(f"the queued experiments were still running after 10 minutes:\n{status}")
-        time.sleep(5)
+    status = wait_for_queue(project)
     assert status.count("Success") == 2 and "Failed" not in status, status
     results = experiment_results(json.loads(project.dvc("exp", "show", "--json").stdout), "render", "cmap")
     for cmap in ("magma", "cividis"):

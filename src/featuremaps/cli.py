@@ -2,6 +2,7 @@
 
     featuremaps compare HEAD my-experiment     two revisions or experiments, feature by feature
     featuremaps image my-digit.png             your own image through the trained network
+    featuremaps sweep                          the baseline and all its experiments, as one study
     featuremaps --help, featuremaps compare --help, featuremaps image --help
 
 A bad argument, revision or file ends the command with one line and exit status 1.
@@ -44,6 +45,13 @@ def _names(text: str) -> list:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError("give layer names separated by commas, e.g. conv1,conv2")
+    return names
+
+
+def _metric_names(text: str) -> list:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give metric names separated by commas, e.g. val_accuracy,conv2.cka")
     return names
 
 
@@ -156,11 +164,56 @@ def image_model(repo: Path, args, scratch: Path):
     return model, ckpt, f"{paths.MODEL} of {args.rev} ({commit[:10]})"
 
 
+SWEEP_EXAMPLE = """\
+example:
+  dvc exp run --queue -S 'seed=range(0,5)' -S 'model.conv_channels=choice([6,16],[6,32])'
+  dvc queue start -j 1          # or run shares of the grid on other machines, then dvc exp push origin
+  dvc exp pull origin --all     # everyone's experiments, with their data
+  featuremaps sweep             # HEAD and every experiment of HEAD
+      -> reports/sweep/index.html, sweep.png, sweep.json
+
+RUN: a commit, branch or tag, a `dvc exp` name, or `workspace`, read through DVC (its cache, or
+the remote it names), never checked out. All runs must be of one dataset.
+"""
+
+
+def sweep(args) -> int:
+    from tqdm import tqdm
+
+    from featuremaps.command_output import checked_folder, command_folder
+    from featuremaps.sweep.output import PAGE, check_figure_budget, checked_metrics, write_sweep
+    from featuremaps.sweep.runs import check_one_dataset, checked_names, default_names, read_run
+    from featuremaps.sweep.study import study_of, summary_lines
+
+    repo = Path(args.repo)
+    out = checked_folder(args.out if args.out is not None else repo / paths.SWEEP, "sweep", repo)
+    render = load_params(repo / paths.PARAMS).render
+    start = time.perf_counter()
+    names = checked_names((args.runs or default_names(repo)) + ([args.ref] if args.ref else []))
+    ref_name = args.ref or names[0]
+    with command_folder(out, "sweep") as (building, scratch):
+        runs = [read_run(repo, name, scratch / f"run{i}") for i, name in
+                enumerate(tqdm(names, desc="reading runs", unit="run", disable=None, leave=False))]
+        ref = runs[names.index(ref_name)]
+        check_one_dataset(runs, ref)
+        read_s = time.perf_counter() - start
+        start = time.perf_counter()
+        study = study_of(runs, ref)
+        metrics = checked_metrics(study, args.metrics)
+        check_figure_budget(study, metrics, render, out)
+        write_sweep(building, out, study, metrics, render, repo)
+    print("\n".join(summary_lines(study, ["val_accuracy"] + [f"{layer}.cka" for layer in study.layers])))
+    print(f"wrote {out / PAGE}; read {len(runs)} runs through DVC in {read_s:.1f} s, "
+          f"related and drew them in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="featuremaps",
         description="What a small CNN's convolutional layers see, beyond the pipeline (`dvc repro`).",
-        epilog="examples:\n  featuremaps compare HEAD my-experiment\n  featuremaps image my-digit.png\n\n"
+        epilog="examples:\n  featuremaps compare HEAD my-experiment\n  featuremaps image my-digit.png\n"
+               "  featuremaps sweep\n\n"
                "Each command's --help has more.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -200,6 +253,24 @@ def parser() -> argparse.ArgumentParser:
                           "for MNIST-like digits, 0 for Fashion-MNIST)")
     img.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
     img.set_defaults(run=image)
+
+    swp = commands.add_parser(
+        "sweep", help="many runs (a baseline and its experiments) as one study: params, metrics, CKA, figures",
+        description="Read many runs of this repository through DVC as one study: a table of the params each\n"
+                    "changed with its metrics and interpretability metrics, each layer's CKA to a reference run\n"
+                    "and between seeds of the same settings, figures of metrics against params; writes a page,\n"
+                    "a figure and sweep.json, and prints the table.",
+        epilog=SWEEP_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    swp.add_argument("runs", nargs="*", metavar="RUN",
+                     help="runs to read (default: HEAD and every experiment of HEAD, as dvc exp list shows)")
+    swp.add_argument("--ref", metavar="RUN", help="the run each CKA is to (default: the first run, HEAD by default)")
+    swp.add_argument("--metrics", type=_metric_names, metavar="M1,M2",
+                     help="metrics to draw against the params (default: val_accuracy and per layer its CKA to the "
+                          "reference and mean_selectivity; any key of metrics.json, or <layer>.<key> of "
+                          "interpretability.json, or <layer>.cka)")
+    swp.add_argument("--out", metavar="DIR", help=f"output folder (default: {paths.SWEEP})")
+    swp.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
+    swp.set_defaults(run=sweep)
     return top
 
 

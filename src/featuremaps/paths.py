@@ -29,6 +29,7 @@ REPORT = Path("reports/index.html")             # render: featuremaps.report.pag
 EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer
 COMPARE = Path("reports/compare")              # featuremaps compare's default: featuremaps.compare.output
 IMAGES = Path("reports/images")                # featuremaps image's default: featuremaps.image.report
+SWEEP = Path("reports/sweep")                  # featuremaps sweep's default: featuremaps.sweep.output
 
 # The stage that writes each stage output above: the stores name it when a file is missing or damaged
 # ("rerun the train stage").

@@ -47,15 +47,29 @@ def locked_output(fs, path: Path) -> str | None:
     return None
 
 
-def remote_words(fs) -> str:
-    """'the remote that revision names (<name>)', or that it names none."""
+def named_remote(fs) -> str | None:
+    """The default DVC remote of the revision (its .dvc/config, and this clone's config.local), None if none."""
     try:
         remote = fs.repo.config["core"].get("remote")
     except Exception:  # noqa: BLE001
         remote = None
-    if remote == UPSTREAM:
-        remote = None
+    return None if remote == UPSTREAM else remote
+
+
+def remote_words(fs) -> str:
+    """'the remote that revision names (<name>)', or that it names none."""
+    remote = named_remote(fs)
     return f"the remote that revision names ({remote})" if remote else "a remote (that revision names none)"
+
+
+def missing_data_fix(fs, name: str) -> str:
+    """What to do about data of revision `name` that neither the cache nor its remote holds."""
+    if named_remote(fs) is None:
+        return (f"a remote added after {name} was committed is not in it: add it in this clone "
+                f"(`dvc remote add --local -d <name> <url>`), then `dvc pull` or `dvc exp pull <git remote> {name}`")
+    return (f"get it with `dvc pull` where {name} is checked out (or `dvc exp pull <git remote> {name}` for an "
+            f"experiment), or push it from the machine that made it (`dvc push`, or `dvc exp push <git remote> "
+            f"{name}`)")
 
 
 def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> bool:
@@ -72,9 +86,7 @@ def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> boo
         locked = locked_output(fs, path)
         if locked is not None:
             raise RevisionError(f"{name}: its dvc.lock lists {locked}, but its data is in neither this DVC cache nor "
-                                f"{remote_words(fs)}; get it with `dvc pull` where {name} is checked out (or "
-                                f"`dvc exp pull <git remote> {name}` for an experiment), or `dvc push` it from the "
-                                f"machine that made it")
+                                f"{remote_words(fs)}; {missing_data_fix(fs, name)}")
         if not required:
             return False
         raise RevisionError(f"{name}: has no {path}; run the pipeline there first (dvc repro, or dvc exp run)")
@@ -83,5 +95,5 @@ def fetch(fs, name: str, path: Path, folder: Path, required: bool = True) -> boo
         fs.get_file(path.as_posix(), str(target))
     except (DvcException, OSError) as exc:
         raise RevisionError(f"{name}: {path} is in neither the DVC cache nor {remote_words(fs)} "
-                            f"({first_line(exc)}); dvc push it from where it was made") from None
+                            f"({first_line(exc)}); {missing_data_fix(fs, name)}") from None
     return True

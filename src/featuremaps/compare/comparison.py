@@ -59,14 +59,17 @@ def _match_json(layer: str, c: Comparison) -> dict:
     }
 
 
+def flat_params(d: dict, prefix: str = "") -> dict:
+    """{dotted key: value} of a nested params.yaml."""
+    out = {}
+    for k, v in (d or {}).items():
+        out.update(flat_params(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
 def changed_params(a: dict, b: dict) -> list:
     """[(key, A's value, B's value)] of every params.yaml key (dotted) whose value differs."""
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in (d or {}).items():
-            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-    fa, fb = flat(a), flat(b)
+    fa, fb = flat_params(a), flat_params(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
 
 

@@ -1,0 +1,163 @@
+"""Many runs read as one study: the params that differ among them, each run's metrics and
+interpretability metrics, each layer's linear CKA to a reference run, and the seed-to-seed floor
+(the CKA between runs whose settings differ only in `seed`), which says how much of a difference
+to the reference is more than a change of seed."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from featuremaps.compare.comparison import flat_params, json_number
+from featuremaps.compare.similarity import linear_cka
+from featuremaps.sweep.runs import Run
+
+SEED = "seed"
+CKA = "cka"  # a metric name per layer, <layer>.cka: the layer's CKA to the reference run
+
+
+def same_or_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA; exactly 1 for identical representations (the same model read twice)."""
+    return 1.0 if x.shape == y.shape and np.array_equal(x, y) else linear_cka(x, y)
+
+
+def changed_keys(runs: list) -> list:
+    """The params.yaml keys (dotted) whose value is not the same in every run, sorted."""
+    flats = [flat_params(run.params) for run in runs]
+    keys = sorted(set().union(*flats))
+    return [k for k in keys if any(f.get(k) != flats[0].get(k) for f in flats[1:])]
+
+
+def setting(run: Run, keys: list, but: str) -> str:
+    """The run's values of `keys` but `but`, as one comparable string."""
+    values = flat_params(run.params)
+    return json.dumps([[k, values.get(k)] for k in keys if k != but])
+
+
+def numbers(values: dict, prefix: str = "") -> dict:
+    """{dotted key: number} of a metrics file's numbers (nested per layer), booleans and strings left out."""
+    found = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            found.update(numbers(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+@dataclass
+class SeedGroup:
+    setting: dict               # the changed params but seed, as in every run of the group
+    runs: list                  # names, two or more, of different seeds
+    cka: dict                   # layer -> [CKA of each pair of runs]
+
+
+@dataclass
+class Study:
+    runs: list                  # Run, the reference first
+    ref: Run
+    changed: list               # dotted params keys that differ among the runs
+    layers: list                # the reference's layers
+    cka: dict                   # run name -> layer -> CKA to the reference (NaN where the run lacks the layer)
+    groups: list                # SeedGroup
+
+    def values(self, run: Run) -> dict:
+        """Every number of a run: metrics.json's, interpretability's as <layer>.<metric>, and <layer>.cka."""
+        found = {**numbers(run.metrics), **numbers(run.interpretability)}
+        found.update({f"{layer}.{CKA}": self.cka[run.name][layer] for layer in self.layers})
+        return found
+
+    def metric_names(self) -> list:
+        """Every metric some run has, metrics.json's first."""
+        names = []
+        for run in self.runs:
+            for name in self.values(run):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def floor(self, layer: str) -> tuple:
+        """(lowest, mean) CKA between seeds over every group, NaN when no group has two seeds."""
+        values = [v for g in self.groups for v in g.cka[layer]]
+        return (min(values), float(np.mean(values))) if values else (float("nan"), float("nan"))
+
+
+def seed_groups(runs: list, changed: list, layers: list) -> list:
+    """The runs grouped by their settings but seed; for each group of two seeds or more, each layer's
+    CKA between every pair of its runs of different seeds."""
+    if SEED not in changed:
+        return []
+    by_setting = {}
+    for run in runs:
+        by_setting.setdefault(setting(run, changed, SEED), []).append(run)
+    groups = []
+    for key, members in by_setting.items():
+        pairs = [(a, b) for a, b in combinations(members, 2) if a.params.get(SEED) != b.params.get(SEED)]
+        if not pairs:
+            continue
+        cka = {layer: [same_or_cka(a.features[layer], b.features[layer]) for a, b in pairs
+                       if layer in a.features and layer in b.features] for layer in layers}
+        groups.append(SeedGroup(dict(json.loads(key)), [r.name for r in members], cka))
+    return groups
+
+
+def sort_key(run: Run, changed: list):
+    """Runs ordered by their changed params (numbers as numbers), then name."""
+    values = flat_params(run.params)
+    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, json.dumps(v))
+                 for v in (values.get(k) for k in changed)) + ((2, 0, run.name),)
+
+
+def study_of(runs: list, ref: Run) -> Study:
+    changed = changed_keys(runs)
+    others = sorted((r for r in runs if r is not ref), key=lambda r: sort_key(r, changed))
+    runs = [ref] + others
+    cka = {run.name: {layer: same_or_cka(ref.features[layer], run.features[layer]) if layer in run.features
+                      else float("nan") for layer in ref.layers} for run in runs}
+    return Study(runs, ref, changed, ref.layers, cka, seed_groups(runs, changed, ref.layers))
+
+
+def study_json(s: Study) -> dict:
+    def number(v):
+        return json_number(v) if isinstance(v, float) else v
+
+    return {
+        "reference": s.ref.name, "dataset": s.ref.meta.get("dataset"), "images": int(len(s.ref.keys)),
+        "representation": "per image and channel, its strongest unit (the map's maximum)",
+        "changed_params": s.changed, "layers": s.layers,
+        "runs": [{"name": r.name, "commit": r.commit,
+                  "params": {k: flat_params(r.params).get(k) for k in s.changed},
+                  "metrics": r.metrics, "interpretability": r.interpretability,
+                  "cka_to_reference": {layer: number(v) for layer, v in s.cka[r.name].items()}} for r in s.runs],
+        "seed_floor": [{"setting": g.setting, "runs": g.runs,
+                        "cka": {layer: [number(v) for v in values] for layer, values in g.cka.items()}}
+                       for g in s.groups],
+    }
+
+
+def summary_lines(s: Study, metrics: list) -> list:
+    """The terminal's table: a row per run (the changed params, `metrics`, CKA per layer), then the floor."""
+    width = max(len(r.name) for r in s.runs) + 2
+    changed = [k for k in s.changed]
+    head = f"{'run':<{width}}" + "".join(f"{k:>{max(len(k), 8) + 2}}" for k in changed) \
+        + "".join(f"{m:>{max(len(m), 8) + 2}}" for m in metrics)
+    lines = [head]
+    for run in s.runs:
+        params, values = flat_params(run.params), s.values(run)
+        cells = [f"{json.dumps(params.get(k)):>{max(len(k), 8) + 2}}" for k in changed]
+        cells += [f"{_shown(values.get(m)):>{max(len(m), 8) + 2}}" for m in metrics]
+        lines.append(f"{run.name + (' *' if run is s.ref else ''):<{width}}" + "".join(cells))
+    lines.append(f"* the reference: {', '.join(f'{layer}.{CKA}' for layer in s.layers)} is each run's linear CKA to it")
+    for layer in s.layers:
+        low, mean = s.floor(layer)
+        lines.append(f"{layer}: seed-to-seed CKA (same settings, other seed) " +
+                     (f"mean {mean:.3f}, lowest {low:.3f}" if np.isfinite(mean) else "- (no two seeds of one setting)"))
+    return lines
+
+
+def _shown(value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
