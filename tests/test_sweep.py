@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from browser import is_blank, open_offline
 from conftest import run_stage
 from featuremaps import paths
 from featuremaps.compare.similarity import linear_cka
@@ -140,6 +141,10 @@ def test_page_figure_and_numbers(grid, tmp_path):
     assert numbers["reference"] == "w4s0" and len(numbers["seed_floor"]) == 2
     with pytest.raises(FeaturemapsError, match=r"^--metrics conv9.cka: no run has it; choose from val_accuracy, "):
         checked_metrics(s, ["conv9.cka"])
+    # offline in a real browser: the figure loads, nothing is fetched, nothing fails
+    seen = open_offline(out / "index.html", tmp_path / "page.png")
+    assert seen["external"] == [] and seen["failed"] == [] and seen["console_errors"] == []
+    assert seen["images_loaded"] == [["sweep.png", True]] and not is_blank(tmp_path / "page.png")
 
 
 def test_bad_input_one_line(grid):
