@@ -30,6 +30,22 @@ def dataset_60k():
     return tr_x, tr_y, va_x, va_y, "generated 60k+10k 28x28 images"
 
 
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore",
+                 "plots"]
+
+
+def copy_project(repo: Path) -> None:
+    """The project's files (pipeline, params, code, DVC config) into the new folder `repo`."""
+    repo.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+
+
 def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):

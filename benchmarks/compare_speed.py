@@ -22,12 +22,11 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT  # noqa: E402
+from common import copy_project  # noqa: E402
 
 from featuremaps.data.sources import FASHION_MNIST_IDX_DIR  # noqa: E402
 from synthetic import write_idx_folder  # noqa: E402
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
 def run(cmd, cwd, env) -> str:
@@ -41,14 +40,7 @@ def main():
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo"
-        repo.mkdir()
-        for name in PROJECT_FILES:
-            src = ROOT / name
-            if src.is_dir():
-                shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-            elif src.exists():
-                (repo / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, repo / name)
+        copy_project(repo)
         idx = Path(FASHION_MNIST_IDX_DIR)
         if not (idx / "train-images-idx3-ubyte.gz").exists():
             idx = write_idx_folder(Path(tmp) / "idx", 60000, 10000)

@@ -24,10 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT  # noqa: E402
+from common import ROOT, copy_project  # noqa: E402
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore",
-                 "plots"]
 SPIN = "while True: pass"
 GRID = ["seed=range(0,5)", "model.conv_channels=choice([6,16],[6,32])", "train.lr=choice(0.001,0.003)"]
 
@@ -55,14 +53,7 @@ def wait_for_queue(repo: Path, env: dict) -> str:
 
 
 def make(repo: Path, env: dict) -> None:
-    repo.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif src.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
+    copy_project(repo)
     if (ROOT / "data/downloads").is_dir():  # the offline MNIST copy, not fetched again
         shutil.copytree(ROOT / "data/downloads", repo / "data/downloads")
     run(["git", "init", "-q", "-b", "main"], repo, env)
@@ -82,7 +73,6 @@ def make(repo: Path, env: dict) -> None:
     print(f"baseline: dvc repro in {baseline:.0f} s; the grid {' x '.join(GRID)} "
           f"({status.count('Success')} succeeded, {status.count('Failed')} failed) in {made / 60:.1f} min "
           f"with one queue worker")
-    run(["dvc", "queue", "stop"], repo, env)
 
 
 def main():
@@ -101,7 +91,6 @@ def main():
         run(["dvc", "exp", "run", "--queue", *(a for s in GRID + ["render.cmap=magma"] for a in ("-S", s))], repo, env)
         run(["dvc", "queue", "start", "-j", "1"], repo, env)
         status = wait_for_queue(repo, env)
-        run(["dvc", "queue", "stop"], repo, env)
         print(f"20 more experiments (render.cmap=magma) in {(time.perf_counter() - start) / 60:.1f} min")
     # the sweep as this checkout has it (the repository's own src/ is the project as it was made)
     env = {**env, "PYTHONPATH": str(ROOT / "src")}

@@ -132,6 +132,26 @@ def wait_for_queue(proj: Project, minutes: int = 10) -> str:
         time.sleep(2)
 
 
+def exp_show_rows(shown) -> list:
+    """(rev, data) of every row of `dvc exp show --json` output (the baseline and each experiment)
+    whose data holds params or metrics, however deep DVC nests them."""
+    rows = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and ("params" in data or "metrics" in data):
+                rows.append((data.get("rev", node.get("rev")), data))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(shown)
+    return rows
+
+
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 

@@ -2,7 +2,7 @@
 import json
 import shutil
 
-from conftest import S3_KEYS, wait_for_queue
+from conftest import S3_KEYS, exp_show_rows, wait_for_queue
 
 
 def push_wipe_pull(project):
@@ -31,23 +31,12 @@ def test_s3_remote_with_moto(project, s3_endpoint):
 
 
 def experiment_results(shown, section: str, key: str) -> dict:
-    """{params.yaml's section.key: val_accuracy} of every row in `dvc exp show --json` output."""
+    """{params.yaml's section.key: [val_accuracy]} of every row in `dvc exp show --json` output."""
     found = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and "params" in data:
-                value = data["params"]["params.yaml"]["data"][section][key]
-                metrics = (data.get("metrics") or {}).get("reports/metrics.json", {}).get("data", {})
-                found.setdefault(value, []).append(metrics.get("val_accuracy"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(shown)
+    for _, data in exp_show_rows(shown):
+        value = data["params"]["params.yaml"]["data"][section][key]
+        metrics = (data.get("metrics") or {}).get("reports/metrics.json", {}).get("data", {})
+        found.setdefault(value, []).append(metrics.get("val_accuracy"))
     return found
 
 

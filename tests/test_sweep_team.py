@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import S3_KEYS, Project, new_project, wait_for_queue
+from conftest import S3_KEYS, Project, exp_show_rows, new_project, wait_for_queue
 
 
 def clone(origin, tmp, env_from: Project) -> Project:
@@ -34,21 +34,8 @@ def run_share(proj: Project, *grid: str) -> list:
 
 def shown_metrics(shown) -> dict:
     """{commit: reports/metrics.json's values} of every row of `dvc exp show --json`."""
-    found = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and isinstance(node.get("rev"), str) and data.get("metrics"):
-                found[data.get("rev", node["rev"])] = data["metrics"]["reports/metrics.json"]["data"]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(shown)
-    return found
+    return {rev: data["metrics"]["reports/metrics.json"]["data"] for rev, data in exp_show_rows(shown)
+            if data.get("metrics")}
 
 
 def featuremaps(proj: Project, *args) -> subprocess.CompletedProcess:
