@@ -140,7 +140,7 @@ def study_json(s: Study) -> dict:
 def summary_lines(s: Study, metrics: list) -> list:
     """The terminal's table: a row per run (the changed params, `metrics`, CKA per layer), then the floor."""
     width = max(len(r.name) for r in s.runs) + 2
-    changed = [k for k in s.changed]
+    changed = s.changed
     head = f"{'run':<{width}}" + "".join(f"{k:>{max(len(k), 8) + 2}}" for k in changed) \
         + "".join(f"{m:>{max(len(m), 8) + 2}}" for m in metrics)
     lines = [head]
