@@ -28,6 +28,7 @@ def run_share(proj: Project, *grid: str) -> list:
     assert "Failed" not in status, status
     proj.dvc("queue", "stop", check=False)
     names = sorted(set(proj.dvc("exp", "list", "--name-only").stdout.split()) - before)
+    assert status.count("Success") == len(names), status  # none lost between the queue and the refs (#8014)
     proj.dvc("exp", "push", "origin", *names)
     return names
 
