@@ -92,9 +92,11 @@ SCRIPT = r"""
 """
 
 
-def _table(header, rows) -> str:
+def table_html(header, rows, escape: bool = True) -> str:
+    """A scrollable table; `escape=False` takes cells that are HTML already (links, code)."""
+    cell = (lambda v: html.escape(str(v))) if escape else str
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<div class=\"wrap\"><table><tr>{head}</tr>{body}</table></div>"
 
 
@@ -105,10 +107,10 @@ def _side_row(label: str, side: Side) -> list:
 
 
 def page_html(c: Comparison, data: dict) -> str:
-    sides = _table(["", "revision", "commit", "val accuracy", "extracted layers (channels)"],
+    sides = table_html(["", "revision", "commit", "val accuracy", "extracted layers (channels)"],
                    [_side_row("A", c.a), _side_row("B", c.b)])
     changed = changed_params(c.a.params, c.b.params)
-    changes = _table(["params.yaml key", "A", "B"], changed) if changed else "<p>none</p>"
+    changes = table_html(["params.yaml key", "A", "B"], changed) if changed else "<p>none</p>"
     summary = []
     for layer in c.layers:
         m = c.matches[layer]
@@ -132,7 +134,7 @@ channels included), lower the more they differ. On a finite number of images it 
 "chance" is the CKA of A against B with B's images shuffled (mean of 5 seeded shuffles), the floor to read it against;
 "debiased" is CKA from the unbiased HSIC estimator (Kornblith et al. 2019), near 0 for unrelated layers. Channels are matched one to one to maximise the summed correlation
 (Hungarian method); a pair correlated under {c.threshold:g} is no good match.</p>
-{_table(["layer", "CKA", "debiased", "chance", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
+{table_html(["layer", "CKA", "debiased", "chance", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
 <figure><img src="{FIGURE}" alt="CKA and matched correlations"><figcaption>Left: CKA of every layer of A with every
 layer of B. Then, per layer, the correlation of each of A's channels (rows) with B's (columns), B's reordered so that
 each row's partner sits on the diagonal; grey: a dead channel.</figcaption></figure>

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from featuremaps.compare.comparison import flat_params
 from featuremaps.params import RenderParams
 from featuremaps.report.figures import plt, save
 from featuremaps.sweep.study import CKA, SEED, Study, setting, sort_key
@@ -32,44 +31,39 @@ def _label(value) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
+def _setting_points(ax, s: Study, members: list, metric: str, x_of: dict, colour, shift: float, label: str) -> None:
+    """One setting's runs on one panel: a point per run, a line through the mean at each x."""
+    points = [(x_of[run.name], float(y)) for run in members
+              if not (run is s.ref and metric.endswith(f".{CKA}"))  # its CKA to itself says nothing
+              and (y := s.numbers[run.name].get(metric)) is not None and np.isfinite(y)]
+    if not points:
+        return
+    xs, ys = np.array(points).T
+    ax.scatter(xs + shift, ys, s=12, alpha=0.55, color=colour, linewidths=0)
+    at = sorted(set(xs))
+    ax.plot([a + shift for a in at], [ys[xs == a].mean() for a in at], "o-", color=colour, markersize=5,
+            linewidth=1.2, label=label)
+
+
 def sweep_figure(path: Path, s: Study, metrics: list, render: RenderParams) -> None:
     params = x_params(s)
     fig, axes = plt.subplots(len(metrics), len(params), figsize=sweep_inches(s, metrics), layout="constrained",
                              squeeze=False)
     colours = plt.get_cmap("tab10")
-    values = {run.name: s.values(run) for run in s.runs}
     for j, param in enumerate(params):
-        # the param's values in the order runs sort by (numbers as numbers)
-        order = []
-        for run in sorted(s.runs, key=lambda r: sort_key(r, [param])):
-            v = _label(flat_params(run.params).get(param))
-            if v not in order:
-                order.append(v)
+        # the param's values along x in the order runs sort by (numbers as numbers)
+        order = list(dict.fromkeys(_label(run.flat.get(param)) for run in sorted(s.runs, key=lambda r: sort_key(r, [param]))))
+        x_of = {run.name: order.index(_label(run.flat.get(param))) for run in s.runs}
         others = [k for k in s.changed if k not in (param, SEED)]
-        settings = list(dict.fromkeys(setting(run, others + [param], param) for run in s.runs))
+        settings = {}  # the other settings -> their runs
+        for run in s.runs:
+            settings.setdefault(setting(run, others, param), []).append(run)
         for i, metric in enumerate(metrics):
             ax = axes[i, j]
-            for c, key in enumerate(settings):
-                members = [r for r in s.runs if setting(r, others + [param], param) == key]
-                xs, ys = [], []
-                for run in members:
-                    if run is s.ref and metric.endswith(f".{CKA}"):
-                        continue  # its CKA to itself says nothing
-                    y = values[run.name].get(metric)
-                    if y is None or not np.isfinite(y):
-                        continue
-                    xs.append(order.index(_label(flat_params(run.params).get(param))))
-                    ys.append(float(y))
-                if not xs:
-                    continue
-                colour = colours(c % 10)
+            for c, (key, members) in enumerate(settings.items()):
                 shift = (c - (len(settings) - 1) / 2) * min(0.08, 0.4 / len(settings))  # settings side by side
-                ax.scatter(np.array(xs) + shift, ys, s=12, alpha=0.55, color=colour, linewidths=0)
-                at = sorted(set(xs))
-                means = [float(np.mean([y for x, y in zip(xs, ys) if x == a])) for a in at]
-                at = [a + shift for a in at]
                 label = ", ".join(f"{k}={_label(v)}" for k, v in json.loads(key)) or "mean"
-                ax.plot(at, means, "o-", color=colour, markersize=5, linewidth=1.2, label=label)
+                _setting_points(ax, s, members, metric, x_of, colours(c % 10), shift, label)
             ax.set_xticks(range(len(order)), order, fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
             ax.grid(alpha=0.3)

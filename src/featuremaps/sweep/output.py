@@ -12,15 +12,10 @@ from featuremaps.files import write_json, write_text
 from featuremaps.params import RenderParams
 from featuremaps.sweep.figures import FIGURE, sweep_figure, sweep_inches
 from featuremaps.sweep.page import page_html
-from featuremaps.sweep.study import CKA, Study, study_json
+from featuremaps.sweep.study import Study, default_metrics, study_json
 
 NUMBERS = "sweep.json"
 PAGE = "index.html"
-
-
-def default_metrics(s: Study) -> list:
-    """val accuracy, then per layer its CKA to the reference and its mean class selectivity."""
-    return ["val_accuracy"] + [f"{layer}.{m}" for m in (CKA, "mean_selectivity") for layer in s.layers]
 
 
 def checked_metrics(s: Study, asked: list | None) -> list:
@@ -47,4 +42,4 @@ def write_sweep(folder: Path, shown_as: Path, s: Study, metrics: list, render: R
     """sweep.json, sweep.png and index.html into `folder`, whose links are made for its final place `shown_as`."""
     write_json(folder / NUMBERS, study_json(s))
     sweep_figure(folder / FIGURE, s, metrics, render)
-    write_text(folder / PAGE, page_html(s, compare_pages(s, repo), shown_as))
+    write_text(folder / PAGE, page_html(s, metrics, compare_pages(s, repo), shown_as))

@@ -11,29 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from featuremaps.compare.comparison import flat_params
+from featuremaps.compare.page import table_html
 from featuremaps.drawing.web import STYLE
 from featuremaps.sweep.figures import FIGURE
-from featuremaps.sweep.study import CKA, Study
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
-    return html.escape(json.dumps(value) if isinstance(value, (list, dict)) else str(value))
+from featuremaps.sweep.study import CKA, Study, number_text
 
 
 def _param(value) -> str:
     """A param as params.yaml gives it (0.001, not a metric's 0.0010)."""
     return html.escape(json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value))
-
-
-def _table(header: list, rows: list) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in rows)
-    return f'<div class="wrap"><table><tr>{head}</tr>{body}</table></div>'
 
 
 EXTRA_STYLE = """
@@ -51,24 +37,20 @@ def compare_cell(s: Study, name: str, pages: dict, out: Path) -> str:
     return f"<code>featuremaps compare {html.escape(s.ref.name)} {html.escape(name)}</code>"
 
 
-def page_html(s: Study, pages: dict, out: Path) -> str:
-    """`pages`: run name -> where its compare page against the reference is (or would be) written."""
-    shown = ["val_accuracy"] + [f"{layer}.{m}" for layer in s.layers for m in (CKA, "mean_selectivity")]
-    rows = []
-    for run in s.runs:
-        params, values = flat_params(run.params), s.values(run)
-        rows.append([html.escape(run.name), f"<code>{run.commit[:10]}</code>",
-                     *[_param(params.get(k)) for k in s.changed], *[_cell(values.get(m)) for m in shown],
-                     compare_cell(s, run.name, pages, out)])
-    runs = _table(["run", "commit", *s.changed, *shown, "against the reference"], rows)
+def page_html(s: Study, metrics: list, pages: dict, out: Path) -> str:
+    """`metrics`: the columns beside the params (those drawn); `pages`: run name -> where its compare page
+    against the reference is (or would be) written."""
+    rows = [[html.escape(run.name), f"<code>{run.commit[:10]}</code>", *[_param(run.flat.get(k)) for k in s.changed],
+             *[number_text(s.numbers[run.name].get(m)) for m in metrics], compare_cell(s, run.name, pages, out)]
+            for run in s.runs]
+    runs = table_html(["run", "commit", *s.changed, *metrics, "against the reference"], rows, escape=False)
     every = s.metric_names()
-    numbers = _table(["run", *every], [[html.escape(r.name), *[_cell(s.values(r).get(m)) for m in every]]
-                                       for r in s.runs])
-    floor_rows = [[html.escape(", ".join(f"{k}={json.dumps(v)}" for k, v in g.setting.items()) or "the same"),
-                   html.escape(", ".join(g.runs)),
-                   *[_cell(float(np.mean(g.cka[layer]))) + " (lowest " + _cell(min(g.cka[layer])) + ")"
+    numbers = table_html(["run", *every], [[r.name, *[number_text(s.numbers[r.name].get(m)) for m in every]]
+                                           for r in s.runs])
+    floor_rows = [[", ".join(f"{k}={json.dumps(v)}" for k, v in g.setting.items()) or "the same", ", ".join(g.runs),
+                   *[f"{number_text(float(np.mean(g.cka[layer])))} (lowest {number_text(min(g.cka[layer]))})"
                      if g.cka[layer] else "-" for layer in s.layers]] for g in s.groups]
-    floor = _table(["settings but seed", "runs", *s.layers], floor_rows) if floor_rows else \
+    floor = table_html(["settings but seed", "runs", *s.layers], floor_rows) if floor_rows else \
         "<p>No two runs here differ in <code>seed</code> alone: queue some (<code>-S 'seed=range(0,5)'</code>) to " \
         "see how far a change of seed moves each layer.</p>"
     title = f"{len(s.runs)} runs against {s.ref.name}"

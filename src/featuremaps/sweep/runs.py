@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import yaml
 
 from featuremaps import paths
 from featuremaps.analysis.store import PER_IMAGE
+from featuremaps.compare.comparison import flat_params
 from featuremaps.compare.sides import CompareError
 from featuremaps.data.store import META, read_meta
 from featuremaps.errors import ArtifactError, first_line
@@ -49,21 +51,24 @@ class Run:
     def layers(self) -> list:
         return list(self.features)
 
+    @cached_property
+    def flat(self) -> dict:
+        """params.yaml as {dotted key: value}."""
+        return flat_params(self.params)
+
 
 def default_names(repo: str | Path, baseline: str = "HEAD") -> list:
-    """[baseline, and every experiment of the baseline commit, oldest first]."""
+    """[baseline, and every experiment of the baseline commit] (the study orders them by their params)."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     from scmrepo.exceptions import SCMError
     try:
         with Repo(str(repo)) as dvc_repo:
             found = dvc_repo.experiments.ls(rev=baseline)
-            experiments = [(name, sha) for names in found.values() for name, sha in names]
-            when = {sha: dvc_repo.scm.resolve_commit(sha).commit_time for _, sha in experiments if sha}
     except (DvcException, SCMError) as exc:
         raise SweepError(f"{repo}: cannot list the experiments of {baseline} ({first_line(exc)}); run in a git "
                          f"repository of this project with a commit, or name the runs") from None
-    return [baseline] + [name for name, sha in sorted(experiments, key=lambda e: (when.get(e[1], 0), e[0]))]
+    return [baseline] + sorted(name for names in found.values() for name, _ in names)
 
 
 def layers_of(columns) -> list:

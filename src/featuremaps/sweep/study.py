@@ -18,33 +18,33 @@ SEED = "seed"
 CKA = "cka"  # a metric name per layer, <layer>.cka: the layer's CKA to the reference run
 
 
-def same_or_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear CKA; exactly 1 for identical representations (the same model read twice)."""
-    return 1.0 if x.shape == y.shape and np.array_equal(x, y) else linear_cka(x, y)
-
-
 def changed_keys(runs: list) -> list:
     """The params.yaml keys (dotted) whose value is not the same in every run, sorted."""
-    flats = [flat_params(run.params) for run in runs]
-    keys = sorted(set().union(*flats))
-    return [k for k in keys if any(f.get(k) != flats[0].get(k) for f in flats[1:])]
+    keys = sorted(set().union(*(run.flat for run in runs)))
+    return [k for k in keys if any(run.flat.get(k) != runs[0].flat.get(k) for run in runs[1:])]
 
 
 def setting(run: Run, keys: list, but: str) -> str:
     """The run's values of `keys` but `but`, as one comparable string."""
-    values = flat_params(run.params)
-    return json.dumps([[k, values.get(k)] for k in keys if k != but])
+    return json.dumps([[k, run.flat.get(k)] for k in keys if k != but])
 
 
-def numbers(values: dict, prefix: str = "") -> dict:
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numbers(values: dict) -> dict:
     """{dotted key: number} of a metrics file's numbers (nested per layer), booleans and strings left out."""
-    found = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            found.update(numbers(value, f"{prefix}{key}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            found[f"{prefix}{key}"] = value
-    return found
+    return {k: v for k, v in flat_params(values).items() if is_number(v)}
+
+
+def number_text(value) -> str:
+    """A metric as the table shows it: '-' when missing, 4 decimals (1 from 100 on), whole numbers as they are."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
+    return str(value)
 
 
 @dataclass
@@ -63,20 +63,12 @@ class Study:
     cka: dict                   # run name -> layer -> CKA to the reference (NaN where the run lacks the layer)
     groups: list                # SeedGroup
 
-    def values(self, run: Run) -> dict:
-        """Every number of a run: metrics.json's, interpretability's as <layer>.<metric>, and <layer>.cka."""
-        found = {**numbers(run.metrics), **numbers(run.interpretability)}
-        found.update({f"{layer}.{CKA}": self.cka[run.name][layer] for layer in self.layers})
-        return found
+    numbers: dict               # run name -> every number of the run: metrics.json's, interpretability's as
+                                # <layer>.<metric>, and <layer>.cka
 
     def metric_names(self) -> list:
         """Every metric some run has, metrics.json's first."""
-        names = []
-        for run in self.runs:
-            for name in self.values(run):
-                if name not in names:
-                    names.append(name)
-        return names
+        return list(dict.fromkeys(name for run in self.runs for name in self.numbers[run.name]))
 
     def floor(self, layer: str) -> tuple:
         """(lowest, mean) CKA between seeds over every group, NaN when no group has two seeds."""
@@ -97,7 +89,7 @@ def seed_groups(runs: list, changed: list, layers: list) -> list:
         pairs = [(a, b) for a, b in combinations(members, 2) if a.params.get(SEED) != b.params.get(SEED)]
         if not pairs:
             continue
-        cka = {layer: [same_or_cka(a.features[layer], b.features[layer]) for a, b in pairs
+        cka = {layer: [linear_cka(a.features[layer], b.features[layer]) for a, b in pairs
                        if layer in a.features and layer in b.features] for layer in layers}
         groups.append(SeedGroup(dict(json.loads(key)), [r.name for r in members], cka))
     return groups
@@ -105,18 +97,24 @@ def seed_groups(runs: list, changed: list, layers: list) -> list:
 
 def sort_key(run: Run, changed: list):
     """Runs ordered by their changed params (numbers as numbers), then name."""
-    values = flat_params(run.params)
-    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, json.dumps(v))
-                 for v in (values.get(k) for k in changed)) + ((2, 0, run.name),)
+    return tuple((0, v, "") if is_number(v) else (1, 0, json.dumps(v))
+                 for v in (run.flat.get(k) for k in changed)) + ((2, 0, run.name),)
+
+
+def default_metrics(s: Study) -> list:
+    """val accuracy, then per layer its CKA to the reference and its mean class selectivity."""
+    return ["val_accuracy"] + [f"{layer}.{m}" for m in (CKA, "mean_selectivity") for layer in s.layers]
 
 
 def study_of(runs: list, ref: Run) -> Study:
     changed = changed_keys(runs)
     others = sorted((r for r in runs if r is not ref), key=lambda r: sort_key(r, changed))
     runs = [ref] + others
-    cka = {run.name: {layer: same_or_cka(ref.features[layer], run.features[layer]) if layer in run.features
+    cka = {run.name: {layer: linear_cka(ref.features[layer], run.features[layer]) if layer in run.features
                       else float("nan") for layer in ref.layers} for run in runs}
-    return Study(runs, ref, changed, ref.layers, cka, seed_groups(runs, changed, ref.layers))
+    values = {run.name: {**numbers(run.metrics), **numbers(run.interpretability),
+                         **{f"{layer}.{CKA}": v for layer, v in cka[run.name].items()}} for run in runs}
+    return Study(runs, ref, changed, ref.layers, cka, seed_groups(runs, changed, ref.layers), values)
 
 
 def study_json(s: Study) -> dict:
@@ -128,7 +126,7 @@ def study_json(s: Study) -> dict:
         "representation": "per image and channel, its strongest unit (the map's maximum)",
         "changed_params": s.changed, "layers": s.layers,
         "runs": [{"name": r.name, "commit": r.commit,
-                  "params": {k: flat_params(r.params).get(k) for k in s.changed},
+                  "params": {k: r.flat.get(k) for k in s.changed},
                   "metrics": r.metrics, "interpretability": r.interpretability,
                   "cka_to_reference": {layer: number(v) for layer, v in s.cka[r.name].items()}} for r in s.runs],
         "seed_floor": [{"setting": g.setting, "runs": g.runs,
@@ -145,9 +143,9 @@ def summary_lines(s: Study, metrics: list) -> list:
         + "".join(f"{m:>{max(len(m), 8) + 2}}" for m in metrics)
     lines = [head]
     for run in s.runs:
-        params, values = flat_params(run.params), s.values(run)
-        cells = [f"{json.dumps(params.get(k)):>{max(len(k), 8) + 2}}" for k in changed]
-        cells += [f"{_shown(values.get(m)):>{max(len(m), 8) + 2}}" for m in metrics]
+        values = s.numbers[run.name]
+        cells = [f"{json.dumps(run.flat.get(k)):>{max(len(k), 8) + 2}}" for k in changed]
+        cells += [f"{number_text(values.get(m)):>{max(len(m), 8) + 2}}" for m in metrics]
         lines.append(f"{run.name + (' *' if run is s.ref else ''):<{width}}" + "".join(cells))
     lines.append(f"* the reference: {', '.join(f'{layer}.{CKA}' for layer in s.layers)} is each run's linear CKA to it")
     for layer in s.layers:
@@ -156,8 +154,3 @@ def summary_lines(s: Study, metrics: list) -> list:
                      (f"mean {mean:.3f}, lowest {low:.3f}" if np.isfinite(mean) else "- (no two seeds of one setting)"))
     return lines
 
-
-def _shown(value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
