@@ -12,7 +12,7 @@ import time
 from featuremaps import paths
 from featuremaps.analysis.ablation import ablation_table, channel_statistics, interpretability_metrics, predictions
 from featuremaps.analysis.attribution import class_mean_gradcam, example_attributions, example_indices
-from featuremaps.analysis.claims import ablation_selectivity, claims
+from featuremaps.analysis.claims import ablation_selectivity, claims, set_ablation_words
 from featuremaps.analysis.attribution_store import write_attributions, write_interpretability
 from featuremaps.analysis.inputs import analysis_inputs
 from featuremaps.data.store import read_split
@@ -55,8 +55,7 @@ def main():
              "; ".join(f"{layer}: {m['dead_channels']} dead, selectivity {m['mean_selectivity']:.2f}, "
                        f"largest drop {m['max_accuracy_drop']:.2%} (channel {m['max_drop_channel']}), "
                        f"selectivity vs drop rho {m['selectivity_vs_drop_spearman']}, per class "
-                       f"{m['class_selectivity_vs_class_drop_spearman']}, {m['ablate_k']} most selective zeroed "
-                       f"{m['k_most_selective_drop']:.2%} vs random {m['k_random_drop_mean']:.2%}"
+                       f"{m['class_selectivity_vs_class_drop_spearman']}, {set_ablation_words(m, p.ablate_k)}"
                        for layer, m in metrics.items()))
 
 

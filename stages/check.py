@@ -13,7 +13,7 @@ from featuremaps import paths
 from featuremaps.cost import check_costs, expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.model.epochs import visualized_epochs
-from featuremaps.params import check_ablate_k, load_params
+from featuremaps.params import load_params
 from featuremaps.stage import run_stage
 
 
@@ -21,7 +21,6 @@ def main():
     params = load_params()
     check_costs(params, expected_data_shape(params))
     visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
-    check_ablate_k(params)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 
 

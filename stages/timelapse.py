@@ -16,16 +16,16 @@ from featuremaps.analysis.timelapse import first_epoch_above, layer_timelapses, 
 from featuremaps.analysis.timelapse_store import write_timelapse
 from featuremaps.data.store import read_split
 from featuremaps.drawing.live_images import write_live_images
-from featuremaps.model.epochs import visualized_epochs
+from featuremaps.model.epochs import dropped_note, visualized_epochs
 from featuremaps.model.snapshots import read_snapshots
-from featuremaps.params import VisualizeParams, load_params, reported_as
+from featuremaps.params import VisualizeParams, load_params
 from featuremaps.stage import run_stage
 
 
 def main():
     params = load_params()
     t = params.timelapse
-    vis_epochs = visualized_epochs(params.train.epochs, params.train.snapshot_every, t.vis_epochs)
+    vis_epochs, dropped = visualized_epochs(params.train.epochs, params.train.snapshot_every, t.vis_epochs)
     # the visualize stage's gradient ascent, with the timelapse's own number of seeds
     ascent = VisualizeParams(
         objective=params.visualize.objective, steps=params.visualize.steps, lr=params.visualize.lr,
@@ -35,10 +35,14 @@ def main():
     run = analysis_inputs(params, "timelapse", params.extract.layers, paths.DATASET, paths.MODEL)
     model, layers = run.model, run.layers
     images, labels = read_split(paths.DATASET, "val")
-    with reported_as("timelapse.probe_size", t.probe_size):
-        probe = probe_indices(len(images), t.probe_size, params.seed)
+    probe = probe_indices(len(images), t.probe_size, params.seed)
     states = read_snapshots(paths.SNAPSHOTS)
     log = logging.getLogger("featuremaps")
+    if note := dropped_note(dropped):
+        log.info(note)
+    if len(probe) < t.probe_size:
+        log.info("timelapse.probe_size = %d: the val split holds %d images, all of them probed", t.probe_size,
+                 len(probe))
     start = time.perf_counter()
     reference = {k: v.clone() for k, v in model.state_dict().items()}
     lapses = layer_timelapses(model, states, reference, layers, images[probe], labels[probe],

@@ -1,18 +1,15 @@
 """The published claims checked by the attribute stage: class selectivity by hand, the stored
 Spearman figures against scipy on the stored tables, the selectivity column against a brute-force
-recomputation, the channel sets' accuracy loss against zeroing the weights, and ablate_k's check."""
+recomputation, the channel sets' accuracy loss against zeroing the weights, and ablate_k lowered for a narrow layer."""
 import json
 
 import numpy as np
 import pytest
 import torch
-import yaml
 from scipy.stats import spearmanr
 
 from featuremaps.analysis.claims import class_selectivity, most_selective
 from featuremaps.analysis.ablation import selectivity_index
-from featuremaps.errors import ParamsError
-from featuremaps.params import check_ablate_k, params_from_dict
 
 
 def test_class_selectivity_by_hand():
@@ -82,11 +79,25 @@ def test_the_stored_claims_equal_scipy_and_a_brute_force_recomputation(stage_out
         assert m["k_random_drop_mean"] == pytest.approx(mine[mine["set"] == "random"]["accuracy_drop"].mean(), abs=1e-6)
 
 
-def test_ablate_k_must_leave_channels_out_of_every_layer():
-    params = params_from_dict(yaml.safe_load("model: {conv_channels: [4, 16]}\nattribute: {ablate_k: 4}"))
-    with pytest.raises(ParamsError, match=r"^params.yaml: attribute.ablate_k = 4 is not allowed; expected fewer than "
-                                          r"conv1's 4 channels \(model.conv_channels\)$"):
-        check_ablate_k(params)
-    check_ablate_k(params_from_dict(yaml.safe_load("model: {conv_channels: [4, 16]}\nextract: {layers: [conv2]}\n"
-                                                   "attribute: {ablate_k: 4}")))  # conv1 is not extracted
-    check_ablate_k(params_from_dict({}))  # the defaults
+def test_a_layer_narrower_than_ablate_k_is_ablated_with_the_largest_k_it_allows():
+    # conv_channels [1, 3] with ablate_k 3: conv1's one channel leaves nothing to compare (k 0, no set zeroed),
+    # conv2's three allow k = 2 (two of three, so the selective and random sets can differ)
+    from featuremaps.analysis.ablation import ablation_table, channel_statistics, predictions
+    from featuremaps.analysis.claims import claims, layer_ablate_k, set_ablation_words
+    from featuremaps.params import ModelParams
+    from synthetic import grey_model, synthetic_images
+    assert [layer_ablate_k(3, n) for n in (1, 2, 3, 4, 64)] == [0, 1, 2, 3, 3]
+    torch.manual_seed(0)
+    model = grey_model(ModelParams(conv_channels=(1, 3), fc_units=())).eval()
+    images, labels = synthetic_images(60, seed=1)
+    classes, cpu = [str(c) for c in range(10)], torch.device("cpu")
+    preds = predictions(model, images, 64, cpu)
+    table = ablation_table(model, ["conv1", "conv2"], images, labels, preds, classes, 64, cpu)
+    stats = channel_statistics(model, ["conv1", "conv2"], images, labels, 10, 64, cpu)
+    numbers, rows = claims(model, ["conv1", "conv2"], images, labels, preds, stats, table, classes, 3, 4, 0, 64, cpu)
+    assert numbers["conv1"]["ablate_k"] == 0 and numbers["conv1"]["k_most_selective_drop"] is None
+    assert numbers["conv2"]["ablate_k"] == 2
+    assert "conv1" not in rows["layer"] and rows["set"].count("random") == 4
+    assert all(len(c.split()) == 2 for c in rows["channels"])
+    assert set_ablation_words(numbers["conv1"], 3) == "ablate_k 3: one channel, no set zeroed"
+    assert set_ablation_words(numbers["conv2"], 3).endswith("(ablate_k 3 lowered to the width less one)")

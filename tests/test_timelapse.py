@@ -12,11 +12,11 @@ from featuremaps.analysis.timelapse import (first_epoch_above, layer_timelapses,
                                             visualize_epochs)
 from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
 from featuremaps.errors import ParamsError
-from featuremaps.model.epochs import visualized_epochs
+from featuremaps.model.epochs import dropped_note, visualized_epochs
 from featuremaps.model.network import normalised_images
 from featuremaps.model.snapshots import Snapshots
 from featuremaps.model.training import fit
-from featuremaps.params import TrainParams, VisualizeParams, params_from_dict, reported_as
+from featuremaps.params import TrainParams, VisualizeParams, params_from_dict
 from featuremaps.report.timelapse import spread_epochs
 from synthetic import grey_model, synthetic_images
 
@@ -24,23 +24,32 @@ CPU = torch.device("cpu")
 
 
 @pytest.mark.parametrize("epochs, every, listed, expected", [
-    (15, 1, [0, 1, 2, 5, "last"], [0, 1, 2, 5, 15]), (10, 5, ["last", 0, 5, 10], [0, 5, 10]),
-    (3, 1, [], []), (7, 0, [0, 9], [])])  # nothing kept: nothing to check
+    (15, 1, [0, 1, 2, 5, "last"], ([0, 1, 2, 5, 15], [])), (10, 5, ["last", 0, 5, 10], ([0, 5, 10], [])),
+    (3, 1, [], ([], [])), (7, 0, [0, 9], ([], [])),  # nothing kept: nothing to check
+    # the default follows the run: what it does not keep is dropped, and named
+    (2, 1, [0, 1, 2, 5, "last"], ([0, 1, 2], [5])), (1, 1, [0, 1, 2, 5, "last"], ([0, 1], [2, 5])),
+    (12, 5, [0, 1, 2, 5, "last"], ([0, 5, 12], [1, 2]))])
 def test_the_visualised_epochs(epochs, every, listed, expected):
     assert visualized_epochs(epochs, every, listed) == expected
 
 
-def test_an_epoch_beyond_the_run_or_not_kept_is_one_line():
-    with pytest.raises(ParamsError, match=r"^params.yaml: timelapse.vis_epochs = \[0, 1, 2, 5, 'last'\] lists "
+def test_the_default_dropping_epochs_is_said_in_the_log():
+    assert dropped_note([]) is None
+    assert dropped_note([2, 5]) == ("timelapse.vis_epochs: the default's epochs 2, 5 not kept by this run "
+                                    "(train.epochs, train.snapshot_every): not visualised")
+
+
+def test_a_typed_epoch_beyond_the_run_or_not_kept_is_one_line():
+    with pytest.raises(ParamsError, match=r"^params.yaml: timelapse.vis_epochs = \[0, 1, 2, 5\] lists "
                                           r"epoch 5, beyond train.epochs = 3$"):
-        visualized_epochs(3, 1, [0, 1, 2, 5, "last"])
+        visualized_epochs(3, 1, [0, 1, 2, 5])
     with pytest.raises(ParamsError, match=r"lists epoch 1, which train.snapshot_every = 5 does not keep; "
                                           r"kept: 0, 5, 10, 12$"):
         visualized_epochs(12, 5, [0, 1, "last"])
 
 
 @pytest.mark.parametrize("section, expected", [
-    ({"timelapse": {"probe_size": 0}}, r"timelapse.probe_size = 0 is not allowed; expected an integer in \[1, 5000\]"),
+    ({"timelapse": {"probe_size": 9}}, r"timelapse.probe_size = 9 is not allowed; expected an integer in \[10, 5000\]"),
     ({"timelapse": {"vis_epochs": [0, "first"]}},
      r"timelapse.vis_epochs = \[0, 'first'\] is not allowed; expected a list of at most 8 integers in \[0, 1000\] or last"),
     ({"train": {"snapshot_every": -1}}, r"train.snapshot_every = -1 is not allowed; expected an integer in \[0, 1000\]"),
@@ -55,10 +64,7 @@ def test_the_probe_is_seeded_distinct_and_within_the_split():
     assert np.array_equal(a, b) and len(np.unique(a)) == 100 and (np.diff(a) > 0).all() and a.max() < 500
     assert not np.array_equal(a, probe_indices(500, 100, 8))
     assert len(probe_indices(100, 100, 0)) == 100
-    with pytest.raises(ParamsError, match=r"^params.yaml: timelapse.probe_size = 101: more than the 100 images of "
-                                          r"the val split$"):
-        with reported_as("timelapse.probe_size", 101):
-            probe_indices(100, 101, 0)
+    assert probe_indices(40, 1000, 3).tolist() == list(range(40))  # a probe larger than the split: all of it
 
 
 def test_cka_from_gram_matrices_equals_linear_cka():
@@ -74,6 +80,8 @@ def test_cka_from_gram_matrices_equals_linear_cka():
     assert np.isnan(gram_cka(centred_gram(np.ones((10, 4), np.float32)), k[:10, :10]))
     assert first_epoch_above([0, 1, 2, 3], [0.5, 0.95, 0.92, 0.995], 0.9) == 1
     assert first_epoch_above([0, 1], [0.5, 0.6], 0.9) == "never"
+    assert first_epoch_above([0, 1], [float("nan"), 0.95], 0.9) == 1
+    assert first_epoch_above([0, 1], [float("nan")] * 2, 0.9) == "undefined (constant maps)"
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,8 @@ from featuremaps.paths import PARAMS
 # Where a torch stage runs: auto = CUDA, then MPS, then CPU (featuremaps.model.device); the accelerators.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
+# The fewest probe images a CKA over epochs is worth computing on (with one image it is undefined).
+MIN_PROBE = 10
 
 
 def _spec(*, choices=None, low=None, high=None, low_open=False, high_open=False, min_len=None, max_len=None,
@@ -137,7 +139,7 @@ class AttributeParams:
 
 @dataclass(frozen=True)
 class TimelapseParams:
-    probe_size: int = _f(1000, low=1, high=5000)
+    probe_size: int = _f(1000, low=MIN_PROBE, high=5000)
     top_k: int = _f(4, low=1, high=16)
     vis_epochs: tuple[int, ...] = _f(default_factory=lambda: (0, 1, 2, 5, "last"), low=0, high=1000, min_len=0,
                                      max_len=8, item_word="last")
@@ -282,17 +284,6 @@ def _build(cls, raw, prefix: str):
 def params_from_dict(raw) -> Params:
     """Checked Params from a mapping shaped like params.yaml; missing keys take defaults."""
     return _build(Params, {} if raw is None else raw, "")
-
-
-def check_ablate_k(params: Params) -> None:
-    """ParamsError unless attribute.ablate_k leaves channels out of every extracted layer (so the
-    k most selective channels and k random ones are different sets)."""
-    widths = {f"conv{i + 1}": c for i, c in enumerate(params.model.conv_channels)}
-    layers = list(widths) if params.extract.layers == "all" else [l for l in params.extract.layers if l in widths]
-    narrow = min(layers, key=lambda layer: (widths[layer], layer)) if layers else None
-    if narrow and params.attribute.ablate_k >= widths[narrow]:
-        raise ParamsError(f"params.yaml: attribute.ablate_k = {params.attribute.ablate_k} is not allowed; expected "
-                          f"fewer than {narrow}'s {widths[narrow]} channels (model.conv_channels)")
 
 
 def load_params(path: str | Path = PARAMS) -> Params:

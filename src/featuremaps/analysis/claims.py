@@ -45,6 +45,12 @@ def spearman(x, y) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
+def layer_ablate_k(k: int, n_channels: int) -> int:
+    """attribute.ablate_k `k` for a layer of `n_channels`: at most n_channels - 1, so that the k most selective
+    channels and k random ones are different sets (0 for a single channel: nothing to compare)."""
+    return max(0, min(k, n_channels - 1))
+
+
 def most_selective(selectivity: np.ndarray, k: int) -> list:
     """The k channels (0-based) of highest selectivity index, the lower channel first on ties."""
     return sorted(np.argsort(-selectivity, kind="stable")[:k].tolist())
@@ -108,16 +114,22 @@ def claims(model, layers, images: np.ndarray, labels: np.ndarray, base: np.ndarr
         means, peaks = stats[layer]
         index, live = selectivity_index(means), peaks > 0
         overall, per_class = layer_drops(table, layer, classes, len(peaks))
-        selective = most_selective(index, k)
-        drops = set_ablation_drops(model, layer, images, labels, base, selective, k, draws, seed, batch_size, device)
         rho = selectivity_claims(index, class_selectivity(means), live, overall, per_class)
         (r1, p1), (r2, p2) = rho["selectivity_vs_drop"], rho["class_selectivity_vs_class_drop"]
         numbers[layer] = {"selectivity_vs_drop_spearman": _rounded(r1), "selectivity_vs_drop_p": _rounded(p1),
                           "class_selectivity_vs_class_drop_spearman": _rounded(r2),
-                          "class_selectivity_vs_class_drop_p": _rounded(p2),
-                          "ablate_k": k, "k_most_selective_drop": _rounded(drops["selective"]),
-                          "k_random_drop_mean": _rounded(np.mean(drops["random"])),
-                          "k_random_drop_max": _rounded(np.max(drops["random"]))}
+                          "class_selectivity_vs_class_drop_p": _rounded(p2)}
+        layer_k = layer_ablate_k(k, len(peaks))
+        numbers[layer]["ablate_k"] = layer_k
+        if layer_k == 0:  # one channel: no set of it leaves another out to compare with
+            numbers[layer].update(k_most_selective_drop=None, k_random_drop_mean=None, k_random_drop_max=None)
+            continue
+        selective = most_selective(index, layer_k)
+        drops = set_ablation_drops(model, layer, images, labels, base, selective, layer_k, draws, seed, batch_size,
+                                   device)
+        numbers[layer].update(k_most_selective_drop=_rounded(drops["selective"]),
+                              k_random_drop_mean=_rounded(np.mean(drops["random"])),
+                              k_random_drop_max=_rounded(np.max(drops["random"])))
         for name, chans, drop in ([("selective", [c + 1 for c in selective], drops["selective"])]
                                   + [("random", s, d) for s, d in zip(drops["random_sets"], drops["random"])]):
             rows["layer"].append(layer)
@@ -125,6 +137,16 @@ def claims(model, layers, images: np.ndarray, labels: np.ndarray, base: np.ndarr
             rows["channels"].append(" ".join(map(str, chans)))
             rows["accuracy_drop"].append(float(drop))
     return numbers, rows
+
+
+def set_ablation_words(numbers: dict, asked: int) -> str:
+    """The stage log's words on one layer's set ablation, saying when its width lowered attribute.ablate_k `asked`."""
+    k = numbers["ablate_k"]
+    if k == 0:
+        return f"ablate_k {asked}: one channel, no set zeroed"
+    lowered = f" (ablate_k {asked} lowered to the width less one)" if k < asked else ""
+    return (f"{k} most selective zeroed {numbers['k_most_selective_drop']:.2%} vs random "
+            f"{numbers['k_random_drop_mean']:.2%}{lowered}")
 
 
 def _rounded(value: float):

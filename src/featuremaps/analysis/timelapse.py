@@ -31,7 +31,6 @@ from torch import nn
 from featuremaps.analysis.ablation import class_sums_and_peaks, selectivity_index
 from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
 from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
-from featuremaps.errors import ArgumentError
 from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
 
@@ -49,15 +48,16 @@ class LayerTimelapse:
 
 
 def probe_indices(n_images: int, size: int, seed: int) -> np.ndarray:
-    """`size` distinct indices into a split of n_images, seeded, ascending."""
-    if size > n_images:
-        raise ArgumentError(f"more than the {n_images:,} images of the val split")
-    return np.sort(np.random.default_rng(seed).choice(n_images, size, replace=False))
+    """`size` distinct indices into a split of n_images (all of them when it holds fewer), seeded, ascending."""
+    return np.sort(np.random.default_rng(seed).choice(n_images, min(size, n_images), replace=False))
 
 
 def first_epoch_above(epochs, cka, level: float):
-    """The first epoch whose CKA is at least `level`, or "never"."""
-    return next((int(e) for e, c in zip(epochs, cka) if c >= level), "never")
+    """The first epoch whose CKA is at least `level`; "never" when none is, "undefined" when no epoch has a
+    CKA (a layer constant over the probe at every epoch)."""
+    if not np.isfinite(np.asarray(cka, dtype=np.float64)).any():
+        return "undefined (constant maps)"
+    return next((int(e) for e, c in zip(epochs, cka) if np.isfinite(c) and c >= level), "never")
 
 
 def reference_epoch(states: dict, reference: dict) -> int:

@@ -354,7 +354,7 @@ def claims(inp: Inputs, params: RenderParams) -> Figure:
             class_selectivity=per_class["selectivity"].to_numpy(),
             class_drop=100 * (per_class["baseline"] - per_class["accuracy"]).to_numpy(),
             rho_overall=m.get("selectivity_vs_drop_spearman"), rho_class=m.get("class_selectivity_vs_class_drop_spearman"),
-            selective=100 * float(mine[mine["set"] == "selective"]["accuracy_drop"].iloc[0]),
+            selective=100 * float(mine[mine["set"] == "selective"]["accuracy_drop"].sum()),
             random=100 * mine[mine["set"] == "random"]["accuracy_drop"].to_numpy(), k=m.get("ablate_k"))
         words.append(claims_in_words(layer, m))
     return Figure(
@@ -372,16 +372,17 @@ def claims_in_words(layer: str, m: dict) -> str:
     """What the claims' numbers say about one layer, either way (significance at p < 0.05)."""
     r1, p1 = m.get("selectivity_vs_drop_spearman"), m.get("selectivity_vs_drop_p")
     r2, p2 = m.get("class_selectivity_vs_class_drop_spearman"), m.get("class_selectivity_vs_class_drop_p")
+    sel, rnd, k = m["k_most_selective_drop"], m["k_random_drop_mean"], m["ablate_k"]
+    zeroed = (f" Zeroing its {k} most selective channels together costs {sel:.1%}, {'more' if sel > rnd else 'no more'} "
+              f"than {k} random ones ({rnd:.1%} on average)." if k else " With one channel, no set is zeroed.")
     if r1 is None or r2 is None:
-        return f"{layer}: too few live, varying channels to rank."
+        return f"{layer}: too few live, varying channels to rank.{zeroed}"
     good_overall = r1 >= 0.5 and p1 < 0.05  # selectivity would then predict overall importance well
     good_own = r2 > 0 and p2 < 0.05
-    sel, rnd, k = m["k_most_selective_drop"], m["k_random_drop_mean"], m["ablate_k"]
     return (f"{layer}: selectivity against the overall loss, Spearman {r1:.2f} (p = {p1:.2g}): Morcos et al.'s finding "
             f"{'does not hold' if good_overall else 'holds'} here; a channel's selectivity for a class against that "
             f"class's loss, {r2:.2f} (p = {p2:.2g}): Zhou et al.'s {'holds' if good_own else 'does not hold'} here"
-            f"{' (weakly)' if good_own and r2 < 0.3 else ''}. Zeroing its {k} most selective channels together costs "
-            f"{sel:.1%}, {'more' if sel > rnd else 'no more'} than {k} random ones ({rnd:.1%} on average).")
+            f"{' (weakly)' if good_own and r2 < 0.3 else ''}.{zeroed}")
 
 
 PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, feature_visualization)
