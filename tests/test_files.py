@@ -1,6 +1,7 @@
 """Atomic writes: every writer of the project puts its bytes under a temporary name matching
 TEMP_PATTERN beside the output, leaves the old file untouched until then, and renames."""
 import fnmatch
+import json
 import os
 
 import matplotlib
@@ -93,3 +94,27 @@ def test_checkpoint_bytes_do_not_depend_on_the_temporary_name(tmp_path):
         save_checkpoint(tmp_path / name, model, model_config(ModelParams(), meta_for((8, 8), 3)), ["a", "b", "c"])
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     assert torch.load(tmp_path / "a.pt", weights_only=True)["classes"] == ["a", "b", "c"]
+
+
+def test_a_stage_that_fails_replaces_none_of_its_outputs(tmp_path):
+    # files and folders written inside together() appear only when the block succeeds, all of them
+    from featuremaps.files import atomic_folder, together
+    write_json(tmp_path / "metrics.json", {"old": 1})
+    (tmp_path / "live").mkdir()
+    (tmp_path / "live" / "a.png").write_text("old")
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(UnicodeEncodeError), together():
+        write_json(tmp_path / "metrics.json", {"new": 2})
+        with atomic_folder(tmp_path / "live") as tmp:
+            (tmp / "b.png").write_text("new")
+        assert json.loads((tmp_path / "metrics.json").read_text()) == {"old": 1}  # not yet replaced
+        write_csv(tmp_path / "confusion.csv", pd.DataFrame({"actual": ["bad\udcff"]}))  # fails
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # no temporary left
+    with together():
+        write_json(tmp_path / "metrics.json", {"new": 2})
+        write_json(tmp_path / "metrics.json", {"new": 3})  # written twice: the last one counts
+        with atomic_folder(tmp_path / "live") as tmp:
+            (tmp / "b.png").write_text("new")
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"new": 3}
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["b.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live", "metrics.json"]

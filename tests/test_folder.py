@@ -84,3 +84,87 @@ def test_cifar10_through_torchvision_with_the_download_replaced(tmp_path, monkey
     assert ds.classes[0] == "airplane" and ds.classes[9] == "truck"
     assert ds.train_images.shape == (50, 32, 32, 3) and ds.val_images.shape == (20, 32, 32, 3)
     assert ds.train_labels.dtype == np.uint8 and ds.train_labels[:3].tolist() == [0, 1, 2]
+
+
+def test_hidden_files_and_folders_are_skipped_at_every_depth(tmp_path):
+    folder = write_shape_folder(tmp_path / "shapes", 4, sizes=((16, 16),))
+    plain = load_dataset(data_params(folder), tmp_path)
+    (folder / ".git").mkdir()  # an empty .git at the root
+    (folder / ".ipynb_checkpoints/x").mkdir(parents=True)  # a hidden folder that would be a class
+    Image.new("L", (16, 16), 200).save(folder / ".ipynb_checkpoints/x/0.png")
+    (folder / "bar/.thumbnails").mkdir()  # a hidden folder inside a class, holding an image and a non-image
+    Image.new("L", (9, 9), 200).save(folder / "bar/.thumbnails/t.png")
+    (folder / "bar/.thumbnails/index").write_text("not an image")
+    (folder / "disc/.DS_Store").write_text("not an image")
+    ds = load_dataset(data_params(folder), tmp_path)
+    assert ds.classes == plain.classes == sorted(SHAPE_CLASSES)
+    assert np.array_equal(ds.train_images, plain.train_images) and np.array_equal(ds.val_labels, plain.val_labels)
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path):
+    # 25,700 of 65,535 is 100 of 255; Pillow's own convert would make it 255
+    folder = tmp_path / "wide"
+    for c, level in enumerate((25700, 51400)):
+        (folder / f"c{c}").mkdir(parents=True)
+        for i in range(3):
+            pixels = np.full((8, 8), level, dtype=np.uint16)
+            pixels[0, 0] = 65535
+            Image.fromarray(pixels).save(folder / f"c{c}/{i}.png")
+    assert Image.open(folder / "c0/0.png").mode == "I;16"
+    ds = load_dataset(data_params(folder), tmp_path)
+    images = np.concatenate([ds.train_images, ds.val_images])
+    labels = np.concatenate([ds.train_labels, ds.val_labels])
+    assert ds.train_images.ndim == 3 and set(images[labels == 0][:, 1, 1]) == {100}
+    assert set(images[labels == 1][:, 1, 1]) == {200} and set(images[:, 0, 0]) == {255}
+
+
+def test_one_class_and_non_utf8_names_are_refused_in_one_line(tmp_path):
+    folder = write_shape_folder(tmp_path / "one", 3, sizes=((16, 16),))
+    for name in ("bar", "cross"):
+        for f in (folder / name).iterdir():
+            f.unlink()
+        (folder / name).rmdir()
+    with pytest.raises(DatasetError, match=r"one: only one class folder, disc; expected at least 2 "):
+        load_dataset(data_params(folder), tmp_path)
+    folder = write_shape_folder(tmp_path / "bad", 3, sizes=((16, 16),))
+    import os
+    os.rename(folder / "bar", os.path.join(os.fsencode(folder), b"bad\xff"))
+    with pytest.raises(DatasetError, match="bad\ufffd: a class folder whose name is not valid UTF-8; rename it"):
+        load_dataset(data_params(folder), tmp_path)
+
+
+def test_more_than_256_classes_are_stored_with_their_labels(tmp_path):
+    from featuremaps.data.store import read_split, write_dataset
+    folder = tmp_path / "many"
+    for c in range(300):
+        (folder / f"k{c:03d}").mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (4, 4), c % 256).save(folder / f"k{c:03d}/{i}.png")
+    ds = load_dataset(data_params(folder, val_fraction=0.5), tmp_path)
+    write_dataset(ds, tmp_path / "out", "folder")
+    for split in ("train", "val"):
+        images, labels = read_split(tmp_path / "out", split)
+        assert labels.dtype == np.uint16 and sorted(labels.tolist()) == list(range(300))
+        assert all(int(images[k, 0, 0]) == labels[k] % 256 for k in range(300))
+
+
+def test_lossy_grey_stays_grey_and_a_class_without_val_is_named(tmp_path, caplog):
+    folder = write_shape_folder(tmp_path / "webp", 6, sizes=((16, 16),), grey=True)
+    rng = np.random.default_rng(0)
+    for path in sorted(folder.rglob("*.png")):  # lossy colour noise of a level or two, as a WebP of grey
+        rgb = np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+        noisy = np.clip(rgb + rng.integers(-2, 3, rgb.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(path)
+    (folder / "lone").mkdir()
+    Image.new("L", (16, 16), 90).save(folder / "lone/0.png")
+    with caplog.at_level("WARNING"):
+        ds = load_dataset(data_params(folder), tmp_path)
+    assert ds.train_images.ndim == 3  # grey: within the tolerance
+    path = sorted((folder / "bar").iterdir())[0]
+    luma = np.asarray(Image.open(path).convert("L"))
+    assert any(np.array_equal(luma, x) for x in np.concatenate([ds.train_images, ds.val_images]))
+    assert "1 class with no val image (too few images to hold one out): lone" in caplog.text
+    assert any("lone" in note for note in ds.notes)
+    # a real colour change (more than the tolerance) is colour
+    Image.new("RGB", (16, 16), (120, 100, 100)).save(folder / "lone/1.png")
+    assert load_dataset(data_params(folder), tmp_path).train_images.ndim == 4

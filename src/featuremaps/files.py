@@ -31,9 +31,49 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+# While a stage runs (featuremaps.stage.run_stage), the renames of its outputs wait here until the whole
+# stage has succeeded, so a stage that fails half way replaces none of its outputs (the model beside the
+# old metrics would be a mixed state). Only the process that opened it defers: a forked worker's
+# output is renamed as it is written.
+_together: dict = {"pid": None, "renames": []}
+
+
+@contextlib.contextmanager
+def together():
+    """Inside the block, every atomic_path and atomic_folder is renamed into place only when the block
+    succeeds, one after another; if it fails, every temporary is removed and nothing is replaced."""
+    if _together["pid"] == os.getpid():  # already inside one: the outer block decides
+        yield
+        return
+    _together.update(pid=os.getpid(), renames=[])
+    try:
+        yield
+        for rename in _together["renames"]:
+            rename(True)
+    except BaseException:
+        for rename in _together["renames"]:
+            rename(False)
+        raise
+    finally:
+        _together.update(pid=None, renames=[])
+
+
+def _deferred() -> bool:
+    return _together["pid"] == os.getpid()
+
+
+def _replace_file(tmp: str, path: Path, keep: bool) -> None:
+    if keep and os.path.exists(tmp):  # gone: a later write of the same path in the stage replaced it
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+        os.replace(tmp, path)
+    elif os.path.exists(tmp):
+        os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds (inside
+    together(): when that block succeeds)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix, suffix = f".{path.name}.", ".tmp" + path.suffix  # matches TEMP_PATTERN
@@ -41,12 +81,16 @@ def atomic_path(path: str | Path):
         os.unlink(stale)  # left by a killed run; DVC's lock means no other writer is running
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
+    deferred = False
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(tmp, path)
+        if _deferred():
+            _together["renames"].append(lambda keep: _replace_file(tmp, path, keep))
+            deferred = True
+        else:
+            _replace_file(tmp, path, True)
     finally:
-        if os.path.exists(tmp):
+        if not deferred and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -61,8 +105,13 @@ def atomic_folder(path: str | Path):
     for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), glob.escape(prefix) + "*" + suffix)):
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
     tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
-    try:
-        yield tmp
+
+    def replace(keep: bool) -> None:
+        if not tmp.exists():  # a later write of the same folder in the stage replaced it
+            return
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
@@ -71,8 +120,16 @@ def atomic_folder(path: str | Path):
             shutil.rmtree(old)
         else:
             os.replace(tmp, path)
+    deferred = False
+    try:
+        yield tmp
+        if _deferred():
+            _together["renames"].append(replace)
+            deferred = True
+        else:
+            replace(True)
     finally:
-        if tmp.exists():
+        if not deferred and tmp.exists():
             shutil.rmtree(tmp)
 
 

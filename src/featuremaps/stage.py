@@ -1,4 +1,5 @@
-"""What every stage script shares: run main(), turn the project's errors into one line."""
+"""What every stage script shares: run main(), its outputs replaced together only when it succeeds,
+the project's errors turned into one line."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,7 @@ import sys
 import time
 
 from featuremaps.errors import FeaturemapsError
+from featuremaps.files import together
 
 log = logging.getLogger("featuremaps")
 
@@ -41,7 +43,8 @@ def run_stage(main) -> None:
     started = seconds_since_start()
     begin = time.perf_counter()
     try:
-        main()
+        with together():  # every output replaced only when the whole stage succeeded
+            main()
         peak = peak_memory_mib()  # what the cost check's estimate is measured against (featuremaps.cost)
         times = f"; {started:.1f} s to start, {time.perf_counter() - begin:.1f} s to run" if started is not None else ""
         log.info("peak memory %.0f MiB%s", peak, times)

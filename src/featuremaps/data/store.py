@@ -3,7 +3,7 @@
 The Dataset record is both splits in memory, as a source delivers them.
 
 train.npz and val.npz hold `images` uint8, [N,H,W] for grey or [N,H,W,C] for colour (as Pillow
-and matplotlib take images), and `labels` uint8 [N]; meta.json holds the dataset, the source used,
+and matplotlib take images), and `labels` uint8 [N] (uint16 for more than 256 classes); meta.json holds the dataset, the source used,
 class names, counts, image_shape [H, W], channels, a sha256 per split and the train split's
 per-channel pixel mean/std in [0, 1] units (the normalisation the model takes on in training).
 """
@@ -40,6 +40,14 @@ class Dataset:
     source: str
     val_origin: str
     notes: list = field(default_factory=list)
+
+
+def label_dtype(n_classes: int):
+    """The stored labels' type: uint8 up to 256 classes, uint16 beyond (up to MAX_CLASSES)."""
+    return np.uint8 if n_classes <= 256 else np.uint16
+
+
+MAX_CLASSES = 65536
 
 
 def split_file(data_dir: str | Path, split: str) -> Path:
@@ -110,13 +118,14 @@ def _load_split(path: Path):
 
 
 def read_split(data_dir: str | Path, split: str):
-    """(images uint8 [N,H,W] or [N,H,W,C], labels uint8 [N]) of one stored split."""
+    """(images uint8 [N,H,W] or [N,H,W,C], labels uint8 or uint16 [N]) of one stored split."""
     path = split_file(data_dir, split)
     images, labels = read_artifact(path, _load_split, what="a dataset split with images and labels", stage=STAGE,
                                    errors=(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile))
-    if (images.dtype, labels.dtype, labels.ndim) != (np.uint8, np.uint8, 1) or len(images) != len(labels) \
+    if images.dtype != np.uint8 or labels.dtype not in (np.uint8, np.uint16) or labels.ndim != 1 \
+            or len(images) != len(labels) \
             or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] in (1, 3))):
         raise ArtifactError(f"{path}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
                             f"{list(labels.shape)}; expected uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and "
-                            f"uint8 [N]; rerun the {STAGE} stage")
+                            f"uint8 or uint16 [N]; rerun the {STAGE} stage")
     return images, labels

@@ -3,7 +3,8 @@
     grey, notes = prepared_input(opened_image(path), (28, 28), margin=4)
 
 - Opened with Pillow (PNG, JPEG, GIF, BMP, TIFF, WebP, ...), its size checked from the header
-  before any pixel is decoded (at most MAX_SIDE a side and MAX_PIXELS in all); an image larger
+  before any pixel is decoded (at most MAX_SIDE a side and MAX_PIXELS in all); 16-bit grey scaled
+  to 8 bits (65535 to 255), not clipped; an image larger
   than WORK_SIDE is reduced to it (box average) before anything else, so what it costs beyond
   its decoding does not grow with its size; EXIF rotation applied; transparency laid over
   white paper.
@@ -100,12 +101,30 @@ def opened_image(path: str | Path) -> Image.Image:
         if max(width, height) > WORK_SIDE:
             image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decoded at a reduced scale
         image.load()
-        small = _reduced(image)
+        small = _reduced(eight_bit(image))
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{shown}: cannot be decoded ({first_line(exc)}); is it truncated or damaged?") from None
     if small.size != (width, height):
         small.info[ORIGINAL_SIZE] = (width, height)
     return small
+
+
+WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # Pillow's 16- and 32-bit integer grey
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image (PNG, TIFF) scaled to 8 bits, 65535 to 255 (Pillow's own conversion clips
+    everything above 255 to white); any other image as it is. A 32-bit integer image is taken as 16-bit
+    when its values fit, else scaled from its own largest value."""
+    if image.mode not in WIDE_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if values.max(initial=0) <= 65535 else values.max()
+    grey = Image.fromarray(np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8), "L")
+    grey.info.update(image.info)
+    if "exif" not in grey.info and image.getexif():
+        grey.info["exif"] = image.getexif().tobytes()
+    return grey
 
 
 def _reduced(image: Image.Image) -> Image.Image:
