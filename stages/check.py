@@ -9,7 +9,10 @@ the file was valid, so it never changes and never makes another stage rerun. It 
 settings whose training or analysis would exceed the memory or time budget (featuremaps.cost),
 before the download: each torch stage checks again on the real dataset.
 """
+from pathlib import Path
+
 from featuremaps import paths
+from featuremaps.data.folder import check_names
 from featuremaps.cost import check_costs, expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.model.epochs import visualized_epochs
@@ -19,6 +22,8 @@ from featuremaps.stage import run_stage
 
 def main():
     params = load_params()
+    if params.data.source == "folder" and Path(params.data.folder).is_dir():
+        check_names(params.data.folder)  # before DVC hashes the folder for download, which such a name stops
     check_costs(params, expected_data_shape(params))
     visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")

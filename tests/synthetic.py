@@ -118,13 +118,13 @@ def write_shape_folder(folder: str | Path, n_per_class: int, sizes=((24, 24), (3
     return folder
 
 
-BAD_FOLDERS = ("empty-class", "not-an-image", "sizes-differ", "grey-as-colour")
+BAD_FOLDERS = ("empty-class", "not-an-image", "sizes-differ", "grey-as-colour", "one-class", "non-utf8-class")
 
 
 def bad_shape_folder(folder: str | Path, case: str) -> tuple[Path, dict]:
     """(folder, data params) of a small shape folder with one fault (BAD_FOLDERS): a class folder
-    emptied, a text file named .png, one image of another size with no image_size, or grey images
-    asked for as colour."""
+    emptied, a text file named .png, one image of another size with no image_size, grey images
+    asked for as colour, one class folder left, a class folder named with a byte that is not UTF-8."""
     from PIL import Image
     folder = write_shape_folder(folder, 3, sizes=((16, 16),), grey=case == "grey-as-colour")
     data = {"source": "folder", "folder": str(folder), "image_size": [16, 16]}
@@ -138,4 +138,11 @@ def bad_shape_folder(folder: str | Path, case: str) -> tuple[Path, dict]:
         data["image_size"] = "auto"
     elif case == "grey-as-colour":
         data["channels"] = 3
+    elif case == "one-class":
+        import shutil
+        shutil.rmtree(folder / "bar")
+        shutil.rmtree(folder / "cross")
+    elif case == "non-utf8-class":
+        import os
+        os.rename(folder / "bar", os.path.join(os.fsencode(folder), b"bad\xff"))
     return folder, data

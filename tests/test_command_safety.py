@@ -62,6 +62,7 @@ def digit(path: Path, size=(60, 60)) -> Path:
     (".", "not written by featuremaps"),
     ("params.yaml", "a file, not a folder"),
     ("data/model/mine", "inside data/model, an output of the pipeline's train stage"),
+    ("data/newdir", "inside data/, the pipeline's data (DVC's outputs and downloads); give a folder outside it"),
     ("reports/figures", "is reports/figures, an output of the pipeline's render stage"),
 ])
 def test_compare_refuses_an_out_it_did_not_make(repo, out, expect):

@@ -125,3 +125,23 @@ def test_wide_heatmaps_wrap_and_draw_within_the_budget(tmp_path):
     # up to WRAP_CHANNELS together, one row as before: the default network's figure is unchanged
     assert figures.heatmap_rows([6, 16]) == [[(0, 0, 6), (1, 0, 16)]]
     assert figures.selectivity_figsize([6, 16], 10) == (22 * 0.38 + 5.6, 10 * 0.36 + 1.6)
+
+
+def test_a_folder_too_large_names_data_image_size_and_the_largest_size_that_fits():
+    import dataclasses as dc
+    from featuremaps.cost import DataShape, _over, check_costs, memory_budget, stage_costs
+    from featuremaps.errors import ParamsError
+    from featuremaps.params import params_from_dict
+    params = params_from_dict({"data": {"source": "folder", "folder": "x", "image_size": [256, 192]},
+                               "model": {"conv_channels": [64, 128]}})
+    shape = DataShape(50_000, 10_000, 256, 192, 10, 3)
+    with pytest.raises(ParamsError) as info:
+        check_costs(params, shape)
+    message = str(info.value)
+    assert message.startswith("params.yaml: data.image_size = [256, 192], model.conv_channels[0] = 64")
+    fix = message.split("it fits at ")[1].split(" or ")[0]
+    h, w = (int(v) for v in fix.removeprefix("data.image_size <= [").removesuffix("]").split(", "))
+    assert w == round(192 * h / 256)  # the images' aspect kept
+    fits = lambda hh: not _over(stage_costs(params, dc.replace(shape, height=hh, width=round(192 * hh / 256))),  # noqa: E731
+                                memory_budget())
+    assert fits(h) and not fits(h + 1)  # the largest: one pixel more is over

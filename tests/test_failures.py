@@ -353,6 +353,8 @@ def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
     ("not-an-image", ["cross/notes.png: not an image Pillow can read"]),
     ("sizes-differ", ["odd.png: 20x16 pixels, but ", "set data.image_size: [height, width]"]),
     ("grey-as-colour", ["data.channels = 3 but every image in", "is grey"]),
+    ("one-class", ["shapes: only one class folder, disc; expected at least 2"]),
+    ("non-utf8-class", ["bad\ufffd: a class folder whose name is not valid UTF-8; rename it"]),
 ])
 def test_a_bad_network_or_image_folder_stops_with_one_line(repo, case, expect):
     if case == "too-many-blocks":

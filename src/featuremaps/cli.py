@@ -64,6 +64,7 @@ def compare(args) -> int:
     repo = Path(args.repo)
     out = checked_folder(args.out if args.out is not None else repo / default_folder(args.a, args.b), "compare", repo)
     render = load_params(repo / paths.PARAMS).render
+    warn_if_stale(repo, [args.a, args.b])
     start = time.perf_counter()
     with command_folder(out, "compare") as (building, scratch):
         a = read_side(repo, args.a, scratch / "a")
@@ -177,6 +178,13 @@ the remote it names), never checked out. All runs must be of one dataset.
 """
 
 
+def warn_if_stale(repo: Path, names: list) -> None:
+    """One warning line when the workspace is among `names` and its outputs may not belong together."""
+    from featuremaps.revisions import WORKSPACE, workspace_warning
+    if WORKSPACE in names and (line := workspace_warning(repo)):
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def sweep(args) -> int:
     from tqdm import tqdm
 
@@ -190,6 +198,7 @@ def sweep(args) -> int:
     render = load_params(repo / paths.PARAMS).render
     start = time.perf_counter()
     names = checked_names((args.runs or default_names(repo)) + ([args.ref] if args.ref else []))
+    warn_if_stale(repo, names)
     ref_name = args.ref or names[0]
     with command_folder(out, "sweep") as (building, scratch):
         runs = [read_run(repo, name, scratch / f"run{i}") for i, name in

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from featuremaps import paths
 from featuremaps.errors import FeaturemapsError
 
 MARKER = ".featuremaps-output.json"
@@ -76,6 +77,10 @@ def checked_folder(out: str | Path, command: str, repo: str | Path = ".") -> Pat
         if folder == output or output in folder.parents:
             raise OutputError(f"{shown}: {'is' if folder == output else 'inside'} {output.relative_to(Path(repo).resolve())}, "
                               f"an output of the pipeline's {stage} stage; give a folder outside the pipeline's outputs")
+    data = (Path(repo).resolve() / paths.DATA)
+    if data in folder.parents:
+        raise OutputError(f"{shown}: inside {paths.DATA}/, the pipeline's data (DVC's outputs and downloads); give a "
+                          f"folder outside it")
     if folder.parent == folder:
         raise OutputError(f"{shown}: the root folder; give a new or empty folder")
     if folder.exists() and not folder.is_dir():

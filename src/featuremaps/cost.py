@@ -329,6 +329,20 @@ def largest_fitting(params, shape: DataShape, key: str, memory: int):
     return lo
 
 
+def largest_fitting_size(params, shape: DataShape, memory: int):
+    """The largest [height, width] of the images' aspect (at least 4 a side) at which every stage fits, or None."""
+    def scaled(height: int) -> DataShape:
+        return dataclasses.replace(shape, height=height, width=max(4, round(shape.width * height / shape.height)))
+    fits = lambda h: not _over(stage_costs(params, scaled(h)), memory)  # noqa: E731
+    lo, hi = 4, shape.height
+    if not fits(lo):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo, scaled(lo).width
+
+
 def _lowers(params, shape: DataShape, key: str, over: list, memory: int) -> bool:
     lowest = {c.stage: c for c in stage_costs(with_setting(params, key, _low(key)), shape)}
     for c in over:
@@ -360,6 +374,12 @@ def check_costs(params, shape: DataShape) -> None:
     now = ", ".join(f"{key} = {setting_value(params, key)}" for key in sizing) or "these settings"
     remedies = [f"{key} <= {value}" for key in sizing
                 if (value := largest_fitting(params, shape, key, memory)) is not None]
+    if params.data.source == "folder":  # the images' size is a setting too: data.image_size
+        sizing.insert(0, "data.image_size")
+        now = ", ".join(filter(None, [f"data.image_size = [{shape.height}, {shape.width}]",
+                                      now if now != "these settings" else ""]))
+        if (size := largest_fitting_size(params, shape, memory)) is not None:
+            remedies.insert(0, f"data.image_size <= [{size[0]}, {size[1]}]")
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"
     device = {c.stage: getattr(params, c.stage).device for c in over}
     cpu = [stage for stage, d in device.items() if d not in ACCELERATORS]

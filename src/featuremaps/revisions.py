@@ -30,6 +30,43 @@ def open_revision(repo: str | Path, name: str):
                             f"(dvc exp list) or {WORKSPACE}") from None
 
 
+def running_dvc(repo: str | Path) -> str | None:
+    """The command of a DVC process that holds a write lock in the repository now (a `dvc repro` or `dvc exp
+    run` writing its outputs), from DVC's .dvc/tmp/rwlock; None when none runs."""
+    import json
+    import os
+    try:
+        locks = json.loads((Path(repo) / ".dvc/tmp/rwlock").read_text() or "{}")
+    except (OSError, ValueError):
+        return None
+    for info in (locks.get("write") or {}).values():
+        try:
+            os.kill(int(info["pid"]), 0)
+        except (OSError, KeyError, TypeError, ValueError):
+            continue  # a lock left by a process that is gone
+        return str(info.get("cmd") or "dvc")
+    return None
+
+
+def workspace_warning(repo: str | Path) -> str | None:
+    """One line when the workspace's outputs may not belong together: a DVC command is writing them now, or
+    `dvc status` lists stages whose outputs are older than their params, code or data; None when current."""
+    running = running_dvc(repo)
+    if running:
+        return (f"the workspace is being written by a running `{running}`: its outputs may mix two runs; "
+                f"compare it when that ends")
+    from dvc.repo import Repo
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            stale = sorted(name.split(":")[-1] for name in dvc_repo.status())
+    except Exception:  # noqa: BLE001: a status DVC cannot give is no reason to stop a read
+        return None
+    if not stale:
+        return None
+    return (f"the workspace is not up to date (dvc status: {', '.join(stale)} changed): its outputs may mix "
+            f"runs; run `dvc repro` first")
+
+
 def locked_output(fs, path: Path) -> str | None:
     """The output in the revision's dvc.lock that holds `path` (itself or a folder above it), None if none."""
     import yaml
@@ -64,6 +101,8 @@ def remote_words(fs) -> str:
 
 def missing_data_fix(fs, name: str) -> str:
     """What to do about data of revision `name` that neither the cache nor its remote holds."""
+    import shlex
+    name = shlex.quote(name)
     if named_remote(fs) is None:
         return (f"a remote added after {name} was committed is not in it: add it in this clone "
                 f"(`dvc remote add --local -d <name> <url>`), then `dvc pull` or `dvc exp pull <git remote> {name}`")

@@ -43,15 +43,32 @@ def _class_files(folder: Path) -> list:
     return [Path(dirpath, name) for dirpath, names in sorted(walked) for name in sorted(names)]
 
 
+def not_utf8_name(folder: str | Path) -> Path | None:
+    """The first file or folder under `folder` (hidden ones too: DVC hashes the whole folder) whose name is
+    not valid UTF-8, or None."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in sorted(dirnames) + sorted(filenames):
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return Path(dirpath, name)
+    return None
+
+
+def check_names(folder: str | Path) -> None:
+    """DatasetError with one line for a name under `folder` that is not valid UTF-8: DVC cannot hash it, and
+    class names are written to CSV, JSON and the report."""
+    bad = not_utf8_name(folder)
+    if bad is not None:
+        kind = "class folder" if bad.parent == Path(folder) and bad.is_dir() else "file or folder"
+        raise DatasetError(f"{shown_name(bad)}: a {kind} whose name is not valid UTF-8; rename it (DVC, which "
+                           f"watches data.folder, and the report need UTF-8 names)")
+
+
 def _classes(root: Path) -> tuple[list, list]:
     """(class names, [(file, class index)]) of an ImageFolder-style folder: its visible subfolders, sorted."""
+    check_names(root)
     folders = sorted((d for d in root.iterdir() if d.is_dir() and _visible(d.name)), key=lambda d: d.name)
-    for d in folders:
-        try:
-            d.name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise DatasetError(f"{shown_name(d)}: a class folder whose name is not valid UTF-8; rename it (class "
-                               f"names are written to CSV, JSON and the report)") from None
     if len(folders) < MIN_CLASSES:
         found = f"only one class folder, {folders[0].name}" if folders else "no class folders"
         raise DatasetError(f"{shown_name(root)}: {found}; expected at least {MIN_CLASSES} (<class>/<image> inside)")

@@ -361,8 +361,9 @@ def claims_figure(path: Path, params: RenderParams, figsize, heading: str, layer
         b.set_xlabel("selectivity for the class")
         b.set_ylabel("that class's accuracy lost (pp)")
         b.set_title(f"{layer}, channel x class: Spearman {_rho(d['rho_class'])}", fontsize=10)
-        c.axhline(0, color="#ccc", lw=0.8, zorder=0)
         if not d["k"]:
+            for ax in (a, b):
+                ax.axhline(0, color="#ccc", lw=0.8, zorder=0)
             c.set_axis_off()
             c.text(0.5, 0.5, f"{layer}: one channel, no set to compare", ha="center", va="center",
                    transform=c.transAxes, fontsize=9)
@@ -375,7 +376,7 @@ def claims_figure(path: Path, params: RenderParams, figsize, heading: str, layer
         c.set_xlim(-0.6, 1.6)
         c.set_ylabel("overall accuracy lost (pp)")
         c.set_title(f"{layer}: {d['k']} channels zeroed together", fontsize=10)
-        for ax in (a, b):
+        for ax in row:
             ax.axhline(0, color="#ccc", lw=0.8, zorder=0)
     fig.suptitle(heading, fontsize=11)
     save(fig, path, params.dpi)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def compare_cell(s: Study, name: str, pages: dict, out: Path) -> str:
     page = pages.get(name)
     if page is not None and page.exists():
         return f'<a href="{html.escape(Path(os.path.relpath(page, out)).as_posix())}">compare page</a>'
-    return f"<code>featuremaps compare {html.escape(s.ref.name)} {html.escape(name)}</code>"
+    return f"<code>{html.escape(shlex.join(['featuremaps', 'compare', s.ref.name, name]))}</code>"
 
 
 def page_html(s: Study, metrics: list, pages: dict, out: Path) -> str:
