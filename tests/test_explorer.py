@@ -66,6 +66,15 @@ def test_explorer_views(stage_outputs, tmp_path):
         assert shows(page, f"conv2 \u00b7 feature {target.split('/')[1]}") and page.evaluate("location.hash") == target
         page.evaluate("location.hash = '#nonsense/99'")
         page.wait_for_selector("#overview", state="visible")
+        # a layer this network does not have (another run's link): said above the overview
+        page.goto(page_path.as_uri() + "#conv3/2")
+        page.wait_for_selector("#route-note", state="visible")
+        note = page.locator("#route-note").inner_text()
+        assert note.startswith("No view #conv3/2 in this report: its layers are conv1 (features 1-") and \
+            "Showing the overview." in note and page.is_visible("#overview"), note
+        page.screenshot(path=str(tmp_path / "unknown.png"))
+        page.evaluate("location.hash = '#conv1/2'")
+        assert shows(page, "conv1 \u00b7 feature 2") and not page.is_visible("#route-note")
     assert seen["external"] == [] and seen["failed"] == [] and seen["console_errors"] == []
 
 

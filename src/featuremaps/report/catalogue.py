@@ -94,7 +94,7 @@ def samples(inp: Inputs, params: RenderParams) -> Figure:
         f"prediction; wrong predictions are red.",
         fig.samples_figure, lambda p: fig.samples_figsize(min(p.n_samples, len(labels))),
         dict(images=images[pick], labels=labels[pick], preds=split_predictions(inp.per_image, "val")[pick],
-             classes=inp.classes))
+             classes=inp.labels))
 
 
 def training_curves(inp: Inputs, params: RenderParams) -> Figure:
@@ -115,11 +115,11 @@ def confusion(inp: Inputs, params: RenderParams) -> Figure:
         "Val images by true class (rows) and predicted class (columns), from the kept epoch. Colour is the "
         "share of the row, so classes of different sizes compare.",
         fig.confusion_figure, lambda p: fig.confusion_figsize(len(inp.classes)),
-        dict(matrix=matrix, classes=inp.classes))
+        dict(matrix=matrix, classes=inp.labels))
 
 
 def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    classes, examples, split = inp.classes, inp.examples, inp.means_split
+    classes, examples, split = inp.labels, inp.examples, inp.means_split
     act = activation_label(inp.activation)
     maps = examples[layer]
     scale = "one colour scale for the whole grid" if params.shared_scale else "one colour scale per map"
@@ -137,7 +137,7 @@ def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
 
 
 def class_means(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    classes, split, counts = inp.classes, inp.means_split, inp.class_means["counts"]
+    classes, split, counts = inp.labels, inp.means_split, inp.class_means["counts"]
     act = activation_label(inp.activation)
     maps = layer_class_means(inp.class_means, layer)
     return Figure(
@@ -173,7 +173,7 @@ def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
         f"activation, one outline per class, each normalised to unit area so classes of different sizes "
         f"compare. The x range covers all the data.",
         fig.histograms_figure, lambda p: fig.histogram_figsize(sums.shape[1]),
-        dict(sums=sums, labels=labels, classes=inp.classes))
+        dict(sums=sums, labels=labels, classes=inp.labels))
 
 
 def top_example_tiles(rows: pd.DataFrame, images: np.ndarray, classes: list):
@@ -198,7 +198,7 @@ def ranking_words(by: str) -> str:
 def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     rows = layer_top_k(inp.top_k, layer)
     split = rows["split"].iloc[0]
-    tiles, notes, boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
+    tiles, notes, boxes = top_example_tiles(rows, inp.splits[split][0], inp.labels)
     n_feat, k = tiles.shape[:2]
     return Figure(
         f"{layer}_top_examples.png", f"{layer} top images per feature",
@@ -222,7 +222,7 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
     values = np.concatenate([record.values, record.refined_values[:, None]], 1)
     rows = layer_top_k(inp.top_k, layer)
     split = rows["split"].iloc[0]
-    examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.classes)
+    examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.labels)
     n_feat, seeds, k, n_neg = len(images), images.shape[1], examples.shape[1], negative.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = values / best[:, None]
@@ -262,7 +262,7 @@ def selectivity(inp: Inputs, params: RenderParams) -> Figure:
         f"split, scaled per feature from its least (0) to its most (1) responsive class: the class each "
         f"feature fires for.",
         fig.selectivity_figure, lambda p: fig.selectivity_figsize(n_features, len(inp.classes)),
-        dict(layer_means=layer_means, classes=inp.classes))
+        dict(layer_means=layer_means, classes=inp.labels))
 
 
 GRADCAM_MAPS_WORDS = {
@@ -277,7 +277,7 @@ def gradcam_maps_words(att: dict) -> str:
 
 
 def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
-    att, classes = inp.attributions, inp.classes
+    att, classes = inp.attributions, inp.labels
     layers, split = inp.layers, str(att["split"])
     labels, preds = att["label"], att["pred"]
     wrong = labels != preds
@@ -305,7 +305,7 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
 
 
 def gradcam_class_means(inp: Inputs, params: RenderParams) -> Figure:
-    att, classes, layers = inp.attributions, inp.classes, inp.layers
+    att, classes, layers = inp.attributions, inp.labels, inp.layers
     counts, split = att["counts"], str(att["split"])
     heat = np.stack([layer_gradcam(att, layer).class_mean for layer in layers], 1)
     return Figure(
@@ -338,7 +338,7 @@ def ablation(inp: Inputs, params: RenderParams) -> Figure:
         f"and of all images on the {inp.attributions['split']} split: red = the class needs that channel, blue = it "
         f"does better without it. Interpretability metrics (reports/interpretability.json): {metrics}.",
         fig.ablation_figure, lambda p: fig.ablation_figsize([d.shape[1] for d in drops.values()], len(rows)),
-        dict(drops=drops, row_labels=rows))
+        dict(drops=drops, row_labels=inp.labels + ["all"]))
 
 
 def claims(inp: Inputs, params: RenderParams) -> Figure:

@@ -92,7 +92,7 @@
       const i = +slider.value, epoch = T.epochs[i];
       const v = T.vis_epochs.reduce((best, e, k) => e <= epoch ? k : best, -1);
       label.textContent = `epoch ${epoch}` + (epoch === T.reference ? " (best: the model shown elsewhere)" : "") +
-        `; ${layer} CKA to the best epoch ${T.cka[layer][i].toFixed(3)}`;
+        `; ${layer} CKA to the best epoch ${T.cka[layer][i] === null ? "undefined (constant maps)" : T.cka[layer][i].toFixed(3)}`;
       const seeds = v < 0 ? [] : Array.from({length: T.seeds}, (_, s) => tile(picture(bytes(t.vis[v]), H, W, "image", s * PX), `epoch ${T.vis_epochs[v]}`));
       body.replaceChildren(
         el("p", {class: "muted", text: `Filter (one scale for every epoch, up to \u00b1${t.filter.scale.toPrecision(3)}) and ` +
@@ -146,6 +146,18 @@
   }
 
   // The overview's grid: each feature's first optimised input, of the trained model or (slider) of a vis epoch.
+  // A first layer's optimised input says little: the mean of its map is highest for a flat image
+  // whenever its filter's weights share one sign. The filter itself is what informs there.
+  const FIRST_LAYER_NOTE = "Each feature's filter (red +, blue \u2212; its own scale): the input that maximises a first-layer " +
+    "map's mean is a flat field whenever the filter's weights share one sign, so the filter says more. Each feature's view " +
+    "has its optimised inputs and the exact optimum of its centre unit.";
+  function overviewPicture(layer, f, i, trained, v) {
+    if (layer !== D.layers[0] || C !== 1) return picture(bytes(trained ? f.vis[0] : T.features[layer][i].vis[v]), H, W, "image", 0, 2);
+    const [, kh, kw] = f.filter.shape, px = Math.max(2, Math.round(2 * H / kh));
+    if (trained) return picture(bytes(f.filter.data), kh, kw, "div", 0, px);
+    const t = T.features[layer][i];  // that epoch's filter, on the timelapse's one scale
+    return picture(bytes(t.filter.data), kh, kw, "div", T.epochs.indexOf(T.vis_epochs[v]) * kh * kw, px);
+  }
   function overviewGrid() {
     const grid = document.getElementById("features"), layers = el("div", {});
     const stops = T ? T.vis_epochs.length : 0, slider = el("input", {type: "range", id: "grid-epoch", min: 0, max: stops, step: 1, value: stops, "aria-label": "epoch of the grid"});
@@ -153,8 +165,10 @@
     function draw() {
       const v = +slider.value, trained = v === stops;
       label.textContent = trained ? "the trained model (best epoch)" : `epoch ${T.vis_epochs[v]}`;
-      layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}), el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
-        tile(picture(bytes(trained ? f.vis[0] : T.features[layer][i].vis[v]), H, W, "image", 0, 2), `${layer} ${i + 1}`, featureLink(layer, i + 1))))]));
+      layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}),
+        ...(layer === D.layers[0] && C === 1 ? [el("p", {class: "muted", text: FIRST_LAYER_NOTE})] : []),
+        el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
+          tile(overviewPicture(layer, f, i, trained, v), `${layer} ${i + 1}`, featureLink(layer, i + 1))))]));
     }
     if (stops) {
       slider.addEventListener("input", draw);
@@ -286,8 +300,21 @@
     if (location.hash === "#draw" && Net) showDraw();
     else if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
     else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) { current = [m[1], +m[2]]; showFeature(m[1], +m[2]); }
-    else { view.hidden = true; overview.hidden = false; return; }
+    else { view.hidden = true; overview.hidden = false; routeNote(overview, false); return; }
+    routeNote(overview, true);
     view.hidden = false; overview.hidden = true; window.scrollTo(0, 0);
+  }
+  // A link to a view this page does not have (another run's layer, a feature beyond the layer's
+  // width, a mistyped address) says so above the overview instead of showing it silently.
+  function routeNote(overview, shown) {
+    const hash = decodeURIComponent(location.hash), known = shown || hash === "" || hash === "#";
+    let note = document.getElementById("route-note");
+    if (known) { if (note) note.hidden = true; return; }
+    if (!note) { note = el("p", {id: "route-note", class: "route-note", role: "status"}); overview.before(note); }
+    const layers = D.layers.map(l => `${l} (features 1-${D.features[l].length})`).join(", ");
+    note.textContent = `No view ${hash} in this report: its layers are ${layers}; classes 0-${D.classes.length - 1}` +
+      `${Net ? "; #draw" : ""}. Showing the overview.`;
+    note.hidden = false;
   }
   document.addEventListener("keydown", e => {
     if (!current || !["ArrowLeft", "ArrowRight"].includes(e.key) || e.target.tagName === "INPUT") return;  // a slider's own keys

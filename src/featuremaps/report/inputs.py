@@ -1,6 +1,7 @@
 """Everything the render stage reads, loaded once through each file's own reader."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from featuremaps.analysis.timelapse_store import read_timelapse
 from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_network, read_npz, \
     read_per_image, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
+from featuremaps.drawing.fonts import drawable_names
 from featuremaps.model.records import read_confusion, read_history, read_metrics
 
 
@@ -54,6 +56,11 @@ class Inputs:
     @property
     def classes(self) -> list:
         return self.meta["classes"]
+
+    @functools.cached_property
+    def labels(self) -> list:
+        """The class names as figures draw them (featuremaps.drawing.fonts)."""
+        return drawable_names(self.classes)
 
 
 def load_inputs(dataset: Path, activations: Path, visualizations: Path, attributions: Path, metrics: Path,

@@ -188,6 +188,7 @@ def slider_data(stored: dict | None, report_layers: list, val_images: np.ndarray
         features[layer] = views
     return {"epochs": shown, "all_epochs": len(epochs), "vis_epochs": vis_epochs, "reference": reference,
             "seeds": int(next(iter(lapse.values()))["vis"].shape[2]) if layers else 0,
-            "cka": {layer: [round(float(lapse[layer]["cka"][i]), 4) for i in at] for layer in layers},
+            "cka": {layer: [round(float(lapse[layer]["cka"][i]), 4) if np.isfinite(lapse[layer]["cka"][i]) else None
+                            for i in at] for layer in layers},
             "probe_images": b64(val_images[probe]), "probe_labels": [int(c) for c in val_labels[probe]],
             "probe_count": len(stored["probe_index"]), "features": features}
