@@ -19,10 +19,16 @@ def test_a_changed_folder_is_noticed_and_reruns_download(finished, tmp_path):
     shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
     repo = Project(tmp_path)
     folder = write_shape_folder(tmp_path / "shapes", 6, sizes=((16, 16),))
+    (folder / ".git").mkdir()  # what a real folder holds besides: hidden folders at the root and deeper
+    (folder / ".ipynb_checkpoints/x").mkdir(parents=True)
+    Image.new("L", (16, 16)).save(folder / ".ipynb_checkpoints/x/0.png")
+    (folder / "bar/.thumbnails").mkdir()
+    (folder / "bar/.thumbnails/t.png").write_text("not an image")
     repo.set_params(data={"source": "folder", "folder": str(folder), "image_size": [16, 16]})
     repo.repro("download")
     assert "download" not in repo.status()
     meta = json.loads((repo.path / "data/dataset/meta.json").read_text())
+    assert meta["classes"] == ["bar", "cross", "disc"] and sum(meta["counts"].values()) == 18
 
     def changed_then_rerun() -> dict:
         status = repo.status()
@@ -31,7 +37,7 @@ def test_a_changed_folder_is_noticed_and_reruns_download(finished, tmp_path):
         assert "download" not in repo.status()
         return json.loads((repo.path / "data/dataset/meta.json").read_text())
 
-    image = sorted((folder / "bar").iterdir())[0]  # one image edited
+    image = sorted((folder / "bar").glob("*.png"))[0]  # one image edited
     Image.new("RGB", (16, 16), (255, 255, 255)).save(image)
     edited = changed_then_rerun()
     assert edited["counts"] == meta["counts"] and edited["sha256"] != meta["sha256"]

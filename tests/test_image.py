@@ -127,3 +127,19 @@ def test_a_missing_or_foreign_model_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["image", str(tmp_path / "good.png"), "--margin", "11"])
     assert "from 0 to 10" in capsys.readouterr().err
+
+
+def test_a_16_bit_image_is_scaled_not_clipped(stage_outputs, tmp_path, capsys):
+    # the dataset image saved at 16 bits (each level x 257): the command sees the same pixels and answers the same
+    examples = np.load(stage_outputs / "data/activations/examples.npz")
+    pixels = examples["input"][int(np.flatnonzero(examples["index"] >= 0)[0])]
+    Image.fromarray(pixels).save(tmp_path / "eight.png")
+    Image.fromarray(pixels.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    assert Image.open(tmp_path / "sixteen.png").mode == "I;16"
+    assert np.array_equal(prepared_input(opened_image(tmp_path / "sixteen.png"), pixels.shape, 4)[0], pixels)
+    status, out, err = image_command(tmp_path / "eight.png", tmp_path / "sixteen.png", "--model",
+                                     stage_outputs / "data/model/model.pt", "--out", tmp_path / "out",
+                                     "--repo", stage_outputs, capsys=capsys)
+    assert status == 0, err
+    eight, sixteen = json.loads((tmp_path / "out/images.json").read_text())["images"]
+    assert sixteen["probabilities"] == eight["probabilities"] and "used as it is" in out.split("sixteen.png")[1]
