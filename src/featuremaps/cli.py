@@ -64,7 +64,6 @@ def compare(args) -> int:
     repo = Path(args.repo)
     out = checked_folder(args.out if args.out is not None else repo / default_folder(args.a, args.b), "compare", repo)
     render = load_params(repo / paths.PARAMS).render
-    warn_if_stale(repo, [args.a, args.b])
     start = time.perf_counter()
     with command_folder(out, "compare") as (building, scratch):
         a = read_side(repo, args.a, scratch / "a")
@@ -78,6 +77,7 @@ def compare(args) -> int:
         c = compare_sides(a, b, layers, args.threshold, args.by)
         check_figure_budget(c, render, out)
         write_comparison(building, c, render, images)
+    warn_if_stale(repo, [args.a, args.b])  # after the read: a read that failed has said why already
     print(f"A = {a.name} ({a.commit[:10]}), B = {b.name} ({b.commit[:10]}): {a.meta['dataset']}, "
           f"{len(a.per_image):,} images")
     print("\n".join(summary_lines(c)))
@@ -179,7 +179,7 @@ the remote it names), never checked out. All runs must be of one dataset.
 
 
 def warn_if_stale(repo: Path, names: list) -> None:
-    """One warning line when the workspace is among `names` and its outputs may not belong together."""
+    """One warning line (on stderr) when the workspace is among `names` and its outputs may not belong together."""
     from featuremaps.revisions import WORKSPACE, workspace_warning
     if WORKSPACE in names and (line := workspace_warning(repo)):
         print(f"warning: {line}", file=sys.stderr)
@@ -198,7 +198,6 @@ def sweep(args) -> int:
     render = load_params(repo / paths.PARAMS).render
     start = time.perf_counter()
     names = checked_names((args.runs or default_names(repo)) + ([args.ref] if args.ref else []))
-    warn_if_stale(repo, names)
     ref_name = args.ref or names[0]
     with command_folder(out, "sweep") as (building, scratch):
         runs = [read_run(repo, name, scratch / f"run{i}") for i, name in
@@ -211,6 +210,7 @@ def sweep(args) -> int:
         metrics = checked_metrics(study, args.metrics)
         check_figure_budget(study, metrics, render, out)
         write_sweep(building, out, study, metrics, render, repo)
+    warn_if_stale(repo, names)  # after the read: a read that failed has said why already
     print("\n".join(summary_lines(study, ["val_accuracy"] + [f"{layer}.cka" for layer in study.layers])))
     print(f"wrote {out / PAGE}; read {len(runs)} runs through DVC in {read_s:.1f} s, "
           f"related and drew them in {time.perf_counter() - start:.1f} s")
