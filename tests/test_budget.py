@@ -77,4 +77,9 @@ def test_render_checks_every_size_before_drawing_any(tmp_path):
     with pytest.raises(ParamsError, match="large.png 10,000 x 200 pixels"):
         render_figures([small, large], RenderParams(dpi=100), tmp_path)
     assert drawn == []
-    assert render_figures([small], RenderParams(dpi=100), tmp_path) == [small] and drawn == [tmp_path / "small.png"]
+    out = tmp_path / "figures"
+    out.mkdir()
+    (out / "conv3_feature_maps.png").write_bytes(b"a layer the network no longer has")
+    assert render_figures([small], RenderParams(dpi=100), out) == [small] and [p.name for p in drawn] == ["small.png"]
+    assert not out.exists() or list(out.iterdir()) == []  # drawn into a new folder that replaced it (the stub draws nothing)
+    assert not [p for p in tmp_path.iterdir() if p.name != "figures"]  # no temporary folder left

@@ -29,6 +29,7 @@ from featuremaps.drawing.budget import check_pixel_budget
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import timelapse_figures
 from featuremaps.drawing.pool import fork_map
+from featuremaps.files import atomic_folder
 
 
 @dataclass(frozen=True)
@@ -405,10 +406,10 @@ def _draw(job) -> None:
 
 
 def render_figures(figures: list, params: RenderParams, out: Path) -> list:
-    """Check every figure's size, then draw them all into `out` in parallel; return `figures`."""
+    """Check every figure's size, then draw them all in parallel into a new folder that replaces `out` whole
+    (no figure of a layer no longer extracted is left; in a stage, only once the stage succeeds); return
+    `figures`."""
     check_pixel_budget(figures, params, out)
-    fork_map(_draw, [(figure, params, out) for figure in figures])
-    # The folder is a persist output: drop figures of layers no longer extracted.
-    for stale in set(out.glob("*.png")) - {out / f.file for f in figures}:
-        stale.unlink()
+    with atomic_folder(out) as folder:
+        fork_map(_draw, [(figure, params, folder) for figure in figures])
     return figures
