@@ -187,11 +187,11 @@ def test_images_of_another_size_run_through(repo):
                                                    "of the model; its conv layers: conv1, conv2"]),
     ({"timelapse": {"vis_epochs": [0, 3]}}, ["timelapse.vis_epochs = [0, 3] lists epoch 3, beyond train.epochs = 1"]),
     ({"train": {"snapshot_every": -1}}, ["train.snapshot_every = -1 is not allowed; expected an integer in [0, 1000]"]),
-    ({"timelapse": {"probe_size": 5000}}, ["timelapse.probe_size = 5000: more than the 100 images of the val split"]),
+    ({"timelapse": {"probe_size": 9}}, ["timelapse.probe_size = 9 is not allowed; expected an integer in [10, 5000]"]),
 ], ids=["unknown-key", "wrong-type", "lr-zero", "lr-negative", "epochs-zero", "epochs-negative",
         "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
         "val-fraction-one", "unknown-device", "visualize-steps-zero", "unknown-objective", "unknown-ranking", "ig-steps-zero",
-        "unknown-layer", "vis-epoch-beyond-the-run", "snapshot-every-negative", "probe-above-the-split"])
+        "unknown-layer", "vis-epoch-beyond-the-run", "snapshot-every-negative", "probe-below-ten"])
 def test_bad_params(repo, sections, expect):
     repo.set_params(**sections)
     line = fails_cleanly(repo, expect=expect)

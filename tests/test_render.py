@@ -44,17 +44,18 @@ def test_every_figure_is_written_and_not_blank(stage_outputs):
 
 
 def test_figures_of_layers_no_longer_extracted_are_removed(stage_outputs, tmp_path):
-    """reports/figures persists across runs, so render drops what it no longer draws."""
+    """reports/figures persists across runs, and render replaces it whole: nothing it no longer draws is left
+    (the folder is a DVC output of its own, cached whole)."""
     folder = tmp_path / "run"
     shutil.copytree(stage_outputs, folder)
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["extract"]["layers"] = ["conv1"]
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
-    (folder / "reports/figures/notes.txt").write_text("kept: not a figure")
+    (folder / "reports/figures/notes.txt").write_text("not a figure: not the stage's either")
     run_stage(folder, "extract")
     run_stage(folder, "render")
     names = sorted(p.name for p in (folder / "reports/figures").iterdir())
-    assert names == sorted([f for f in FIGURES if not f.startswith("conv2_")] + ["notes.txt"])
+    assert names == sorted(f for f in FIGURES if not f.startswith("conv2_"))
 
 
 def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
