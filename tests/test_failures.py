@@ -300,7 +300,7 @@ def test_per_image_missing_columns(repo, drop, expect):
 @pytest.mark.parametrize("case, expect", [
     ("truncated", "data/dataset/train.npz: not a dataset split with images and labels ("),
     ("float-images", "data/dataset/train.npz: images float32 [300, 28, 28] and labels uint8 [300]; expected "
-                     "uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and uint8 [N]; rerun the download stage"),
+                     "uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and uint8 or uint16 [N]; rerun the download stage"),
     ("meta-not-json", "data/dataset/meta.json: not valid JSON ("),
     ("meta-without-keys", "data/dataset/meta.json: missing keys image_shape, mean; expected dataset, source, "
                           "classes, image_shape, channels, counts, mean, std; rerun the download stage"),

@@ -105,7 +105,13 @@ def test_the_epoch_slider_shows_each_epochs_stored_filter_and_pictures(stage_out
         page.wait_for_selector("#grid-epoch")
         page.evaluate("const s = document.getElementById('grid-epoch'); s.value = 0; s.dispatchEvent(new Event('input'))")
         page.wait_for_function("document.getElementById('grid-epoch-label').textContent === 'epoch 0'", timeout=120_000)
-        first = page.evaluate("Array.from(document.querySelector('#features canvas').getContext('2d')"
-                              ".getImageData(0, 0, 28, 28).data)")
-        assert np.array_equal(rgb(first)[:, 0], layer_timelapse(stored, "conv1")["vis"][0, 0, 0].ravel())
+        tiles = page.evaluate("Array.from(document.querySelectorAll('#features canvas')).map(c => "
+                              "Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data))")
+        # the first (grey) layer's tiles: each feature's filter at that epoch, on the timelapse's one scale
+        first = layer_timelapse(stored, "conv1")["filters"][:, 0]  # [E, 1, k, k]
+        level = np.clip(np.round((first[0, 0] / float(np.abs(first).max()) + 1) * 127.5), 0, 255).astype(int).ravel()
+        assert np.array_equal(rgb(tiles[0]), table[level])
+        # the next layer's: each feature's optimised input at that epoch
+        n_first = layer_timelapse(stored, "conv1")["filters"].shape[1]
+        assert np.array_equal(rgb(tiles[n_first])[:, 0], lapse["vis"][0, 0, 0].ravel())
     assert seen["console_errors"] == [] and seen["failed"] == [] and seen["external"] == []
