@@ -1,5 +1,5 @@
 """A folder dataset is watched by DVC: an image edited, added or removed after a run shows in
-`dvc status` and reruns download; and a stage that fails half way (train, after training, while
+`dvc status` and reruns download; hidden folders, 16-bit images and 300 classes go through it; and a stage that fails half way (train, after training, while
 writing its records) replaces none of its outputs."""
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
+import numpy as np
 from PIL import Image
 
 from conftest import Project, ROOT
+from featuremaps.data.store import read_split
 from synthetic import write_shape_folder
 
 
@@ -46,6 +48,20 @@ def test_a_changed_folder_is_noticed_and_reruns_download(finished, tmp_path):
     assert sum(added["counts"].values()) == sum(meta["counts"].values()) + 1
     (folder / "disc/new.png").unlink()  # and removed again: the edited dataset once more
     assert changed_then_rerun()["sha256"] == edited["sha256"]
+
+    # 300 classes of 16-bit images through the same stage: uint16 labels, levels scaled (k * 257 -> k)
+    many = tmp_path / "many"
+    for c in range(300):
+        (many / f"k{c:03d}").mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((8, 8), (c % 256) * 257, dtype=np.uint16)).save(many / f"k{c:03d}/{i}.png")
+    repo.set_params(data={"source": "folder", "folder": str(many), "image_size": "auto", "val_fraction": 0.5})
+    repo.repro("download")
+    meta = json.loads((repo.path / "data/dataset/meta.json").read_text())
+    assert len(meta["classes"]) == 300 and meta["channels"] == 1
+    images, labels = read_split(repo.path / "data/dataset", "val")
+    assert labels.dtype == np.uint16 and sorted(labels.tolist()) == list(range(300))
+    assert all(int(images[k].max()) == int(labels[k]) % 256 for k in range(300))
 
 
 def test_a_train_that_fails_while_writing_its_records_replaces_nothing(stage_outputs, tmp_path):
