@@ -317,10 +317,9 @@ def check_blocks(params, shape: DataShape) -> None:
                           f"blocks, which pool a {shape.height}x{shape.width} image below 1 px; at most {fit} fit")
 
 
-def largest_fitting(params, shape: DataShape, key: str, memory: int):
-    """The largest value of integer setting `key` (the others as they are) at which every stage fits."""
-    fits = lambda v: not _over(stage_costs(with_setting(params, key, v), shape), memory)  # noqa: E731
-    lo, hi = _low(key), setting_value(params, key)
+def _largest(fits, lo: int, hi: int):
+    """The largest value in [lo, hi) at which fits(value) holds, by bisection (fits falls once as the value
+    grows, and fails at hi); None when it fails at lo."""
     if not fits(lo):
         return None
     while hi - lo > 1:
@@ -329,18 +328,18 @@ def largest_fitting(params, shape: DataShape, key: str, memory: int):
     return lo
 
 
+def largest_fitting(params, shape: DataShape, key: str, memory: int):
+    """The largest value of integer setting `key` (the others as they are) at which every stage fits."""
+    return _largest(lambda v: not _over(stage_costs(with_setting(params, key, v), shape), memory), _low(key),
+                    setting_value(params, key))
+
+
 def largest_fitting_size(params, shape: DataShape, memory: int):
     """The largest [height, width] of the images' aspect (at least 4 a side) at which every stage fits, or None."""
     def scaled(height: int) -> DataShape:
         return dataclasses.replace(shape, height=height, width=max(4, round(shape.width * height / shape.height)))
-    fits = lambda h: not _over(stage_costs(params, scaled(h)), memory)  # noqa: E731
-    lo, hi = 4, shape.height
-    if not fits(lo):
-        return None
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo, scaled(lo).width
+    height = _largest(lambda h: not _over(stage_costs(params, scaled(h)), memory), 4, shape.height)
+    return None if height is None else (height, scaled(height).width)
 
 
 def _lowers(params, shape: DataShape, key: str, over: list, memory: int) -> bool:

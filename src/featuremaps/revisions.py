@@ -6,6 +6,8 @@ revision's .dvc/config names what the cache lacks; nothing is checked out.
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from featuremaps.errors import FeaturemapsError, first_line
@@ -33,8 +35,6 @@ def open_revision(repo: str | Path, name: str):
 def running_dvc(repo: str | Path) -> str | None:
     """The command of a DVC process that holds a write lock in the repository now (a `dvc repro` or `dvc exp
     run` writing its outputs), from DVC's .dvc/tmp/rwlock; None when none runs."""
-    import json
-    import os
     try:
         locks = json.loads((Path(repo) / ".dvc/tmp/rwlock").read_text() or "{}")
     except (OSError, ValueError):

@@ -231,7 +231,8 @@ def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
                                f"two images of some class")
         va_x, va_y, tr_x, tr_y = tr_x[va_idx], tr_y[va_idx], tr_x[tr_idx], tr_y[tr_idx]
         val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (data.split_seed {params.split_seed})"
-    without_val = [classes[c] for c in range(len(classes)) if (tr_y == c).any() and not (va_y == c).any()]
+    held = np.bincount(va_y, minlength=len(classes)) == 0
+    without_val = [classes[c] for c in np.flatnonzero(held & (np.bincount(tr_y, minlength=len(classes)) > 0))]
     if without_val:
         shown = ", ".join(without_val[:5]) + (f" and {len(without_val) - 5} more" if len(without_val) > 5 else "")
         note = (f"{len(without_val)} class{'es' if len(without_val) > 1 else ''} with no val image (too few images "

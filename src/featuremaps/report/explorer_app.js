@@ -307,7 +307,9 @@
   // A link to a view this page does not have (another run's layer, a feature beyond the layer's
   // width, a mistyped address) says so above the overview instead of showing it silently.
   function routeNote(overview, shown) {
-    const hash = decodeURIComponent(location.hash), known = shown || hash === "" || hash === "#";
+    let hash = location.hash;
+    try { hash = decodeURIComponent(hash); } catch (e) { /* a malformed %-escape: shown as typed */ }
+    const known = shown || hash === "" || hash === "#";
     let note = document.getElementById("route-note");
     if (known) { if (note) note.hidden = true; return; }
     if (!note) { note = el("p", {id: "route-note", class: "route-note", role: "status"}); overview.before(note); }
