@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from synthetic import write_idx_folder
 
@@ -198,13 +199,9 @@ def stage_folder(folder: Path, idx: Path, **sections) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stage_outputs(tmp_path_factory) -> Path:
-    """A folder where every stage ran once on a small IDX dataset (no DVC)."""
-    tmp = tmp_path_factory.mktemp("outputs")
-    folder = stage_folder(tmp / "run", write_idx_folder(tmp / "idx", 300, 100))
-    for stage in ("download", "train", "extract", "visualize", "attribute", "timelapse", "render"):
-        run_stage(folder, stage)
-    return folder
+def stage_outputs(finished) -> Path:
+    """A folder where every stage ran once on a small IDX dataset: the finished repo's (never modify)."""
+    return finished.path
 
 
 def snapshot(root: Path) -> dict:
@@ -237,11 +234,57 @@ def assert_unchanged(proj: Project, before: dict, lock_before: bytes) -> None:
     assert locked_stages(lock_before, "check") == locked_stages(proj.path / "dvc.lock", "check")
 
 
-@pytest.fixture(scope="session")
-def finished(tmp_path_factory) -> Project:
-    """A committed repo where download, train, extract and render all ran (shared: never modify)."""
-    tmp = tmp_path_factory.mktemp("finished")
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder `build(folder)` filled, built once per test session however many pytest-xdist
+    workers ask for it: the first to ask builds it under a lock in the workers' shared base
+    folder, the others wait for the lock and reuse it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # pytest-of-<user>/pytest-<n>/, above each worker's own popen-gw<i>/
+    folder, done = base / name, base / f"{name}.done"
+    with FileLock(str(base / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _build_finished(tmp: Path) -> None:
     proj = new_project(tmp, write_idx_folder(tmp / "idx", n_train=300, n_test=100, compress=True))
-    proj.repro()
+    (tmp / "first-repro.txt").write_text(proj.repro().stdout)
     proj.commit("pipeline ran")
-    return proj
+
+
+class Finished(Project):
+    @property
+    def first_repro(self) -> str:
+        """The output of the `dvc repro` that ran the whole pipeline in this repo."""
+        return (self.tmp / "first-repro.txt").read_text()
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Finished:
+    """A committed repo where every stage ran once under `dvc repro` on a small generated IDX
+    dataset (shared by every test and worker: never modify it; copy it with `baseline`)."""
+    return Finished(built_once(tmp_path_factory, "finished", _build_finished))
+
+
+def copy_tree(source: Path, to: Path) -> Path:
+    """A copy of a shared run's folder, its git history and DVC cache included; not DVC's tmp/ (its
+    locks and state, which a process reading the shared run may be writing), which DVC makes again."""
+    shutil.copytree(source, to, symlinks=True, ignore=lambda folder, names: ["tmp"] if folder.endswith(".dvc") else [])
+    return to
+
+
+def copy_project(source: Project, tmp: Path) -> Project:
+    """A private copy of a repo (copy_tree) in tmp/repo."""
+    copy_tree(source.path, tmp / "repo")
+    return Project(tmp)
+
+
+@pytest.fixture
+def baseline(finished, tmp_path) -> Project:
+    """A private copy of the finished repo: the whole pipeline ran and committed, DVC cache included."""
+    return copy_project(finished, tmp_path)

@@ -14,9 +14,8 @@ from conftest import Project
 from test_compare import compare, numbers
 
 
-def test_a_deeper_network_with_5x5_kernels_runs_end_to_end(finished, tmp_path, capsys):
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)  # the default network, run and committed
-    project = Project(tmp_path)
+def test_a_deeper_network_with_5x5_kernels_runs_end_to_end(baseline, tmp_path, capsys):
+    project = baseline
     project.dvc("exp", "run", "-n", "deep", "-S", "model.conv_channels=[8,16,32]", "-S", "model.kernel_size=5")
     ckpt = torch.load(project.path / "data/model/model.pt", weights_only=True)
     assert ckpt["config"]["conv_channels"] == [8, 16, 32] and ckpt["config"]["kernel_size"] == 5

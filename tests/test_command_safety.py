@@ -27,10 +27,8 @@ from featuremaps.model.network import build_model
 
 
 @pytest.fixture
-def repo(finished, tmp_path) -> Project:
-    """A private copy of the repo where the whole pipeline ran, DVC cache included."""
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    return Project(tmp_path)
+def repo(baseline) -> Project:
+    return baseline
 
 
 def featuremaps(proj: Project, *args, timeout=600) -> subprocess.CompletedProcess:

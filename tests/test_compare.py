@@ -40,11 +40,12 @@ def permute_conv2(model_path, perm) -> None:
     save_checkpoint(model_path, model, ckpt["config"], ckpt["classes"])
 
 
-def test_compare_under_dvc(project, tmp_path, capsys):
-    # DVC reads a revision's remote from that revision's .dvc/config: configure it before committing.
+def test_compare_under_dvc(baseline, tmp_path, capsys):
+    project = baseline
+    # DVC reads a revision's remote from that revision's .dvc/config: it goes into the run's commit.
     project.dvc("remote", "add", "-d", "shared", str(project.tmp / "remote"))
-    project.repro()
-    project.commit("baseline")
+    project.git("add", "-A")
+    project.git("commit", "-q", "--amend", "--no-edit")
 
     # A run against itself: CKA 1, the identity matching, correlation 1.
     status, out, err = compare(project, capsys, "HEAD", "workspace", "--out", str(tmp_path / "self"))

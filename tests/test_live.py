@@ -28,9 +28,8 @@ def running_epochs(shown: list) -> list:
     return epochs
 
 
-def test_exp_show_lists_a_running_experiments_epoch(finished, tmp_path):
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    project = Project(tmp_path)
+def test_exp_show_lists_a_running_experiments_epoch(baseline, tmp_path):
+    project = baseline
     project.dvc("exp", "run", "--queue", "-n", "long", "-S", "train.epochs=60", "-S", "train.batch_size=16")
     project.dvc("exp", "run", "--queue", "-n", "short", "-S", "train.epochs=2", "-S", "train.lr=0.003")
     # Not through Project.run: the queue's worker would keep its output pipes open until the queue is done.

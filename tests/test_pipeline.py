@@ -9,9 +9,9 @@ def ran(proc) -> list:
     return re.findall(r"Running stage '(\w+)'", proc.stdout)
 
 
-def test_pipeline_reruns_only_what_changed(project, tmp_path):
-    first = project.repro()
-    assert ran(first) == ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
+def test_pipeline_reruns_only_what_changed(finished, baseline, tmp_path):
+    project = baseline  # a copy of `finished`, whose first `dvc repro` ran every stage:
+    assert ran(finished.first_repro) == ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     assert re.fullmatch(r"cpu \((1 thread|\d+ threads)\)|cuda \(.+\)|mps", metrics["device"])
@@ -26,7 +26,6 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert project.status() == {}
     shown = project.dvc("metrics", "show").stdout
     assert "val_accuracy" in shown and "reports/metrics.json" in shown
-    project.commit("baseline")
 
     # Every params edit reruns `check` (the whole file), whose unchanged output reruns nothing.
     project.set_params(render={"cmap": "magma"})
@@ -81,9 +80,8 @@ def test_pipeline_reruns_only_what_changed(project, tmp_path):
     assert not is_blank(tmp_path / "plots.png")
 
 
-def test_experiments_and_diffs(project):
-    project.repro()
-    project.commit("baseline")
+def test_experiments_and_diffs(baseline):
+    project = baseline  # run and committed
     project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=2", "-S", "render.dpi=50", "-S", "seed=1",
                 "-n", "fast")
     shown = project.dvc("exp", "show", "--json").stdout

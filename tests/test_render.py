@@ -9,7 +9,7 @@ from matplotlib import pyplot as plt
 from PIL import Image
 
 from browser import is_blank, open_offline
-from conftest import run_stage
+from conftest import copy_tree, run_stage
 from featuremaps.report import figures
 from featuremaps.analysis.store import layer_columns
 from featuremaps.params import params_from_dict
@@ -47,7 +47,7 @@ def test_figures_of_layers_no_longer_extracted_are_removed(stage_outputs, tmp_pa
     """reports/figures persists across runs, and render replaces it whole: nothing it no longer draws is left
     (the folder is a DVC output of its own, cached whole)."""
     folder = tmp_path / "run"
-    shutil.copytree(stage_outputs, folder)
+    copy_tree(stage_outputs, folder)
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["extract"]["layers"] = ["conv1"]
     (folder / "params.yaml").write_text(yaml.safe_dump(params))

@@ -9,9 +9,8 @@ import shutil
 from conftest import Project
 
 
-def test_a_short_deep_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one(finished, tmp_path):
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    repo = Project(tmp_path)
+def test_a_short_deep_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one(baseline, tmp_path):
+    repo = baseline
     default = {"vis_epochs": [0, 1, 2, 5, "last"]}
     repo.set_params(timelapse=default, attribute={"ablate_k": 3})  # the defaults, which SMALL overrides
     repo.dvc("exp", "run", "-n", "two")  # the two-layer network with them (timelapse and render rerun)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from browser import is_blank, open_offline
-from conftest import run_stage
+from conftest import copy_tree, run_stage
 from featuremaps import paths
 from featuremaps.compare.similarity import linear_cka
 from featuremaps.errors import FeaturemapsError
@@ -37,7 +37,7 @@ def permuted_model(source, target, layer: str, order: list) -> None:
 
 def test_permuted_channels_have_cka_one_and_render_only_runs_exactly_one(stage_outputs, tmp_path):
     permuted = tmp_path / "permuted"
-    shutil.copytree(stage_outputs, permuted)
+    copy_tree(stage_outputs, permuted)
     layers = torch.load(stage_outputs / paths.MODEL, weights_only=True)["config"]["conv_channels"]
     assert len(layers) == 2
     order = list(np.random.default_rng(3).permutation(layers[1]))

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import S3_KEYS, Project, exp_show_rows, new_project, wait_for_queue
+from conftest import S3_KEYS, Project, copy_project, exp_show_rows, wait_for_queue
 
 
 def clone(origin, tmp, env_from: Project) -> Project:
@@ -51,15 +51,14 @@ def one_line(proc, *fragments) -> str:
     return lines[0]
 
 
-def test_two_machines_share_a_grid_and_a_third_reads_it(tmp_path, idx_dir, s3_endpoint):
+def test_two_machines_share_a_grid_and_a_third_reads_it(tmp_path, finished, s3_endpoint):
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    lead = new_project(tmp_path / "lead", idx_dir)
+    lead = copy_project(finished, tmp_path / "lead")  # the baseline, run
     lead.env.update(S3_KEYS)
     lead.dvc("remote", "add", "-d", "s3", "s3://featuremaps/cache")
     lead.dvc("remote", "modify", "s3", "endpointurl", s3_endpoint)
-    lead.repro()
-    lead.commit("baseline, with the team's DVC remote")
+    lead.commit("the team's DVC remote")
     lead.dvc("push")
     lead.git("remote", "add", "origin", str(origin))
     lead.git("push", "-q", "origin", "main")
@@ -119,9 +118,8 @@ def test_two_machines_share_a_grid_and_a_third_reads_it(tmp_path, idx_dir, s3_en
     assert c.status() == {}
 
 
-def test_a_remote_added_after_the_commit(project, tmp_path):
-    project.repro()
-    project.commit("baseline, no DVC remote yet")
+def test_a_remote_added_after_the_commit(baseline, tmp_path):
+    project = baseline  # run and committed, no DVC remote yet
     remote = tmp_path / "remote"
     project.dvc("remote", "add", "-d", "shared", str(remote))  # after the commit, never committed
     project.dvc("push")
@@ -146,6 +144,6 @@ def test_a_remote_added_after_the_commit(project, tmp_path):
     (["HEAD", "workspace", "--out", "reports"], ["--out reports", "not written by featuremaps"]),
     (["HEAD", "workspace", "--out", "data/activations"], ["an output of the pipeline's extract stage"]),
 ])
-def test_bad_sweeps_end_with_one_line(finished, args, fragments):
-    out = [] if "--out" in args else ["--out", str(finished.tmp / "sweep-out")]
+def test_bad_sweeps_end_with_one_line(finished, tmp_path, args, fragments):
+    out = [] if "--out" in args else ["--out", str(tmp_path / "sweep-out")]
     one_line(featuremaps(finished, "sweep", *args, *out), *fragments)

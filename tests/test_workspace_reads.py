@@ -24,9 +24,8 @@ def test_a_running_dvc_is_seen_from_its_write_lock(tmp_path):
     assert workspace_warning(tmp_path).startswith("the workspace is being written by a running `dvc repro`")
 
 
-def test_compare_warns_about_a_stale_workspace(finished, tmp_path):
-    shutil.copytree(finished.path, tmp_path / "repo", symlinks=True)
-    repo = Project(tmp_path)
+def test_compare_warns_about_a_stale_workspace(baseline, tmp_path):
+    repo = baseline
     assert workspace_warning(repo.path) is None  # as committed: current
     repo.set_params(seed=1)  # the stages that read seed are now stale
     line = workspace_warning(repo.path)
