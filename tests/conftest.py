@@ -3,8 +3,10 @@ of the project, in which the real `dvc` runs with the project's virtual environm
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +26,19 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", ".dvc/con
                  ".gitignore", "plots"]
 
 
+# Each pytest-xdist worker's share of the cores, for the stages the tests start and for torch in the
+# worker itself: two workers each taking both cores would slow every torch loop several times over
+# (featuremaps.threads). Fixed for the session: trained weights' last bits follow the thread count,
+# and tests compare two runs' bytes.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = os.environ.setdefault("FEATUREMAPS_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
+
+
+def pytest_configure(config):
+    import torch
+    torch.set_num_threads(int(THREADS))
+
+
 def project_env(tmp: Path) -> dict:
     env = dict(os.environ)
     env.update({
@@ -31,9 +46,7 @@ def project_env(tmp: Path) -> dict:
         "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"),
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": str(tmp / "repo" / "src"),
-        # Trained weights' last bits follow the thread count, which the thread policy takes from the
-        # load at each start: tests that compare two runs' bytes must not depend on a busy moment.
-        "FEATUREMAPS_THREADS": "2",
+        "FEATUREMAPS_THREADS": THREADS,  # not the load at each start, which varies
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
     })
@@ -120,17 +133,38 @@ def project(tmp_path, idx_dir) -> Project:
     return new_project(tmp_path, idx_dir)
 
 
+def queue_workers(repo: Path) -> list:
+    """The pids of the `dvc exp queue-worker` processes running in `repo` (Linux: /proc)."""
+    repo, found = repo.resolve(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"queue-worker" in (entry / "cmdline").read_bytes() and Path(os.readlink(entry / "cwd")) == repo:
+                    found.append(int(entry.name))
+            except OSError:  # gone, or not ours to read
+                continue
+    return found
+
+
 def wait_for_queue(proj: Project, minutes: int = 10) -> str:
-    """`dvc queue status` once nothing is queued or running; fails (killing the queue) after `minutes`."""
+    """`dvc queue status` once nothing is queued or running; fails (killing the queue) after `minutes`.
+    Waits for the queue's workers to exit, as they do once the queue is empty, rather than asking
+    DVC over and over: each `dvc` start costs about a second of CPU that the experiments need."""
     deadline = time.monotonic() + minutes * 60
     while True:
-        status = proj.dvc("queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            return status
+        if Path("/proc/self").exists():
+            busy = bool(queue_workers(proj.path))
+        else:
+            status = proj.dvc("queue", "status").stdout
+            busy = "Queued" in status or "Running" in status
+        if not busy:
+            status = proj.dvc("queue", "status").stdout
+            if "Queued" not in status and "Running" not in status:
+                return status
         if time.monotonic() > deadline:
             proj.dvc("queue", "kill", "--all", check=False)
             pytest.fail(f"the queued experiments were still running after {minutes} minutes:\n{status}")
-        time.sleep(2)
+        time.sleep(0.5 if busy else 2)
 
 
 def exp_show_rows(shown) -> list:
@@ -288,3 +322,60 @@ def copy_project(source: Project, tmp: Path) -> Project:
 def baseline(finished, tmp_path) -> Project:
     """A private copy of the finished repo: the whole pipeline ran and committed, DVC cache included."""
     return copy_project(finished, tmp_path)
+
+
+# ----------------------------------------------------------------------------- markers and order
+
+# What a test uses, told from its source and the helpers of its module that it calls (two levels):
+# the real `dvc` (directly or through a fixture that ran it), or headless Chromium.
+USES = {
+    "dvc": re.compile(r"\.dvc\(|\.repro\(|\[\"dvc\"|\"dvc\",|\.status\(\)"),
+    "browser": re.compile(r"\b(offline_page|open_offline)\("),
+}
+DVC_FIXTURES = {"project", "baseline", "finished", "stage_outputs"}
+# Tests that take 20 s or more on a 2-core machine, started first and in this order. pytest-xdist gives
+# each worker two tests to start with (the first two, then the next two) and then one at a time: the
+# first worker builds the `finished` repo for the two that need it while the second runs two that do not.
+SLOW = [
+    "test_sweep_team.py::test_two_machines_share_a_grid_and_a_third_reads_it",
+    "test_pipeline.py::test_pipeline_reruns_only_what_changed",
+    "test_interruption.py::test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results",
+    "test_cost.py::test_the_memory_estimate_bounds_each_stages_measured_peak",
+    "test_pipeline.py::test_queued_experiments_their_live_progress_and_diffs",
+    "test_interruption.py::test_two_repros_at_once",
+    "test_compare.py::test_compare_under_dvc",
+    "test_architecture.py::test_a_deeper_network_with_5x5_kernels_runs_end_to_end",
+    "test_settings_together.py::test_a_short_deep_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one",
+    "test_failures.py::test_images_of_another_size_run_through",
+    "test_sweep_team.py::test_a_remote_added_after_the_commit",
+    "test_folder_remote.py::test_folder_remote",
+]
+
+
+def _called_source(function, depth: int = 2) -> str:
+    """The source of `function` and of the functions of its module it calls by name, `depth` levels down."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+    if depth:
+        module = sys.modules.get(function.__module__)
+        for name in set(re.findall(r"\b(\w+)\(", source)):
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and helper is not function and helper.__module__ == function.__module__:
+                source += _called_source(helper, depth - 1)
+    return source
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        source = _called_source(getattr(item, "function", None))
+        if DVC_FIXTURES & set(getattr(item, "fixturenames", ())) or USES["dvc"].search(source):
+            item.add_marker(pytest.mark.dvc)
+        if USES["browser"].search(source):
+            item.add_marker(pytest.mark.browser)
+        if f"{item.path.name}::{getattr(item, 'originalname', item.name)}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+    # pytest-xdist hands tests out in this order: the slow ones first, so no worker starts one at the end
+    items.sort(key=lambda item: SLOW.index(f"{item.path.name}::{getattr(item, 'originalname', item.name)}")
+               if item.get_closest_marker("slow") else len(SLOW))

@@ -5,12 +5,10 @@ it could not."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import torch
 
 from browser import offline_page
-from conftest import Project
 from test_compare import compare, numbers
 
 

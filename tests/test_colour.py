@@ -3,6 +3,8 @@ against a brute-force mean of the folder's pixels, the figures and the explorer 
 answers for a network that sees only red."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from captum.attr import IntegratedGradients
 from PIL import Image
 
 from browser import offline_page
-from conftest import run_stage, stage_folder
+from conftest import built_once, run_stage, stage_folder
 from featuremaps.analysis.attribution import gradcam, integrated_gradients
 from featuremaps.analysis.feature_vis import visualize_layer
 from featuremaps.analysis.store import read_npz
@@ -22,9 +24,7 @@ from synthetic import grey_model, write_shape_folder
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module")
-def colour_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("colour")
+def _build_colour_run(tmp: Path) -> None:
     folder = write_shape_folder(tmp / "shapes", 70, sizes=((24, 24), (32, 28)))  # 210 images of two sizes
     run = stage_folder(tmp / "run", tmp / "unused")
     params = yaml.safe_load((run / "params.yaml").read_text())
@@ -34,7 +34,13 @@ def colour_run(tmp_path_factory):
     (run / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"):
         run_stage(run, stage)
-    return run, folder
+
+
+@pytest.fixture(scope="session")
+def colour_run(tmp_path_factory):
+    """Every stage run on a generated colour folder, once per session (shared: never modify)."""
+    tmp = built_once(tmp_path_factory, "colour", _build_colour_run)
+    return tmp / "run", tmp / "shapes"
 
 
 def test_class_means_of_the_input_are_the_folders_pixels_averaged(colour_run):

@@ -1,17 +1,30 @@
-"""End to end: the four stages under the real `dvc`, and which stages each change reruns."""
+"""End to end: the stages under the real `dvc`, which stages each change reruns, and queued experiments:
+their live progress and diffs."""
 import json
 import re
+import subprocess
+import time
 
 from browser import is_blank, open_offline
+from conftest import queue_workers, wait_for_queue
 
 
 def ran(proc) -> list:
-    return re.findall(r"Running stage '(\w+)'", proc.stdout)
+    """The stages a `dvc repro` ran, from its process or its output."""
+    return re.findall(r"Running stage '(\w+)'", getattr(proc, "stdout", proc))
+
+
+STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
+
+
+def stale(project) -> list:
+    """The stages `dvc status` lists (whose own dependencies changed), in the pipeline's order."""
+    return sorted(project.status(), key=STAGES.index)
 
 
 def test_pipeline_reruns_only_what_changed(finished, baseline, tmp_path):
     project = baseline  # a copy of `finished`, whose first `dvc repro` ran every stage:
-    assert ran(finished.first_repro) == ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
+    assert ran(finished.first_repro) == STAGES
     metrics = json.loads((project.path / "reports/metrics.json").read_text())
     assert metrics["epochs"] == 1 and 0 <= metrics["val_accuracy"] <= 1
     assert re.fullmatch(r"cpu \((1 thread|\d+ threads)\)|cuda \(.+\)|mps", metrics["device"])
@@ -30,19 +43,23 @@ def test_pipeline_reruns_only_what_changed(finished, baseline, tmp_path):
     # Every params edit reruns `check` (the whole file), whose unchanged output reruns nothing.
     project.set_params(render={"cmap": "magma"})
     assert ran(project.repro()) == ["check", "render"]
-    project.set_params(extract={"top_k": 3})  # not a setting visualize reads
-    assert ran(project.repro()) == ["check", "extract", "render"]
-    project.set_params(visualize={"steps": 20})  # the timelapse's ascent too
-    assert ran(project.repro()) == ["check", "visualize", "timelapse", "render"]
-    project.set_params(visualize={"seeds": 2})  # not the timelapse's
-    assert ran(project.repro()) == ["check", "visualize", "render"]
-    project.set_params(timelapse={"top_k": 3})  # its params rerun it and render only
-    assert ran(project.repro()) == ["check", "timelapse", "render"]
-    project.set_params(attribute={"ig_steps": 4})
-    assert ran(project.repro()) == ["check", "attribute", "render"]
-    project.set_params(extract={"activation": "raw"})  # one visualize reads, attribute not
-    assert ran(project.repro()) == ["check", "extract", "visualize", "timelapse", "render"]
-    project.set_params(train={"lr": 0.002})
+    # Each of these marks stale only `check`, the stages that read it and render, which shows every setting
+    # (`dvc status`, one edit at a time: what its own `dvc repro` runs); together, they rerun the union.
+    edits = [({"extract": {"top_k": 3}}, ["extract"]),  # not a setting visualize reads
+             ({"visualize": {"steps": 20}}, ["visualize", "timelapse"]),  # the timelapse's ascent too
+             ({"visualize": {"seeds": 2}}, ["visualize"]),  # not the timelapse's
+             ({"timelapse": {"top_k": 3}}, ["timelapse"]),
+             ({"attribute": {"ig_steps": 4}}, ["attribute"]),
+             ({"extract": {"activation": "raw"}}, ["extract", "visualize", "timelapse"])]  # attribute reads it not
+    before_edits = (project.path / "params.yaml").read_text()
+    for sections, stages in edits:
+        project.set_params(**sections)
+        assert stale(project) == ["check", *stages, "render"], sections
+        (project.path / "params.yaml").write_text(before_edits)
+    for sections, _ in edits:
+        project.set_params(**sections)
+    assert ran(project.repro()) == ["check", "extract", "visualize", "attribute", "timelapse", "render"]
+    project.set_params(train={"lr": 0.002})  # read by train alone: its new model.pt reruns what reads that
     assert ran(project.repro()) == ["check", "train", "extract", "visualize", "attribute", "timelapse", "render"]
     # idx has a test split: the dataset is unchanged, so only the report (which lists params) redraws
     project.set_params(data={"val_fraction": 0.2})
@@ -80,10 +97,60 @@ def test_pipeline_reruns_only_what_changed(finished, baseline, tmp_path):
     assert not is_blank(tmp_path / "plots.png")
 
 
-def test_experiments_and_diffs(baseline):
+def running_epochs(shown: list) -> list:
+    """The epochs DVCLive has logged in every running experiment of `dvc exp show --json`."""
+    epochs = []
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            if (exp.get("executor") or {}).get("state") != "running":
+                continue
+            for rev in exp.get("revs") or []:
+                metrics = ((rev.get("data") or {}).get("metrics") or {}).get("live/metrics.json") or {}
+                epoch = (metrics.get("data") or {}).get("epoch")
+                if epoch is not None:
+                    epochs.append(epoch)
+    return epochs
+
+
+def test_queued_experiments_their_live_progress_and_diffs(baseline):
+    """Two queued experiments: while the long one trains, `dvc exp show` lists the epoch it has reached
+    (DVCLive's live/metrics.json); then `dvc metrics diff` between them, and the short one against the
+    baseline through DVC's diffs and `featuremaps compare`."""
     project = baseline  # run and committed
-    project.dvc("exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=2", "-S", "render.dpi=50", "-S", "seed=1",
-                "-n", "fast")
+    project.dvc("exp", "run", "--queue", "-n", "long", "-S", "train.epochs=60", "-S", "train.batch_size=16")
+    project.dvc("exp", "run", "--queue", "-n", "fast", "-S", "train.lr=0.003", "-S", "train.epochs=2",
+                "-S", "render.dpi=50", "-S", "seed=1")
+    # Not through Project.run: the queue's worker would keep its output pipes open until the queue is done.
+    subprocess.run(["dvc", "queue", "start", "-j", "1"], cwd=project.path, env=project.env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    seen, deadline = [], time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and queue_workers(project.path):
+            seen += running_epochs(json.loads(project.dvc("exp", "show", "--json").stdout or "[]"))
+            if len(set(seen)) >= 2:  # two different epochs of the run, seen while it ran
+                break
+            time.sleep(1)
+        assert len(set(seen)) >= 2, seen
+        status = wait_for_queue(project)
+    finally:
+        project.dvc("queue", "stop", "--kill", check=False)
+    assert status.count("Success") == 2, status
+    diff = json.loads(project.dvc("metrics", "diff", "long", "fast", "--json").stdout)
+    assert diff["reports/metrics.json"]["epochs"] == {"old": 60, "new": 2, "diff": -58}
+    assert diff["live/metrics.json"]["epoch"]["new"] == 2
+
+    # the experiment's features against the baseline's, through the installed console script, without exp apply
+    out = project.run("featuremaps", "compare", "HEAD", "fast").stdout
+    assert re.search(r"^conv2 +0\.\d+ +-?0\.\d+ +-?0\.\d+ +\d+/16 ", out, re.M), out  # CKA, debiased, chance
+    compared = json.loads((project.path / "reports/compare/HEAD-vs-fast/compare.json").read_text())
+    assert compared["b"]["revision"] == "fast" and compared["a"]["commit"] != compared["b"]["commit"]
+    assert {c["key"] for c in compared["changed_params"]} == {"seed", "train.lr", "train.epochs", "render.dpi"}
+    for layer in ("conv1", "conv2"):
+        assert 0 < compared["layers"][layer]["cka"] < 0.999
+        assert len(compared["layers"][layer]["pairs"]) + len(compared["layers"][layer]["dead"]["a"]) >= 6
+
+    # DVC's diffs of the workspace against HEAD, with the experiment applied
+    project.dvc("exp", "apply", "fast")
     shown = project.dvc("exp", "show", "--json").stdout
     assert "fast" in shown and "0.003" in shown
     params = project.dvc("params", "diff").stdout
@@ -99,15 +166,6 @@ def test_experiments_and_diffs(baseline):
     assert diff["conv2.mean_selectivity"]["old"] != diff["conv2.mean_selectivity"]["new"]
     diff = project.dvc("plots", "diff", "HEAD", "-o", str(project.tmp / "diff")).stdout
     assert "index.html" in diff
-    # the experiment's features against the baseline's, through the installed console script, without exp apply
-    out = project.run("featuremaps", "compare", "HEAD", "fast").stdout
-    assert re.search(r"^conv2 +0\.\d+ +-?0\.\d+ +-?0\.\d+ +\d+/16 ", out, re.M), out  # CKA, debiased, chance
-    compared = json.loads((project.path / "reports/compare/HEAD-vs-fast/compare.json").read_text())
-    assert compared["b"]["revision"] == "fast" and compared["a"]["commit"] != compared["b"]["commit"]
-    assert {c["key"] for c in compared["changed_params"]} == {"seed", "train.lr", "train.epochs", "render.dpi"}
-    for layer in ("conv1", "conv2"):
-        assert 0 < compared["layers"][layer]["cka"] < 0.999
-        assert len(compared["layers"][layer]["pairs"]) + len(compared["layers"][layer]["dead"]["a"]) >= 6
     refused = project.dvc("exp", "run", "-S", "train.learning_rate=0.1", check=False)
     assert refused.returncode != 0
     assert "learning_rate" in refused.stderr + refused.stdout

@@ -1,5 +1,4 @@
 import re
-import shutil
 
 import numpy as np
 import pandas as pd

@@ -4,9 +4,6 @@ of a shallower network no figure or DVCLive image of a layer it lacks is left be
 from __future__ import annotations
 
 import json
-import shutil
-
-from conftest import Project
 
 
 def test_a_short_deep_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one(baseline, tmp_path):

@@ -1,7 +1,6 @@
 """featuremaps sweep's study, on runs read from folders (the team workflow through DVC is in
 test_sweep_team.py): known answers for CKA, the seed-to-seed floor, the table and the bad inputs."""
 import json
-import shutil
 from itertools import combinations
 from pathlib import Path
 

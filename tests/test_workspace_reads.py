@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
-from conftest import Project
 from featuremaps.revisions import running_dvc, workspace_warning
 
 
