@@ -61,12 +61,6 @@ def repo(shared, finished, tmp_path) -> Project:
     assert snapshot(proj.path) == pristine
 
 
-@pytest.fixture
-def copy(baseline) -> Project:
-    """A private copy of the finished repo, for the cases run under the real `dvc repro`."""
-    return baseline
-
-
 def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
     """Run `dvc repro *repro_args`; assert it fails with one error line holding every fragment of
     `expect` and changes no file. Returns the error line."""
@@ -169,10 +163,10 @@ def test_bad_idx_files(repo, capsys, files, expect):
     assert str(folder) in line
 
 
-def test_a_bad_dataset_file_stops_download_under_dvc(copy):
-    folder = bad_idx(copy.tmp / "idx", train_images_idx3_ubyte=idx_bytes(IMAGES)[:120_000])
-    copy.set_params(data={"idx_dir": str(folder)})
-    line = fails_cleanly(copy, expect=[TRAIN_IMAGES, "IDX header says shape (300, 28, 28) = 235216 bytes but"])
+def test_a_bad_dataset_file_stops_download_under_dvc(baseline):
+    folder = bad_idx(baseline.tmp / "idx", train_images_idx3_ubyte=idx_bytes(IMAGES)[:120_000])
+    baseline.set_params(data={"idx_dir": str(folder)})
+    line = fails_cleanly(baseline, expect=[TRAIN_IMAGES, "IDX header says shape (300, 28, 28) = 235216 bytes but"])
     assert str(folder) in line
 
 
@@ -213,9 +207,9 @@ def test_npm_missing(repo, capsys, monkeypatch):
                                 "or set data.source: idx"])
 
 
-def test_images_of_another_size_run_through(copy):
+def test_images_of_another_size_run_through(baseline):
     """Not an error: 32x20 images go through every stage; the model adapts to the size."""
-    repo = copy
+    repo = baseline
     folder = repo.tmp / "idx-32x20"
     folder.mkdir()
     for prefix, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
@@ -273,9 +267,9 @@ def test_bad_params(repo, capsys, sections, expect):
     assert line.startswith("error: params.yaml: ")
 
 
-def test_unknown_section(copy):
-    copy.set_params(trian={"lr": 0.01})
-    fails_cleanly(copy, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
+def test_unknown_section(baseline):
+    baseline.set_params(trian={"lr": 0.01})
+    fails_cleanly(baseline, expect=["params.yaml: unknown key trian; allowed keys: seed, data, model, train, "
                                 "extract, visualize, attribute, timelapse, render"])
 
 
@@ -296,12 +290,12 @@ def test_figure_over_the_pixel_budget(repo, capsys):
                                 "; every figure fits at render.dpi <= 46"])
 
 
-def test_settings_over_the_cost_budget_stop_at_check(copy):
+def test_settings_over_the_cost_budget_stop_at_check(baseline):
     """Each inside its range, together they would need hours and more memory than the budget: the
     check stage refuses them before the download, naming the largest value that fits."""
-    copy.set_params(model={"conv_channels": [256, 256]})
+    baseline.set_params(model={"conv_channels": [256, 256]})
     for target in ("check", "attribute"):  # the check stage alone, and the whole pipeline up to attribute
-        fails_cleanly(copy, target, expect=["params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256",
+        fails_cleanly(baseline, target, expect=["params.yaml: model.conv_channels[0] = 256, model.conv_channels[1] = 256",
                                             "on 400 images of 28x28 need", "visualize about",
                                             "the budget is 8 GiB and 30 min a stage; it fits at"])
 
@@ -361,10 +355,10 @@ def test_bad_checkpoint(repo, capsys, case, expect):
 
 
 @pytest.mark.parametrize("stage", ["extract", "visualize", "attribute", "timelapse"])
-def test_a_bad_checkpoint_stops_each_stage_that_reads_it_under_dvc(copy, stage):
-    model = copy.path / "data/model/model.pt"
+def test_a_bad_checkpoint_stops_each_stage_that_reads_it_under_dvc(baseline, stage):
+    model = baseline.path / "data/model/model.pt"
     model.write_bytes(model.read_bytes()[:5000])
-    fails_cleanly(copy, "--single-item", stage, expect=["data/model/model.pt: not a loadable featuremaps checkpoint ("])
+    fails_cleanly(baseline, "--single-item", stage, expect=["data/model/model.pt: not a loadable featuremaps checkpoint ("])
 
 
 @pytest.mark.parametrize("drop, expect", [
@@ -404,12 +398,12 @@ def test_bad_dataset_files(repo, capsys, case, expect):
     stage_fails(repo, capsys, "train", expect=[expect])
 
 
-def test_a_bad_dataset_file_stops_train_under_dvc(copy):
-    folder = copy.path / "data/dataset"
+def test_a_bad_dataset_file_stops_train_under_dvc(baseline):
+    folder = baseline.path / "data/dataset"
     with np.load(folder / "train.npz") as npz:
         images, labels = npz["images"], npz["labels"]
     np.savez(folder / "train.npz", images=images.astype(np.float32), labels=labels)
-    fails_cleanly(copy, "--single-item", "train", expect=["data/dataset/train.npz: images float32 [300, 28, 28]"])
+    fails_cleanly(baseline, "--single-item", "train", expect=["data/dataset/train.npz: images float32 [300, 28, 28]"])
 
 
 @pytest.mark.parametrize("text, expect", [
@@ -422,9 +416,9 @@ def test_bad_training_history(repo, capsys, text, expect):
     stage_fails(repo, capsys, "render", expect=[f"reports/plots/history.csv: {expect}"])
 
 
-def test_a_bad_training_history_stops_render_under_dvc(copy):
-    (copy.path / "reports/plots/history.csv").write_text("")
-    fails_cleanly(copy, "--single-item", "render", expect=["reports/plots/history.csv: not a readable CSV file ("])
+def test_a_bad_training_history_stops_render_under_dvc(baseline):
+    (baseline.path / "reports/plots/history.csv").write_text("")
+    fails_cleanly(baseline, "--single-item", "render", expect=["reports/plots/history.csv: not a readable CSV file ("])
 
 
 def test_dvc_and_git_never_record_a_leftover_temporary_file(repo):
