@@ -65,11 +65,11 @@ def test_two_machines_share_a_grid_and_a_third_reads_it(tmp_path, finished, s3_e
 
     a = clone(origin, tmp_path / "a", lead)
     a.dvc("pull")
-    seeds = run_share(a, "seed=range(1,3)")
+    seeds = run_share(a, "seed=1")  # a's share: one run of another seed (a full retrain)
     b = clone(origin, tmp_path / "b", lead)
     b.dvc("pull")
-    cmaps = run_share(b, "render.cmap=choice(magma,cividis)")
-    assert len(seeds) == 2 and len(cmaps) == 2
+    cmaps = run_share(b, "render.cmap=choice(magma,cividis)")  # b's: a grid of two (render only)
+    assert len(seeds) == 1 and len(cmaps) == 2
     # an experiment pushed without its data: the classic way to leave a teammate nothing to read
     b.dvc("exp", "run", "-S", "extract.top_k=3", "-n", "no-data")  # new activations, not pushed
     b.dvc("exp", "push", "--no-cache", "origin", "no-data")
@@ -90,7 +90,7 @@ def test_two_machines_share_a_grid_and_a_third_reads_it(tmp_path, finished, s3_e
     assert len({r["name"] for r in numbers["runs"]}) == len(runs)
     assert numbers["changed_params"] == ["render.cmap", "seed"]  # not extract.top_k: no-data is not read
     by = {r["name"]: r for r in numbers["runs"]}
-    assert [by[n]["params"]["seed"] for n in seeds] == [1, 2] or sorted(by[n]["params"]["seed"] for n in seeds) == [1, 2]
+    assert [by[n]["params"]["seed"] for n in seeds] == [1]
     assert sorted(by[n]["params"]["render.cmap"] for n in cmaps) == ["cividis", "magma"]
     # the metrics, as `dvc exp show --json` has them
     shown = shown_metrics(json.loads(c.dvc("exp", "show", "--json").stdout))
