@@ -91,8 +91,9 @@ class Project:
     def repro(self, *args, **kw):
         return self.dvc("repro", *args, **kw)
 
-    def status(self) -> dict:
-        return json.loads(self.dvc("status", "--json").stdout or "{}")
+    def status(self, *targets) -> dict:
+        """`dvc status --json` of the whole pipeline, or of `targets` and the stages they depend on."""
+        return json.loads(self.dvc("status", "--json", *targets).stdout or "{}")
 
     def commit(self, message="update"):
         self.git("add", "-A")
