@@ -22,21 +22,26 @@ from synthetic import write_idx_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]  # dvc.yaml's, in order
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", ".dvc/config", ".dvc/plots", ".dvcignore",
                  ".gitignore", "plots"]
 
 
 # Each pytest-xdist worker's share of the cores, for the stages the tests start and for torch in the
 # worker itself: two workers each taking both cores would slow every torch loop several times over
-# (featuremaps.threads). Fixed for the session: trained weights' last bits follow the thread count,
-# and tests compare two runs' bytes.
+# (featuremaps.threads). Set in each worker (or the one process of a run without workers), never in
+# xdist's controller, whose environment the workers inherit. Fixed for the session: trained weights'
+# last bits follow the thread count, and tests compare two runs' bytes. A FEATUREMAPS_THREADS the
+# user set is kept.
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-THREADS = os.environ.setdefault("FEATUREMAPS_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
 
 
 def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # xdist's controller: it runs no test
+    threads = os.environ.setdefault("FEATUREMAPS_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
     import torch
-    torch.set_num_threads(int(THREADS))
+    torch.set_num_threads(int(threads))
 
 
 def project_env(tmp: Path) -> dict:
@@ -46,7 +51,6 @@ def project_env(tmp: Path) -> dict:
         "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"),
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": str(tmp / "repo" / "src"),
-        "FEATUREMAPS_THREADS": THREADS,  # not the load at each start, which varies
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
     })
@@ -341,7 +345,6 @@ SLOW = [
     "test_interruption.py::test_two_repros_at_once",
     "test_compare.py::test_compare_under_dvc",
     "test_architecture.py::test_a_short_deep_5x5_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one",
-    "test_failures.py::test_images_of_another_size_run_through",
     "test_sweep_team.py::test_a_remote_added_after_the_commit",
     "test_folder_remote.py::test_folder_remote",
 ]

@@ -2,6 +2,7 @@
 its conv2 channels permuted, from a remote, and bad input (an experiment with another seed:
 tests/test_pipeline.py)."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -65,12 +66,12 @@ def test_compare_under_dvc(baseline, tmp_path, capsys):
     assert seen["external"] == [] and seen["console_errors"] == []
     assert all(ok for _, ok in seen["images_loaded"]) and seen["svg_or_canvas_with_content"] > 50
 
-    # The same network with conv2's channels permuted (fc1 reordered to match): extract reruns on it,
-    # and the comparison recovers exactly that permutation.
+    # The same network with conv2's channels permuted (fc1 reordered to match): extract and visualize (what
+    # compare reads) rerun on it, and the comparison recovers exactly that permutation.
     perm = np.random.default_rng(5).permutation(16)
     permute_conv2(project.path / "data/model/model.pt", perm)
     project.dvc("commit", "-f", "train")
-    project.repro()
+    assert re.findall(r"Running stage '(\w+)'", project.repro("extract", "visualize").stdout) == ["extract", "visualize"]
     project.commit("conv2 permuted")
     status, out, err = compare(project, capsys, "main~1", "main", "--out", str(tmp_path / "perm"))
     assert status == 0, err

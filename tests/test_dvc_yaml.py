@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import STAGES
 
 from featuremaps import paths
 from featuremaps.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]
 
 
 def module_file(module: str) -> Path | None:

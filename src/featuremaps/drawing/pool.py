@@ -1,13 +1,15 @@
-"""fork_map: a map over a list on every core, for work that reads large arrays.
+"""fork_map: a map over a list on the cores a stage may use, for work that reads large arrays.
 
 Workers are forked, so they inherit the items instead of receiving pickled copies; only
-each item's position is sent. Where fork is not available, or there is one core or one
-item, it is the plain built-in map.
+each item's position is sent. As many as featuremaps.threads allows (the free cores, or
+FEATUREMAPS_THREADS). Where fork is not available, or there is one core or one item, it is
+the plain built-in map.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
+
+from featuremaps.threads import thread_count
 
 _WORK: list = []  # (fn, items) of the map in progress, inherited by the forked workers
 
@@ -19,7 +21,7 @@ def _call(i: int):
 
 def fork_map(fn, items: list) -> list:
     """[fn(item) for item in items], the calls spread over forked workers."""
-    workers = min(len(items), os.cpu_count() or 1)
+    workers = min(len(items), thread_count())
     if workers < 2 or "fork" not in mp.get_all_start_methods():
         return [fn(item) for item in items]
     _WORK[:] = [(fn, items)]
