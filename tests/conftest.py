@@ -3,6 +3,7 @@ of the project, in which the real `dvc` runs with the project's virtual environm
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -230,6 +231,30 @@ def stage_folder(folder: Path, idx: Path, **sections) -> Path:
         params[section].update(values)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return folder
+
+
+def stage_exit(folder: Path, stage: str, capsys=None) -> tuple:
+    """(exit status, stderr: "" without capsys) of stages/<stage>.py's main() run through
+    featuremaps.stage.run_stage in this process, in the repo at `folder`, as `python stages/<stage>.py`
+    there would end: without another start of Python and torch."""
+    from featuremaps.stage import run_stage as run_main
+    spec = importlib.util.spec_from_file_location(f"stage_{stage}", folder / "stages" / f"{stage}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import torch
+    threads, cwd = torch.get_num_threads(), os.getcwd()
+    if capsys:
+        capsys.readouterr()
+    os.chdir(folder)
+    try:
+        run_main(module.main)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)  # a stage sets the thread count of the process it runs in
+    return status, capsys.readouterr().err if capsys else ""
 
 
 @pytest.fixture(scope="session")

