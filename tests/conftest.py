@@ -367,11 +367,9 @@ SLOW = [
     "test_interruption.py::test_sigkill_in_train_and_in_extract_then_repro_gives_the_same_results",
     "test_cost.py::test_the_memory_estimate_bounds_each_stages_measured_peak",
     "test_pipeline.py::test_a_queued_experiment_its_live_progress_and_diffs",
-    "test_interruption.py::test_two_repros_at_once",
     "test_compare.py::test_compare_under_dvc",
     "test_architecture.py::test_a_short_deep_5x5_run_with_a_one_channel_layer_then_exp_apply_of_a_shallower_one",
     "test_sweep_team.py::test_a_remote_added_after_the_commit",
-    "test_folder_remote.py::test_folder_remote",
 ]
 
 
