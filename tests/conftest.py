@@ -45,6 +45,11 @@ def pytest_configure(config):
     torch.set_num_threads(int(threads))
 
 
+def ran(proc) -> list:
+    """The stages a `dvc repro` ran, from its process or its output."""
+    return re.findall(r"Running stage '(\w+)'", getattr(proc, "stdout", proc))
+
+
 def project_env(tmp: Path) -> dict:
     env = dict(os.environ)
     env.update({

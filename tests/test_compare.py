@@ -2,7 +2,6 @@
 its conv2 channels permuted, from a remote, and bad input (an experiment with another seed:
 tests/test_pipeline.py)."""
 import json
-import re
 import shutil
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import torch
 
 from browser import open_offline
-from conftest import ROOT
+from conftest import ROOT, ran
 from featuremaps.cli import main
 from featuremaps.compare.sides import CompareError, Side, check_comparable
 from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
@@ -71,7 +70,7 @@ def test_compare_under_dvc(baseline, tmp_path, capsys):
     perm = np.random.default_rng(5).permutation(16)
     permute_conv2(project.path / "data/model/model.pt", perm)
     project.dvc("commit", "-f", "train")
-    assert re.findall(r"Running stage '(\w+)'", project.repro("extract", "visualize").stdout) == ["extract", "visualize"]
+    assert ran(project.repro("extract", "visualize")) == ["extract", "visualize"]
     project.commit("conv2 permuted")
     status, out, err = compare(project, capsys, "main~1", "main", "--out", str(tmp_path / "perm"))
     assert status == 0, err

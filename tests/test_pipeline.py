@@ -6,12 +6,7 @@ import subprocess
 import time
 
 from browser import is_blank, open_offline
-from conftest import STAGES, queue_workers, wait_for_queue
-
-
-def ran(proc) -> list:
-    """The stages a `dvc repro` ran, from its process or its output."""
-    return re.findall(r"Running stage '(\w+)'", getattr(proc, "stdout", proc))
+from conftest import STAGES, queue_workers, ran, wait_for_queue
 
 
 
