@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from common import ROOT, time_stage
-from featuremaps.cost import GiB, data_shape, stage_costs
+from featuremaps.cost import GiB, stage_costs
+from featuremaps.data.shape import data_shape
 from featuremaps.params import load_params
 from synthetic import write_idx_folder
 

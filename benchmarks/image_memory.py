@@ -15,7 +15,8 @@ from common import ROOT
 
 MEASURE = """
 import resource, sys, time
-from featuremaps.image.prepare import opened_image, prepared_input
+from featuremaps.data.decode import opened_image
+from featuremaps.image.prepare import prepared_input
 start = time.perf_counter()
 grey, notes = prepared_input(opened_image(sys.argv[1]), (28, 28), 4)
 print(f"{', '.join(notes)}: {time.perf_counter() - start:.1f} s, "

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from featuremaps import paths
 from featuremaps.data.folder import check_names
-from featuremaps.cost import check_costs, expected_data_shape
+from featuremaps.cost import check_costs
+from featuremaps.data.expected import expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.model.epochs import visualized_epochs
 from featuremaps.params import load_params

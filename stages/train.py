@@ -11,7 +11,8 @@ import logging
 import torch
 
 from featuremaps import paths
-from featuremaps.cost import check_costs, data_shape
+from featuremaps.cost import check_costs
+from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device

@@ -224,7 +224,8 @@ def test_image_and_compare_figures_keep_to_the_pixel_budget(stage_outputs, tmp_p
 
 
 def test_the_largest_accepted_image_is_prepared_and_a_larger_one_refused(tmp_path):
-    from featuremaps.image.prepare import MAX_SIDE, WORK_SIDE, ImageError, opened_image, prepared_input
+    from featuremaps.data.decode import MAX_SIDE, WORK_SIDE, ImageError, opened_image
+    from featuremaps.image.prepare import prepared_input
     big = np.zeros((MAX_SIDE, MAX_SIDE), np.uint8)
     big[2000:8000, 4500:5500] = 255
     Image.fromarray(big).save(tmp_path / "big.png")

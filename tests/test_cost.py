@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from conftest import run_stage, stage_folder
-from featuremaps.cost import DataShape, check_costs, data_shape, expected_data_shape, stage_costs, with_setting
+from featuremaps.cost import check_costs, stage_costs, with_setting
+from featuremaps.data.expected import expected_data_shape
+from featuremaps.data.shape import DataShape, data_shape
 from featuremaps.errors import ParamsError
 from featuremaps.params import Params, RenderParams, params_from_dict
 from featuremaps.report import figures
@@ -129,7 +131,7 @@ def test_wide_heatmaps_wrap_and_draw_within_the_budget(tmp_path):
 
 def test_a_folder_too_large_names_data_image_size_and_the_largest_size_that_fits():
     import dataclasses as dc
-    from featuremaps.cost import DataShape, _over, check_costs, memory_budget, stage_costs
+    from featuremaps.cost import _over, check_costs, memory_budget, stage_costs
     from featuremaps.errors import ParamsError
     from featuremaps.params import params_from_dict
     params = params_from_dict({"data": {"source": "folder", "folder": "x", "image_size": [256, 192]},

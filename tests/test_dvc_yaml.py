@@ -229,6 +229,43 @@ def test_the_package_has_no_import_cycle():
     assert cycle_in(graph) is None, " -> ".join(cycle_in(graph))
 
 
+# The floors of the package, bottom first (DESIGN.md: imports point down). A module imports only
+# from its own floor or a lower one, so a stage never depends on the code of a later stage or a
+# command: an edit to `featuremaps image` or to compare reruns nothing.
+FLOORS = (
+    ("featuremaps", "featuremaps.errors", "featuremaps.paths", "featuremaps.params", "featuremaps.files",
+     "featuremaps.tables", "featuremaps.threads", "featuremaps.npm", "featuremaps.revisions",
+     "featuremaps.command_output", "featuremaps.stage"),
+    ("featuremaps.data",),
+    ("featuremaps.model", "featuremaps.cost"),
+    ("featuremaps.analysis",),
+    ("featuremaps.drawing", "featuremaps.report"),
+    ("featuremaps.compare", "featuremaps.sweep", "featuremaps.image", "featuremaps.cli"),
+)
+
+
+def floor_of(module: str) -> int:
+    """The floor of `module`: that of the longest prefix FLOORS names."""
+    best = max((len(name), i) for i, names in enumerate(FLOORS) for name in names
+               if module == name or module.startswith(name + "."))
+    return best[1]
+
+
+def upward_imports(graph: dict) -> list:
+    return sorted(f"{m} -> {i}" for m, imports in graph.items() for i in imports if floor_of(i) > floor_of(m))
+
+
+def test_imports_point_down():
+    graph = import_graph()
+    assert upward_imports(graph) == []
+    # known answers: the floors read as DESIGN.md lays them out, and an upward import is found
+    assert [floor_of(m) for m in ("featuremaps.params", "featuremaps.data.folder", "featuremaps.cost",
+                                  "featuremaps.analysis.cka", "featuremaps.report.explorer", "featuremaps.image.prepare")] \
+        == [0, 1, 2, 3, 4, 5]
+    assert upward_imports({"featuremaps.data.folder": {"featuremaps.image.prepare", "featuremaps.errors"}}) \
+        == ["featuremaps.data.folder -> featuremaps.image.prepare"]
+
+
 def test_cycle_finder_and_import_reader_on_known_answers(tmp_path):
     assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle_in({"a": {"b"}, "b": {"c"}, "c": set()}) is None

@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw, ImageOps
 from browser import open_offline
 from featuremaps.cli import main
 from featuremaps.command_output import MARKER
-from featuremaps.image.prepare import opened_image, prepared_input
+from featuremaps.data.decode import opened_image
+from featuremaps.image.prepare import prepared_input
 from featuremaps.image.response import response
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.network import normalised_images

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from featuremaps.compare.similarity import correlation_matrix, debiased_cka, linear_cka, match_channels, shuffled_cka
+from featuremaps.analysis.cka import debiased_cka, linear_cka, shuffled_cka
+from featuremaps.compare.similarity import correlation_matrix, match_channels
 
 
 def test_cka_by_hand():

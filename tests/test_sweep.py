@@ -12,7 +12,7 @@ import torch
 from browser import is_blank, open_offline
 from conftest import copy_tree, run_stage
 from featuremaps import paths
-from featuremaps.compare.similarity import linear_cka
+from featuremaps.analysis.cka import linear_cka
 from featuremaps.errors import FeaturemapsError
 from featuremaps.params import RenderParams
 from featuremaps.sweep.output import checked_metrics, write_sweep

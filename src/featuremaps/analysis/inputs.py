@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from featuremaps.cost import check_costs, data_shape
+from featuremaps.cost import check_costs
+from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device

@@ -30,7 +30,7 @@ from torch import nn
 
 from featuremaps.analysis.ablation import class_sums_and_peaks, selectivity_index
 from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
-from featuremaps.compare.similarity import centred_gram, gram_cka, linear_cka
+from featuremaps.analysis.cka import centred_gram, gram_cka, linear_cka
 from featuremaps.model.network import normalised_batches
 from featuremaps.params import VisualizeParams
 

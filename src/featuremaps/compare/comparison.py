@@ -8,7 +8,8 @@ import numpy as np
 
 from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.sides import Side
-from featuremaps.compare.similarity import ChannelMatch, debiased_cka, linear_cka, match_channels, shuffled_cka
+from featuremaps.analysis.cka import debiased_cka, linear_cka, shuffled_cka
+from featuremaps.compare.similarity import ChannelMatch, match_channels
 
 
 @dataclass

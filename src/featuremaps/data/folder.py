@@ -6,7 +6,7 @@
 Class names are the folder names, sorted (ImageFolder's order), at least two, valid UTF-8. Hidden
 files and folders (a name starting with ".": .git, .ipynb_checkpoints, .thumbnails) are skipped at
 every depth. Every other file in a class folder must be an image Pillow reads; each is opened with
-its size checked from the header (featuremaps.image.prepare.opened_image, 16-bit scaled to 8),
+its size checked from the header (featuremaps.data.decode.opened_image, 16-bit scaled to 8),
 laid over white where transparent, made grey or RGB (data.channels: auto takes RGB when some
 pixel's channels differ by more than COLOUR_TOLERANCE grey levels) and resized to data.image_size
 (auto: the first image's size; then images of another size are refused, naming one).
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from featuremaps.errors import DatasetError
-from featuremaps.image.prepare import ImageError, flattened, opened_image, resized, shown_name
+from featuremaps.data.decode import ImageError, flattened, opened_image, resized, shown_name
 
 
 MIN_CLASSES = 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from featuremaps.image.prepare import flattened
+from featuremaps.data.decode import flattened
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import activation_label
 from featuremaps.report.figures import MapScale, heat_tile, map_tiles, mosaic, plt, save

@@ -13,7 +13,8 @@ from featuremaps.errors import first_line
 from featuremaps.files import safe_name, write_json, write_text
 from featuremaps.image.figure import image_figure, image_inches, thumbnail
 from featuremaps.image.page import NUMBERS, PAGE, image_record, page_html
-from featuremaps.image.prepare import ImageError, opened_image, prepared_colour, prepared_input, shown_name
+from featuremaps.data.decode import ImageError, opened_image, shown_name
+from featuremaps.image.prepare import prepared_colour, prepared_input
 from featuremaps.image.response import response
 from featuremaps.model.network import conv_layer_names
 from featuremaps.params import RenderParams

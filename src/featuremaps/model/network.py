@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from featuremaps.cost import max_blocks
+from featuremaps.model.blocks import max_blocks
 from featuremaps.errors import ArgumentError
 from featuremaps.params import ModelParams
 

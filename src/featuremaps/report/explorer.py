@@ -18,7 +18,7 @@ from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.drawing.encode import b64, colour_table_b64, scaled_b64, signed_b64
 from featuremaps.files import write_text
-from featuremaps.image.prepare import default_margin
+from featuremaps.data.margin import default_margin
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges

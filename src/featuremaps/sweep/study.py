@@ -11,7 +11,7 @@ from itertools import combinations
 import numpy as np
 
 from featuremaps.compare.comparison import flat_params, json_number
-from featuremaps.compare.similarity import linear_cka
+from featuremaps.analysis.cka import linear_cka
 from featuremaps.sweep.runs import Run
 
 SEED = "seed"
