@@ -17,6 +17,7 @@ from featuremaps.cost import check_costs
 from featuremaps.data.expected import expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.model.epochs import visualized_epochs
+from featuremaps.model.settings import check_model_settings
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
 
@@ -25,6 +26,7 @@ def main():
     params = load_params()
     if params.data.source == "folder" and Path(params.data.folder).is_dir():
         check_names(params.data.folder)  # before DVC hashes the folder for download, which such a name stops
+    check_model_settings(params)
     check_costs(params, expected_data_shape(params))
     visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")

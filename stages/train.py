@@ -16,7 +16,9 @@ from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device
-from featuremaps.model.network import build_model, model_config, normalised_images
+from featuremaps.model.network import normalised_images
+from featuremaps.model.settings import check_model_settings
+from featuremaps.model.sources import source_config, starting_model
 from featuremaps.model.live import LiveLog
 from featuremaps.model.records import write_records
 from featuremaps.model.epochs import snapshot_epochs
@@ -30,13 +32,13 @@ def main():
     params = load_params()
     with reported_as("train.device", params.train.device):
         device = select_device(params.train.device)
+    check_model_settings(params)
     meta = read_meta(paths.DATASET)
     check_costs(params, data_shape(meta))
     (tr_x, tr_y), (va_x, va_y) = read_split(paths.DATASET, "train"), read_split(paths.DATASET, "val")
     torch.manual_seed(params.seed)
-    config = model_config(params.model, meta)
-    with reported_as("model.conv_channels", list(params.model.conv_channels)):
-        model = build_model(config, meta["mean"], meta["std"])
+    config = source_config(params.model, meta)
+    model = starting_model(params.model, config, meta)
     snapshots = Snapshots(snapshot_epochs(params.train.epochs, params.train.snapshot_every))
     with LiveLog(paths.LIVE) as live:
         result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),

@@ -24,7 +24,7 @@ from synthetic import write_idx_folder
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STAGES = ["check", "download", "train", "extract", "visualize", "attribute", "timelapse", "render"]  # dvc.yaml's, in order
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", ".dvc/config", ".dvc/plots", ".dvcignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", "models", ".dvc/config", ".dvc/plots", ".dvcignore",
                  ".gitignore", "plots"]
 
 

@@ -165,7 +165,7 @@ def test_files_between_stages_are_the_paths_each_stage_names():
     writer = {}
     for order, (name, stage) in enumerate(found.items()):
         outs = outs_of(stage)
-        data_deps = {d for d in stage["deps"] if not is_code(d)} - {"${data.folder}"}  # the user's folder
+        data_deps = {d for d in stage["deps"] if not is_code(d)} - {"${data.folder}", str(paths.MODELS)}  # the user's
         named = {getattr(paths, n) for n in paths_named_by(ROOT / "stages" / f"{name}.py") - untracked}
         if name == "download":  # depends on check's output only to run after it
             named.add(paths.PARAMS_OK)
@@ -178,7 +178,9 @@ def test_files_between_stages_are_the_paths_each_stage_names():
             assert dep in writer and writer[dep][0] < order, f"{name} reads {dep}, which no earlier stage writes"
     # the user's folder of images is download's dependency (a changed file reruns it) and no one else's
     assert [n for n, stage in found.items() if "${data.folder}" in stage["deps"]] == ["download"]
-    listed = {n for n, v in vars(paths).items() if isinstance(v, Path)} - untracked - {"PARAMS"}
+    # so is the user's folder of models train's, which builds the model from it
+    assert [n for n, stage in found.items() if str(paths.MODELS) in stage["deps"]] == ["train"]
+    listed = {n for n, v in vars(paths).items() if isinstance(v, Path)} - untracked - {"PARAMS", "MODELS"}
     assert set().union(*(covering(getattr(paths, n), set(writer)) for n in listed)) == set(writer)
     # the top-level plots read what train wrote
     for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:

@@ -56,7 +56,7 @@ def test_missing_keys_take_defaults():
     ({"train": {"lr": 0}}, "train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"),
     ({"train": {"lr": -0.1}}, "train.lr = -0.1 is not allowed"),
     ({"train": {"lr": "fast"}}, "train.lr = 'fast' is not allowed; expected a number"),
-    ({"train": {"epochs": 0}}, "train.epochs = 0 is not allowed; expected an integer in [1, 1000]"),
+    ({"train": {"epochs": -1}}, "train.epochs = -1 is not allowed; expected an integer in [0, 1000]"),
     ({"train": {"epochs": 2.5}}, "train.epochs = 2.5 is not allowed; expected an integer"),
     ({"train": {"batch_size": -4}}, "train.batch_size = -4 is not allowed"),
     ({"train": {"epochs": True}}, "train.epochs = True is not allowed"),
@@ -83,8 +83,14 @@ def test_missing_keys_take_defaults():
     ({"model": {"batch_norm": "yes"}}, "model.batch_norm = 'yes' is not allowed; expected true or false"),
     ({"model": {"fc_units": [120, 84, 64, 32, 16]}}, "model.fc_units = [120, 84, 64, 32, 16] is not allowed; "
                                                      "expected a list of at most 4 integers in [1, 4096]"),
-    ({"model": {"conv1_channels": 6}}, "unknown key model.conv1_channels; allowed keys in model: conv_channels, "
+    ({"model": {"conv1_channels": 6}}, "unknown key model.conv1_channels; allowed keys in model: source, name, "
+                                       "factory, kwargs, checkpoint, input_mean, input_std, conv_channels, "
                                        "kernel_size, batch_norm, fc_units"),
+    ({"model": {"kwargs": {"not an identifier": 1}}}, "model.kwargs = {'not an identifier': 1} is not allowed; "
+                                                       "expected a mapping of keyword arguments"),
+    ({"model": {"input_std": [0.5, 0]}}, r"model.input_std = [0.5, 0] is not allowed; expected auto or a list of 1 "
+                                         r"to 3 numbers in (0.0, 1000.0]"),
+    ({"model": {"source": "timm"}}, "model.source = 'timm' is not allowed; expected one of builtin, torchvision, module"),
     ({"render": {"cmap": "virdis"}}, "render.cmap = 'virdis' is not allowed; expected a matplotlib colour map; "
                                      "closest: viridis"),
     ({"render": {"diverging_cmap": "notacmap"}}, "render.diverging_cmap = 'notacmap' is not allowed; expected a "

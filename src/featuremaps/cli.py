@@ -165,6 +165,15 @@ def image_model(repo: Path, args, scratch: Path):
     return model, ckpt, f"{paths.MODEL} of {args.rev} ({commit[:10]})"
 
 
+def layers(args) -> int:
+    from featuremaps.model.listing import layer_lines, listed_model
+    repo = Path(args.repo)
+    model, config, shown = listed_model(repo, Path(args.model) if args.model else None, args.params)
+    print(f"{shown}:")
+    print("\n".join(layer_lines(model, config)))
+    return 0
+
+
 SWEEP_EXAMPLE = """\
 example:
   dvc exp run --queue -S 'seed=range(0,5)' -S 'model.conv_channels=choice([6,16],[6,32])'
@@ -262,6 +271,18 @@ def parser() -> argparse.ArgumentParser:
                           "for MNIST-like digits, 0 for Fashion-MNIST)")
     img.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
     img.set_defaults(run=image)
+
+    lay = commands.add_parser(
+        "layers", help="the layers of the model, by the names extract.layers takes, with their shapes",
+        description="List every layer of the model that has feature maps, named as PyTorch names its modules\n"
+                    "(layer1.0.conv1; layer1.0.relu:2 for a module's second call in one forward), with its\n"
+                    "output shape for one image of the dataset and its kernel, stride and padding. The model:\n"
+                    f"{paths.MODEL} when it exists, else the one params.yaml describes (untrained).")
+    lay_which = lay.add_mutually_exclusive_group()
+    lay_which.add_argument("--model", metavar="FILE", help=f"a model file written by the train stage (default: {paths.MODEL})")
+    lay_which.add_argument("--params", action="store_true", help="the model params.yaml describes, even when one is trained")
+    lay.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: the current folder)")
+    lay.set_defaults(run=layers)
 
     swp = commands.add_parser(
         "sweep", help="many runs (a baseline and its experiments) as one study: params, metrics, CKA, figures",

@@ -20,6 +20,7 @@ seconds to a minute.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass
 
@@ -269,7 +270,13 @@ def describe(c: Cost) -> str:
 
 def check_costs(params, shape: DataShape) -> None:
     """ParamsError with one line when the network does not fit the image or a stage would need more
-    than the memory or time budget."""
+    than the memory or time budget. The estimates are formulas of the builtin network: another model
+    (model.source torchvision or module) is not estimated, and the log says so."""
+    if params.model.source != "builtin":
+        logging.getLogger("featuremaps").warning(
+            "model.source %s: memory and time are estimated for the builtin network only; not checked",
+            params.model.source)
+        return
     check_blocks(params, shape)
     memory = memory_budget()
     costs = stage_costs(params, shape)

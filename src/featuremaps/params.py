@@ -72,6 +72,13 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
+    source: str = _f("builtin", choices=("builtin", "torchvision", "module"))
+    name: str = _f("")        # source torchvision: a classification model of torchvision.models
+    factory: str = _f("")     # source module: "path/to/file.py:make_net" or "package.module:make_net"
+    kwargs: dict = _f(default_factory=dict)  # passed to the torchvision builder or the factory
+    checkpoint: str = _f("")  # weights trained elsewhere: a state dict (.pt/.pth) or .safetensors
+    input_mean: tuple[float, ...] | str = _f("auto", min_len=1, max_len=3, low=-1e3, high=1e3, word="auto")
+    input_std: tuple[float, ...] | str = _f("auto", min_len=1, max_len=3, low=0.0, high=1e3, low_open=True, word="auto")
     conv_channels: tuple[int, ...] = _f(default_factory=lambda: (6, 16), low=1, high=256, min_len=1, max_len=6)
     kernel_size: int = _f(3, choices=(3, 5))
     batch_norm: bool = _f(False)
@@ -82,7 +89,7 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = _f(15, low=1, high=1000)
+    epochs: int = _f(15, low=0, high=1000)  # 0: model.checkpoint evaluated as it is
     batch_size: int = _f(256, low=1, high=1 << 16)
     eval_batch_size: int = _f(1024, low=1, high=1 << 16)
     lr: float = _f(1e-3, low=0.0, high=10.0, low_open=True)
@@ -194,11 +201,13 @@ def _describe(spec: dict, kind) -> str:
         count = ((str(lo) if lo == hi else f"{lo} to {hi}") if hi is not None else f"at least {lo}") if lo \
             else (f"at most {hi}" if hi else "")
         one = lo == 1 and hi is None  # "at least 1 string"
-        things = ("integer" if item is int else "string") + ("" if one else "s")
-        things += f" in {_range(spec)}" if item is int and spec["low"] is not None else ""
+        things = {int: "integer", float: "number"}.get(item, "string") + ("" if one else "s")
+        things += f" in {_range(spec)}" if item in (int, float) and spec["low"] is not None else ""
         things += f" or {spec['item_word']}" if spec["item_word"] else ""
         name = f"a list of {count + ' ' if count else ''}{things}"
         return f"{spec['word']} or {name}" if spec["word"] else name
+    if kind is dict:
+        return "a mapping of keyword arguments (names to values)"
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
     if spec["low"] is None and spec["high"] is None:
         return name
@@ -237,12 +246,19 @@ def _check_value(key: str, value, kind, spec: dict):
         problem = spec["valid"] and spec["valid"](value)
         if problem:
             raise ParamsError(f"params.yaml: {key} = {value!r} is not allowed; expected {problem}")
+    elif kind is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
+            raise bad
+        return dict(value)
     elif (item := _item_kind(kind)) is not None:
         if spec["word"] is not None and value == spec["word"]:
             return value
         if item is int:
             fits = lambda v: ((isinstance(v, int) and not isinstance(v, bool) and _in_range(v, spec))  # noqa: E731
                               or (spec["item_word"] is not None and v == spec["item_word"]))
+        elif item is float:
+            fits = lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+                              and _in_range(v, spec))
         else:
             fits = lambda v: isinstance(v, str) and v  # noqa: E731
         if not isinstance(value, list) or not all(fits(v) for v in value):
@@ -252,7 +268,7 @@ def _check_value(key: str, value, kind, spec: dict):
         twice = [v for i, v in enumerate(value) if v in value[:i]]
         if item is str and twice:
             raise ParamsError(f"params.yaml: {key} = {value!r} lists {twice[0]!r} twice; expected distinct values")
-        return tuple(value)
+        return tuple(float(v) for v in value) if item is float else tuple(value)
     if spec["choices"] and value not in spec["choices"]:
         raise bad
     if not _in_range(value, spec):

@@ -8,6 +8,7 @@ output belong to the module that writes and reads that folder (see each comment)
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
+MODELS = Path("models")                         # the user's model code and checkpoints (model.factory, model.checkpoint): train's dependency
 DATA = Path("data")                             # the pipeline's data: every stage's cached outputs, downloads
 PARAMS_OK = Path("data/params.ok")              # check: the whole params.yaml was valid
 DOWNLOADS = Path("data/downloads")              # download's cache of fetched files; not a stage output

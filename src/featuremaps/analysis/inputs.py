@@ -18,6 +18,7 @@ from featuremaps.data.store import read_meta
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
 from featuremaps.model.network import ConvNet, dataset_config, selected_layers
+from featuremaps.errors import ParamsError
 from featuremaps.params import Params, reported_as
 
 
@@ -40,6 +41,9 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     meta = read_meta(dataset)
     check_costs(params, data_shape(meta))
     model, _ = load_checkpoint(model_file, dataset_config(meta))
+    if not isinstance(model, ConvNet):
+        raise ParamsError(f"params.yaml: model.source = {params.model.source!r}: the analysis stages take the builtin "
+                          f"network only so far; train wrote {model_file}, and `featuremaps layers` lists its layers")
     with reported_as("extract.layers", layers):
         layers = selected_layers(model, layers)
     return AnalysisInputs(params, device, meta, model, layers)

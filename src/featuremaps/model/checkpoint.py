@@ -20,7 +20,7 @@ from torch import nn
 from featuremaps import paths
 from featuremaps.errors import ArgumentError, ArtifactError, first_line
 from featuremaps.files import atomic_path, read_artifact
-from featuremaps.model.network import build_model
+from featuremaps.model.sources import model_from_config
 
 KEYS = ("state_dict", "config", "classes")
 STAGE = paths.WRITER[paths.MODEL]
@@ -64,10 +64,11 @@ def _upgraded(ckpt: dict) -> dict:
     return {**ckpt, "config": config, "state_dict": state}
 
 
-def load_checkpoint(path, expected_config: dict | None = None):
+def load_checkpoint(path, expected_config: dict | None = None, root: Path = Path(".")):
     """(model in eval mode on the CPU, checkpoint dict); refuses pickled objects.
 
     expected_config: config keys the checkpoint must match (e.g. the dataset's image_shape).
+    root: the project folder a model.factory file is read from.
     """
     path = Path(path)
     ckpt = read_artifact(path, _load_tensors, what="a loadable featuremaps checkpoint", stage=STAGE,
@@ -88,7 +89,10 @@ def load_checkpoint(path, expected_config: dict | None = None):
         raise ArtifactError(f"{path}: was trained with {was} but the dataset has {now}; "
                             f"rerun the {STAGE} stage")
     try:
-        model = build_model(ckpt["config"])
+        model = model_from_config(ckpt["config"], root=root)
+    except ArgumentError as exc:  # the user's model code (model.factory), read from the working folder
+        raise ArtifactError(f"{path}: its model cannot be built here ({first_line(exc)})") from None
+    try:
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, RuntimeError, KeyError, ArgumentError) as exc:
         raise ArtifactError(f"{path}: weights do not fit the model it describes ({first_line(exc)}); "

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from featuremaps.model.blocks import max_blocks
+from featuremaps.model.normalisation import attach_normalisation, input_channels, normalise, standardise
 from featuremaps.errors import ArgumentError
 from featuremaps.params import ModelParams
 
@@ -49,29 +50,19 @@ class ConvNet(nn.Module):
             setattr(self, name, nn.Linear(a, b))
         self.dropout = nn.Dropout(dropout)
         self.dropout2d = nn.Dropout2d(dropout2d)
-        self.register_buffer("pixel_mean", torch.zeros(in_channels))
-        self.register_buffer("pixel_std", torch.ones(in_channels))
+        attach_normalisation(self, torch.zeros(in_channels), torch.ones(in_channels))
 
     @property
     def in_channels(self) -> int:
-        return int(self.pixel_mean.numel())
-
-    def _per_channel(self, buffer: torch.Tensor) -> torch.Tensor:
-        return buffer.view(1, -1, 1, 1)
+        return input_channels(self)
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 [N, H, W] (grey) or [N, H, W, C] tensor -> float32 [N, C, H, W] on its device:
-        (x/255 - mean_c)/std_c. The buffers broadcast on the device (nothing crosses to the host per
-        batch), with the same float32 arithmetic, bit for bit, as subtracting and dividing by numbers."""
-        x = (pixels.unsqueeze(1) if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)).float().div_(255.0)
-        if x.shape[1] != self.in_channels:
-            raise ArgumentError(f"images with {x.shape[1]} channel(s); the model takes {self.in_channels}")
-        return x.sub_(self._per_channel(self.pixel_mean)).div_(self._per_channel(self.pixel_std))
+        """uint8 images -> the model's input (featuremaps.model.normalisation.normalise)."""
+        return normalise(self, pixels)
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
-        """float [N, C, H, W] in [0, 1] units -> the model's input, differentiably (feature
-        visualization optimises pixels through it)."""
-        return (x - self._per_channel(self.pixel_mean)) / self._per_channel(self.pixel_std)
+        """float [N, C, H, W] in [0, 1] units -> the model's input, differentiably."""
+        return standardise(self, x)
 
     def output_module(self, layer: str) -> nn.Module:
         """The module whose output is `layer`'s map: its batch norm if it has one, else the conv."""
@@ -167,16 +158,16 @@ def receptive_field(path: list, y: int, x: int, image_shape) -> tuple[int, int, 
     return max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
 
 
-def normalised_batches(model: ConvNet, images: np.ndarray, batch_size: int, device=torch.device("cpu")):
+def normalised_batches(model: nn.Module, images: np.ndarray, batch_size: int, device=torch.device("cpu")):
     """(start, normalised batch) over uint8 images, batch_size at a time. The uint8 images reach the
     device once (on the CPU a view, no copy; on a GPU a 60k split is 47 MB) and each batch is cut and
     made float there: memory for floats does not grow with N, and nothing crosses to the device per
     batch."""
     source = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     for start in range(0, len(images), batch_size):
-        yield start, model.normalise(source[start:start + batch_size])
+        yield start, normalise(model, source[start:start + batch_size])
 
 
-def normalised_images(model: ConvNet, images: np.ndarray, device=torch.device("cpu")) -> torch.Tensor:
+def normalised_images(model: nn.Module, images: np.ndarray, device=torch.device("cpu")) -> torch.Tensor:
     """uint8 images [N, H, W] or [N, H, W, C] -> the model's float32 input [N, C, H, W] on `device`."""
-    return model.normalise(torch.from_numpy(np.ascontiguousarray(images)).to(device))
+    return normalise(model, torch.from_numpy(np.ascontiguousarray(images)).to(device))

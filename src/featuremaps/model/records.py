@@ -28,7 +28,7 @@ CONFUSION_COLUMNS = ["actual", "predicted"]
 
 
 def metrics_of(result: FitResult, device: str) -> dict:
-    best = result.history[result.best_epoch - 1]
+    best = next(row for row in result.history if row["epoch"] == result.best_epoch)
     last = result.history[-1]
     return {
         "val_accuracy": best["val_accuracy"],

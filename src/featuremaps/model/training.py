@@ -112,6 +112,22 @@ def optimizer_and_schedule(model, params: TrainParams, device):
     return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, params.lr_step_size, params.lr_gamma)
 
 
+def _evaluated_as_is(model, train_x, train_y, val_x, val_y, params: TrainParams, device, result: FitResult) -> None:
+    """`result` for train.epochs 0: one history row, epoch 0, of the model as it is."""
+    train_stats, _ = evaluate(model, train_x, train_y, params.eval_batch_size, device, params.channels_last,
+                              params.precision)
+    val_stats, val_pred = evaluate(model, val_x, val_y, params.eval_batch_size, device, params.channels_last,
+                                   params.precision)
+    result.history.append({"epoch": 0, "train_loss": train_stats.loss, "val_loss": val_stats.loss,
+                           "train_accuracy": train_stats.accuracy, "val_accuracy": val_stats.accuracy,
+                           "lr": params.lr})
+    log.info("epoch 0 (model.checkpoint as it is): train loss %.4f acc %.4f | val loss %.4f acc %.4f",
+             train_stats.loss, train_stats.accuracy, val_stats.loss, val_stats.accuracy)
+    result.best_epoch = 0
+    result.best_state = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
+    result.val_predictions = val_pred
+
+
 def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, device, after_epoch=None) -> FitResult:
     """Train for params.epochs; keep the state with the lowest val loss. `after_epoch(epoch, model,
     record)`, when given, is called once before training (epoch 0, record None) and after each
@@ -131,6 +147,8 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
     start_time = time.perf_counter()
     if after_epoch is not None:
         after_epoch(0, model, None)
+    if params.epochs == 0:  # weights trained elsewhere, evaluated as they are
+        _evaluated_as_is(model, train_x, train_y, val_x, val_y, params, device, result)
     for epoch in range(1, params.epochs + 1):
         lr = float(optimizer.param_groups[0]["lr"])
         with tqdm(total=len(train_x), desc=f"epoch {epoch}/{params.epochs}", unit="img",
