@@ -17,33 +17,23 @@ import torch
 import torch.nn.functional as F
 
 from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
-from featuremaps.model.network import check_layers, normalised_images, receptive_field, selected_layers
+from featuremaps.model.network import normalised_images
+from featuremaps.model.normalisation import normalise
+from featuremaps.model.seam import chosen_layers, hooked, layer_filters, unit_boxes
 from featuremaps.params import ExtractParams
 
 
 @contextlib.contextmanager
 def hooked_layers(model, layers, activation: str = "relu"):
-    """Yield a dict that each forward pass fills with {layer: activation}; hooks always removed."""
-    check_layers(model, layers)
-    captured = {}
-
-    def hook_for(name):
-        def hook(module, inputs, output):
-            captured[name] = F.relu(output) if activation == "relu" else output
-        return hook
-
-    handles = [model.output_module(name).register_forward_hook(hook_for(name)) for name in layers]
-    try:
+    """Yield a dict that each forward pass fills with {layer: activation} (relu: rectified; raw: a
+    copy of the map, which an in-place operation after the layer cannot change); hooks always removed."""
+    with hooked(model, layers, F.relu if activation == "relu" else torch.clone) as captured:
         yield captured
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def layer_weights(model, layers) -> dict:
-    """{layer: kernels [out, in, k, k] as float32 numpy} for the hooked layers."""
-    modules = dict(model.named_modules())
-    return {name: modules[name].weight.detach().float().cpu().numpy() for name in layers}
+    """{layer: kernels [out, in, kh, kw] as float32 numpy} of the layers that are convolutions."""
+    return layer_filters(model, layers)
 
 
 def extract_activations(model, splits: dict, params: ExtractParams, classes: list,
@@ -51,7 +41,8 @@ def extract_activations(model, splits: dict, params: ExtractParams, classes: lis
     """Run `model` over every split in `splits` ({name: (images uint8, labels)})."""
     model.eval().to(device)  # outside inference mode: see featuremaps.analysis.ablation.predictions
     with torch.inference_mode():
-        return _extraction(model, splits, selected_layers(model, params.layers), params, classes, device)
+        image_shape = next(iter(splits.values()))[0].shape[1:3]
+        return _extraction(model, splits, chosen_layers(model, params.layers, image_shape), params, classes, device)
 
 
 def _extraction(model, splits, layers, params, classes, device) -> Extraction:
@@ -81,7 +72,7 @@ def _extraction(model, splits, layers, params, classes, device) -> Extraction:
             for start in range(0, len(labels), params.batch_size):
                 stop = min(start + params.batch_size, len(labels))
                 rows = slice(row + start, row + stop)
-                pred[rows] = model(model.normalise(pixels[start:stop])).argmax(1)
+                pred[rows] = model(normalise(model, pixels[start:stop])).argmax(1)
                 for name in layers:
                     act = captured[name]
                     if name not in layer_sums:
@@ -111,13 +102,13 @@ def _extraction(model, splits, layers, params, classes, device) -> Extraction:
                     per_image[col] = array[:, j]
         examples = example_maps(model, captured, means_images, means_labels, layers, n_classes, device)
     table = top_k_table(per_image, layers, params.means_split, params.top_k, params.top_k_by)
-    fields = {name: (map_shapes[name], model.spatial_path(name)) for name in layers}
+    boxes = {name: (lambda units, name=name: unit_boxes(model, name, units, means_images.shape[1:3])) for name in layers}
     return Extraction(
         layers=list(layers), activation=params.activation, means_split=params.means_split,
         top_k_by=params.top_k_by, classes=list(classes), per_image=per_image,
         class_sums={k: v.cpu().numpy() for k, v in class_sums.items()},
         class_counts=counts.cpu().numpy(), input_sums=input_sums.cpu().numpy(), examples=examples,
-        top_k=located(table, fields, means_images.shape[1:3]))
+        top_k=located(table, map_shapes, boxes))
 
 
 def example_maps(model, captured, images, labels, layers, n_classes, device) -> dict:
@@ -164,17 +155,19 @@ def top_k_table(per_image: dict, layers, split: str, k: int, by: str = "sum") ->
     return rows
 
 
-def located(table: dict, fields: dict, image_shape) -> dict:
+def located(table: dict, map_shapes: dict, boxes: dict) -> dict:
     """`table` with each row's strongest unit as (y, x) in its map and the input pixels it sees
-    (top, left, bottom, right, inclusive); fields: {layer: (map shape, spatial path)}."""
+    (top, left, bottom, right, inclusive); map_shapes: {layer: (h, w)}; boxes: {layer: a function of
+    units [(feature index, y, x)] giving their receptive fields}."""
     out = {k: v for k, v in table.items() if k != "at"}
-    for key in ("y", "x", "top", "left", "bottom", "right"):
-        out[key] = []
-    for layer, at in zip(table["layer"], table["at"]):
-        (_, w), path = fields[layer]
-        y, x = divmod(int(at), w)
-        out["y"].append(y)
-        out["x"].append(x)
-        for key, value in zip(("top", "left", "bottom", "right"), receptive_field(path, y, x, image_shape)):
-            out[key].append(value)
+    units = [(feature - 1, *divmod(int(at), map_shapes[layer][1]))
+             for layer, feature, at in zip(table["layer"], table["feature"], table["at"])]
+    out["y"], out["x"] = [u[1] for u in units], [u[2] for u in units]
+    found = [None] * len(units)
+    for layer in dict.fromkeys(table["layer"]):
+        rows = [i for i, name in enumerate(table["layer"]) if name == layer]
+        for i, box in zip(rows, boxes[layer]([units[i] for i in rows])):
+            found[i] = box
+    for j, key in enumerate(("top", "left", "bottom", "right")):
+        out[key] = [box[j] for box in found]
     return out

@@ -11,15 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from featuremaps.cost import check_costs
 from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
-from featuremaps.model.network import ConvNet, dataset_config, selected_layers
+from featuremaps.model.network import dataset_config
+from featuremaps.model.seam import chosen_layers, is_builtin
 from featuremaps.errors import ParamsError
 from featuremaps.params import Params, reported_as
+
+
+# The stages that read the builtin network's own structure so far; train and extract take any model.
+BUILTIN_ONLY = ("visualize", "attribute", "timelapse")
 
 
 @dataclass
@@ -27,7 +33,7 @@ class AnalysisInputs:
     params: Params
     device: torch.device
     meta: dict
-    model: ConvNet
+    model: nn.Module
     layers: list
 
 
@@ -41,9 +47,10 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     meta = read_meta(dataset)
     check_costs(params, data_shape(meta))
     model, _ = load_checkpoint(model_file, dataset_config(meta))
-    if not isinstance(model, ConvNet):
-        raise ParamsError(f"params.yaml: model.source = {params.model.source!r}: the analysis stages take the builtin "
-                          f"network only so far; train wrote {model_file}, and `featuremaps layers` lists its layers")
+    if not is_builtin(model) and section in BUILTIN_ONLY:
+        raise ParamsError(f"params.yaml: model.source = {params.model.source!r}: the {section} stage takes the builtin "
+                          f"network only so far (train and extract take any model); `dvc repro extract` runs "
+                          f"what does")
     with reported_as("extract.layers", layers):
-        layers = selected_layers(model, layers)
+        layers = chosen_layers(model, layers, meta["image_shape"])
     return AnalysisInputs(params, device, meta, model, layers)

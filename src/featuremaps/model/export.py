@@ -24,7 +24,11 @@ def network_config(model, image_shape) -> dict:
 
 
 def network_arrays(model, image_shape) -> dict:
-    arrays = {"config": np.array(json.dumps(network_config(model, image_shape), sort_keys=True))}
+    """{"config": JSON text, state dict key: float32 array}. A model other than the builtin network
+    gets a config that says the page does not run it (yet): {"draw": false, "reason": ...}."""
+    config = network_config(model, image_shape) if hasattr(model, "conv_layers") else {
+        "draw": False, "reason": "the draw view runs the builtin network only so far"}
+    arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
     for key, value in model.state_dict().items():
         if value.is_floating_point():
             arrays[key] = value.detach().float().cpu().numpy()

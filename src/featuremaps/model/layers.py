@@ -15,6 +15,7 @@ hooks nor a forward pass can touch the caller's model or its batch-norm statisti
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 from dataclasses import dataclass
@@ -180,3 +181,32 @@ def captured_maps(model: nn.Module, x: torch.Tensor, layers: list, stop: bool = 
     if unreached:
         raise ArgumentError(f"layer {unreached[0]!r}: the forward never reached it")
     return maps
+
+
+@contextlib.contextmanager
+def hooked_maps(model: nn.Module, layers: list, transform=torch.clone):
+    """Yield a dict that each forward pass of `model` fills with {layer: transform(its map)} (a clone by
+    default: an in-place operation after the layer must not change it); the hooks are removed on
+    leaving. Layers as captured_maps names them; each forward counts a module's calls afresh."""
+    wanted, counts = {}, {}
+    for name in layers:
+        path, call = split_name(name)
+        wanted.setdefault(path, {})[call or 1] = name
+    modules = dict(model.named_modules())
+    captured = {}
+
+    def hook_for(path):
+        def hook(module, args, output):
+            counts[path] = counts.get(path, 0) + 1
+            name = wanted[path].get(counts[path])
+            if name is not None:
+                captured[name] = transform(output)
+        return hook
+
+    handles = [model.register_forward_pre_hook(lambda module, args: counts.clear())]
+    handles += [modules[path].register_forward_hook(hook_for(path)) for path in wanted]
+    try:
+        yield captured
+    finally:
+        for h in handles:
+            h.remove()

@@ -1,0 +1,101 @@
+"""Which input pixels a unit of any layer can see: its receptive field, exact for strided, padded,
+dilated, grouped (depthwise) and residual paths, for any model.
+
+    boxes = receptive_boxes(model, "layer2.0.conv1", units, (h, w), channels)   # [(top, left, bottom, right)]
+
+A pixel is in the field of unit (c, y, x) when some path of the forward connects it to that unit:
+the support of the unit's input gradient once nothing along the way can zero it. So the gradient is
+taken (in float64, on a copy of the model, on an input of ones) under CONNECTED, a torch function
+mode that keeps each operation's footprint and makes its gradient nonzero over all of it:
+ReLU-like activations and batch norm pass their input on, max pooling averages over the same windows,
+and convolutions and linear layers use positive weights (|w| + 1, divided by the fan-in so values
+stay near 1 at any depth). Additions, concatenations, padding and strides keep their own geometry,
+so a residual block's field is the union of its paths'. The field is the bounding box of that
+support, clipped to the image as the padding clips it; for any real input the unit's gradient lies
+inside it (a ReLU or a max pool can only narrow what one image reaches).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from featuremaps.model.layers import captured_maps, inspected
+
+# Activations whose gradient is zero somewhere: passed through, so that their footprint stays.
+_PASS = {F.relu, F.relu_, F.relu6, F.hardtanh, F.hardtanh_, F.leaky_relu, F.leaky_relu_, F.elu, F.selu, F.celu,
+         F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.mish, F.threshold, F.dropout, F.dropout2d, F.alpha_dropout,
+         F.batch_norm, F.instance_norm, F.group_norm, F.layer_norm,
+         torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_, torch.clamp, torch.Tensor.clamp}
+
+
+def _positive(weight: torch.Tensor) -> torch.Tensor:
+    fan_in = weight[0].numel()
+    return (weight.detach().abs() + 1) / fan_in
+
+
+def _arg(args, kwargs, i, name, default):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+class CONNECTED(TorchFunctionMode):
+    """Every operation with its footprint kept and its gradient nonzero over all of it (see above)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _PASS:
+            return args[0] if args else next(iter(kwargs.values()))
+        if func in (F.max_pool2d, torch.max_pool2d):
+            x = args[0]
+            kernel = _arg(args, kwargs, 1, "kernel_size", None)
+            stride = _arg(args, kwargs, 2, "stride", None) or kernel
+            padding = _arg(args, kwargs, 3, "padding", 0)
+            dilation = _arg(args, kwargs, 4, "dilation", 1)
+            ceil = _arg(args, kwargs, 5, "ceil_mode", False)
+            if dilation in (1, (1, 1)):
+                return F.avg_pool2d(x, kernel, stride, padding, ceil_mode=ceil, count_include_pad=True)
+            k = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+            ones = torch.ones(x.shape[1], 1, *k, dtype=x.dtype, device=x.device) / (k[0] * k[1])
+            return F.conv2d(x, ones, None, stride, padding, dilation, groups=x.shape[1])
+        if func in (torch.conv2d, F.conv2d, torch.conv1d, torch.conv3d):
+            x, weight = args[0], args[1]
+            rest = list(args[3:])
+            return func(x, _positive(weight), None, *rest, **{k: v for k, v in kwargs.items() if k != "bias"})
+        if func is F.linear:
+            return F.linear(args[0], _positive(_arg(args, kwargs, 1, "weight", None)))
+        return func(*args, **kwargs)
+
+
+def _box(support: torch.Tensor) -> tuple[int, int, int, int]:
+    rows = torch.nonzero(support.any(1)).flatten()
+    cols = torch.nonzero(support.any(0)).flatten()
+    if len(rows) == 0:  # no path reaches the input: the whole image, never a wrong box
+        return 0, 0, support.shape[0] - 1, support.shape[1] - 1
+    return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
+
+
+def receptive_boxes(model: nn.Module, layer: str, units: list, image_shape, channels: int,
+                    batch: int = 256) -> list:
+    """(top, left, bottom, right), inclusive, of the input pixels each unit (c, y, x) of `layer` sees
+    (one per unit, in order), for images of `image_shape` (h, w) with `channels` channels."""
+    with torch.inference_mode(False), torch.enable_grad():  # callers may run under inference mode
+        return _boxes(model, layer, units, image_shape, channels, batch)
+
+
+def _boxes(model: nn.Module, layer: str, units: list, image_shape, channels: int, batch: int) -> list:
+    probe = inspected(model).cpu().double()
+    for p in probe.parameters():
+        p.requires_grad_(False)
+    h, w = image_shape
+    boxes = []
+    for start in range(0, len(units), batch):
+        chunk = units[start:start + batch]
+        x = torch.ones(len(chunk), channels, h, w, dtype=torch.float64, requires_grad=True)
+        with CONNECTED():
+            maps = captured_maps(probe, x, [layer], detach=False)[layer]
+        c, y, xx = (torch.tensor([u[i] for u in chunk]) for i in range(3))
+        maps[torch.arange(len(chunk)), c, y, xx].sum().backward()
+        support = x.grad.abs().sum(1) > 0
+        boxes += [_box(s) for s in support]
+    return boxes

@@ -1,0 +1,95 @@
+"""The one seam between a model and the analyses: what an analysis asks of any model, the builtin
+network (featuremaps.model.network.ConvNet, which keeps its fast paths) or another (a torchvision
+model, the user's own module).
+
+    layers = chosen_layers(model, params.extract.layers, image_shape)   # checked names, in forward order
+    with hooked(model, layers, F.relu) as maps: model(x); maps[layer]   # each forward's maps
+    boxes = unit_boxes(model, layer, units, image_shape)                # receptive fields of units (c, y, x)
+    filters = layer_filters(model, layers)                              # a conv layer's kernels
+
+A layer of the builtin network is `conv<i>`, its map taken after its batch norm where it has one (as
+before); any other model's layers are the module names of featuremaps.model.layers
+(`layer1.0.conv1`, `layer1.0.relu:2`), and `extract.layers: all` takes every call of a Conv2d.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from featuremaps.errors import ArgumentError
+from featuremaps.model.layers import hooked_maps, inspected, module_calls, resolve_layer, split_name
+from featuremaps.model.network import ConvNet, receptive_field, selected_layers
+from featuremaps.model.normalisation import input_channels
+from featuremaps.model.receptive import receptive_boxes
+
+
+def is_builtin(model: nn.Module) -> bool:
+    return isinstance(model, ConvNet)
+
+
+def _calls(model: nn.Module, image_shape) -> list:
+    h, w = image_shape[:2]
+    return module_calls(inspected(model), torch.zeros(1, input_channels(model), h, w))
+
+
+def chosen_layers(model: nn.Module, layers, image_shape) -> list:
+    """The layers `layers` names ("all", or a list), checked, in the order the forward reaches them;
+    ArgumentError with one line for a name that cannot be used."""
+    if is_builtin(model):
+        return selected_layers(model, layers)
+    calls = _calls(model, image_shape)
+    if layers == "all":
+        return [c.name for c in calls if c.kind == "Conv2d" and c.is_map]
+    paths = dict(model.named_modules())
+    found = [resolve_layer(calls, name, paths).name for name in layers]
+    order = [c.name for c in calls]
+    return sorted(found, key=order.index)
+
+
+@contextlib.contextmanager
+def hooked(model: nn.Module, layers: list, transform=torch.clone):
+    """Yield a dict each forward of `model` fills with {layer: transform(its map)}; hooks removed on leaving."""
+    if is_builtin(model):
+        modules = {name: model.output_module(name) for name in layers}
+        captured = {}
+
+        def hook_for(name):
+            return lambda module, args, output: captured.__setitem__(name, transform(output))
+        handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
+        try:
+            yield captured
+        finally:
+            for h in handles:
+                h.remove()
+        return
+    with hooked_maps(model, layers, transform) as captured:
+        yield captured
+
+
+def unit_boxes(model: nn.Module, layer: str, units: list, image_shape) -> list:
+    """(top, left, bottom, right), inclusive, of the input pixels each unit (c, y, x) of `layer` sees:
+    the builtin network's from its kernels, strides and paddings; any other model's from the support
+    of its input gradient (featuremaps.model.receptive: exact for strided, dilated, depthwise and
+    residual paths). The two agree on the builtin network (tested)."""
+    h, w = image_shape[:2]
+    if is_builtin(model):
+        path = model.spatial_path(layer)
+        return [receptive_field(path, y, x, (h, w)) for _, y, x in units]
+    unique = sorted(set(units))
+    boxes = dict(zip(unique, receptive_boxes(model, layer, unique, (h, w), input_channels(model))))
+    return [boxes[u] for u in units]
+
+
+def layer_filters(model: nn.Module, layers: list) -> dict:
+    """{layer: kernels [out, in/groups, kh, kw] as float32 numpy} of the layers that are convolutions."""
+    modules = dict(model.named_modules())
+    out = {}
+    for name in layers:
+        module = modules.get(name if is_builtin(model) else split_name(name)[0])
+        if isinstance(module, nn.Conv2d):
+            out[name] = module.weight.detach().float().cpu().numpy()
+        elif module is None:
+            raise ArgumentError(f"layer {name!r} is not a module of the model")
+    return out

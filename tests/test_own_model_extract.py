@@ -1,0 +1,132 @@
+"""The extract stage on a model of the user's own (a strided stem, a residual block with a depthwise
+conv and an in-place ReLU called twice), weights planted and evaluated as they are: top examples
+against a brute-force search, and receptive fields against hand-computed boxes and against the
+support of each unit's input gradient on its own image."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import stage_exit, stage_folder
+from synthetic import write_idx_folder
+from test_own_model import MYNET
+from torch import nn
+
+from featuremaps.data.store import read_meta, read_split
+from featuremaps.model.checkpoint import load_checkpoint
+from featuremaps.model.layers import captured_maps
+from featuremaps.model.network import ConvNet, receptive_field
+from featuremaps.model.receptive import receptive_boxes
+
+EDGE = torch.tensor([[-1.0, 0.0, 1.0]] * 3)  # a vertical edge, dark to light, planted as stem's feature 1
+LAYERS = ["stem", "block.conv1", "block.bn1", "block.depthwise", "block.relu:2", "block"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("own_extract")
+    idx = write_idx_folder(tmp / "idx", n_train=200, n_test=60, compress=True)
+    folder = stage_folder(tmp / "run", idx, train={"epochs": 0},
+                          extract={"layers": LAYERS, "top_k": 4, "top_k_by": "max", "activation": "raw"},
+                          model={"source": "module", "factory": "models/mynet.py:make_net",
+                                 "checkpoint": "models/planted.pt"})
+    (folder / "models").mkdir()
+    (folder / "models" / "mynet.py").write_text(MYNET)
+    namespace = {}
+    exec(MYNET, namespace)
+    torch.manual_seed(1)
+    net = namespace["make_net"](10)
+    with torch.no_grad():
+        net.stem.weight[0, 0] = EDGE
+        net.stem.bias[0] = 0
+    torch.save(net.state_dict(), folder / "models" / "planted.pt")
+    for stage in ("download", "train", "extract"):
+        assert stage_exit(folder, stage)[0] == 0, stage
+    return folder
+
+
+def test_every_named_layer_is_extracted(run):
+    per_image = pd.read_parquet(run / "data/activations/per_image.parquet")
+    top = pd.read_parquet(run / "data/activations/top_k.parquet")
+    assert list(dict.fromkeys(top["layer"])) == LAYERS
+    assert sum(c.startswith("block.relu:2_f") and c[-2:].isdigit() for c in per_image.columns) == 8
+    assert len(top) == len(LAYERS) * 8 * 4
+
+
+def test_a_map_an_in_place_relu_follows_is_stored_as_the_layer_gave_it(run):
+    model, _ = load_checkpoint(run / "data/model/model.pt", root=run)
+    images, _ = read_split(run / "data/dataset", "train")
+    x = (torch.from_numpy(images[:20]).float()[:, None] / 255 - model.pixel_mean.view(1, -1, 1, 1)) \
+        / model.pixel_std.view(1, -1, 1, 1)
+    with torch.no_grad():
+        bn1 = model.block.bn1(model.block.conv1(model.stem(x)))  # block.relu:1 rectifies this tensor in place
+    per_image = pd.read_parquet(run / "data/activations/per_image.parquet")
+    train = per_image[per_image["split"] == "train"].sort_values("index")
+    stored = train[[f"block.bn1_f{j:02d}" for j in range(1, 9)]].to_numpy()[:20]
+    np.testing.assert_allclose(stored, bn1.sum((2, 3)).numpy(), rtol=1e-4, atol=1e-3)
+    assert (stored < 0).any()
+
+
+def test_the_planted_edge_s_top_examples_are_the_brute_force_search_s(run):
+    meta = read_meta(run / "data/dataset")
+    images, labels = read_split(run / "data/dataset", "train")
+    x = (torch.from_numpy(images).double()[:, None] / 255 - meta["mean"][0]) / meta["std"][0]
+    response = F.conv2d(x, EDGE.double()[None, None], stride=2, padding=1)  # the planted feature alone
+    peak = response.flatten(1).max(1)
+    order = np.lexsort((np.arange(len(images)), -peak.values.numpy()))[:4]
+    top = pd.read_parquet(run / "data/activations/top_k.parquet")
+    mine = top[(top["layer"] == "stem") & (top["feature"] == 1)].sort_values("rank")
+    assert mine["index"].tolist() == order.tolist()
+    at = peak.indices.numpy()[order]
+    assert mine["y"].tolist() == (at // 14).tolist() and mine["x"].tolist() == (at % 14).tolist()
+    np.testing.assert_allclose(mine["value"], peak.values.numpy()[order], rtol=1e-5)
+
+
+def test_receptive_fields_are_the_hand_computed_boxes(run):
+    top = pd.read_parquet(run / "data/activations/top_k.parquet")
+    # stem: 3x3, stride 2, padding 1; each 3x3 conv after it (padding 1) widens by one stem unit (2 pixels) a side;
+    # the block's output (and its second ReLU) adds the depthwise path to the skip path: the wider of the two
+    reach = {"stem": 1, "block.conv1": 3, "block.bn1": 3, "block.depthwise": 5, "block.relu:2": 5, "block": 5}
+    for _, row in top.iterrows():
+        r = reach[row["layer"]]
+        expected = (max(2 * row["y"] - r, 0), max(2 * row["x"] - r, 0), min(2 * row["y"] + r, 27),
+                    min(2 * row["x"] + r, 27))
+        assert (row["top"], row["left"], row["bottom"], row["right"]) == expected, row["layer"]
+
+
+def test_each_box_holds_the_support_of_its_unit_s_input_gradient_on_its_image(run):
+    model, _ = load_checkpoint(run / "data/model/model.pt", root=run)
+    images, _ = read_split(run / "data/dataset", "train")
+    top = pd.read_parquet(run / "data/activations/top_k.parquet")
+    for _, row in top.iterrows():
+        x = (torch.from_numpy(images[row["index"]:row["index"] + 1]).float()[:, None] / 255
+             - model.pixel_mean.view(1, -1, 1, 1)) / model.pixel_std.view(1, -1, 1, 1)
+        x.requires_grad_(True)
+        maps = captured_maps(model, x, [row["layer"]], detach=False)[row["layer"]]
+        maps[0, row["feature"] - 1, row["y"], row["x"]].backward()
+        ys, xs = np.nonzero(x.grad[0, 0].numpy())
+        assert len(ys), row["layer"]
+        assert row["top"] <= ys.min() and ys.max() <= row["bottom"], row["layer"]
+        assert row["left"] <= xs.min() and xs.max() <= row["right"], row["layer"]
+
+
+@pytest.mark.parametrize("config", [dict(conv_channels=(6, 16)), dict(conv_channels=(4, 8, 8), kernel_size=5,
+                                                                       batch_norm=True)])
+def test_gradient_support_fields_equal_the_builtin_network_s_formula(config):
+    torch.manual_seed(0)
+    net = ConvNet(**config).eval()
+    for i, layer in enumerate(net.conv_layers):
+        side = 28 >> i
+        units = [(1, y, x) for y in range(0, side, 3) for x in range(0, side, 2)]
+        module = ("bn" + layer[4:]) if net.batch_norm else layer
+        assert receptive_boxes(net, module, units, (28, 28), 1) == [
+            receptive_field(net.spatial_path(layer), y, x, (28, 28)) for _, y, x in units], layer
+
+
+def test_dilated_and_max_pooled_paths():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=2, dilation=2), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                        nn.Conv2d(2, 2, 3, stride=2))
+    # unit y of layer 3: layer-2 units 2y..2y+2; pool unit u covers layer-0 units 2u-1..2u+1, each of which
+    # sees pixels -2..+2 around it (a dilated 3x3)
+    (box,) = receptive_boxes(net, "3", [(0, 1, 2)], (32, 32), 1)
+    assert box == (2 * 2 - 1 - 2, 2 * 4 - 1 - 2, 2 * 4 + 1 + 2, 2 * 6 + 1 + 2)
