@@ -30,7 +30,7 @@ def dataset_60k():
     return tr_x, tr_y, va_x, va_y, "generated 60k+10k 28x28 images"
 
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "images", "models", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore",
                  "plots"]
 
 

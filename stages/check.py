@@ -27,7 +27,12 @@ def main():
     if params.data.source == "folder" and Path(params.data.folder).is_dir():
         check_names(params.data.folder)  # before DVC hashes the folder for download, which such a name stops
     check_model_settings(params)
-    check_costs(params, expected_data_shape(params))
+    shape = expected_data_shape(params)
+    measured = None
+    if params.model.source != "builtin":  # torch only for a model that must be measured
+        from featuremaps.model.sizes import planned_sizes
+        measured = planned_sizes(params, shape)
+    check_costs(params, shape, measured)
     visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 

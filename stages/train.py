@@ -18,6 +18,7 @@ from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device
 from featuremaps.model.network import normalised_images
 from featuremaps.model.settings import check_model_settings
+from featuremaps.model.sizes import measured_sizes
 from featuremaps.model.sources import source_config, starting_model
 from featuremaps.model.live import LiveLog
 from featuremaps.model.records import write_records
@@ -34,11 +35,14 @@ def main():
         device = select_device(params.train.device)
     check_model_settings(params)
     meta = read_meta(paths.DATASET)
-    check_costs(params, data_shape(meta))
+    if params.model.source == "builtin":  # sized from params, before anything is built
+        check_costs(params, data_shape(meta))
     (tr_x, tr_y), (va_x, va_y) = read_split(paths.DATASET, "train"), read_split(paths.DATASET, "val")
     torch.manual_seed(params.seed)
     config = source_config(params.model, meta)
     model = starting_model(params.model, config, meta)
+    if params.model.source != "builtin":  # sized from the model itself
+        check_costs(params, data_shape(meta), measured_sizes(model, meta["image_shape"]))
     snapshots = Snapshots(snapshot_epochs(params.train.epochs, params.train.snapshot_every))
     with LiveLog(paths.LIVE) as live:
         result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),

@@ -217,7 +217,7 @@ def test_images_of_another_size_run_through(repo, capsys):
     ({"train": {"lr": "fast"}}, ["train.lr = 'fast' is not allowed; expected a number"]),
     ({"train": {"lr": 0}}, ["train.lr = 0 is not allowed; expected a number in (0.0, 10.0]"]),
     ({"train": {"lr": -0.001}}, ["train.lr = -0.001 is not allowed"]),
-    ({"train": {"epochs": 0}}, ["train.epochs = 0 is not allowed; expected an integer in [1,"]),
+    ({"train": {"epochs": 0}}, ["train.epochs = 0 evaluates model.checkpoint as it is, but model.checkpoint is empty"]),
     ({"train": {"epochs": -3}}, ["train.epochs = -3 is not allowed"]),
     ({"train": {"batch_size": 0}}, ["train.batch_size = 0 is not allowed; expected an integer in [1,"]),
     ({"extract": {"batch_size": -1}}, ["extract.batch_size = -1 is not allowed"]),

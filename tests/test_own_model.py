@@ -242,3 +242,47 @@ def test_a_dataparallel_checkpoint_evaluated_as_it_is_gives_the_plain_evaluation
                           "block", "pool"]
     assert rows["stem"].split() == ["*", "stem", "Conv2d", "8", "x", "14", "x", "14", "k3x3", "s2x2", "p1x1"]
     assert rows["block.depthwise"].split()[-1] == "g8" and rows["block.relu:2"].startswith("  block.relu:2")
+
+
+def test_sizes_measured_from_the_builtin_network_are_the_cost_formulas():
+    from featuremaps.cost import _sizes
+    from featuremaps.data.shape import DataShape
+    from featuremaps.model.network import ConvNet
+    from featuremaps.model.sizes import measured_sizes
+    params = params_from_dict({"model": {"conv_channels": [6, 16, 32], "kernel_size": 5}})
+    measured = measured_sizes(ConvNet(conv_channels=(6, 16, 32), kernel_size=5), (28, 28))
+    formulas = _sizes(params, DataShape(100, 10, 28, 28))
+    for key in ("params", "acts", "conv_flops", "flops", "channels"):
+        assert measured[key] == formulas[key], key
+    assert measured["names"] == ["conv1", "conv2", "conv3"]
+
+
+def test_a_torchvision_model_too_large_for_the_budget_is_refused_naming_what_fits():
+    from featuremaps.cost import GiB, check_costs, memory_budget, stage_costs
+    from featuremaps.data.shape import DataShape
+    from featuremaps.model.sizes import planned_sizes
+    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}})
+    small = DataShape(500, 100, 32, 32, 10, 3)
+    check_costs(params, small, planned_sizes(params, small))
+    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}, "train": {"epochs": 1}})
+    big = DataShape(5_000, 1_000, 64, 64, 10, 3)
+    measured = planned_sizes(params, big)
+    assert [c.stage for c in stage_costs(params, big, measured)] == ["train", "extract"]
+    with pytest.raises(ParamsError, match=r"^params.yaml: train.batch_size = 256, train.eval_batch_size = 1024 on "
+                                          r"6,000 images of 64x64 need train about .* GiB .*; the budget is "
+                                          rf"{memory_budget() / GiB:.0f} GiB and 30 min a stage; it fits at "
+                                          r"train.eval_batch_size <= \d+$"):
+        check_costs(params, big, measured)
+    # 4x the pixels: 4x the maps and operations, the same parameters
+    quad = planned_sizes(params, DataShape(500, 100, 64, 64, 10, 3))
+    small_sizes = planned_sizes(params, small)
+    assert quad["params"] == small_sizes["params"]
+    assert quad["acts"][:6] == [4 * a for a in small_sizes["acts"][:6]]
+
+
+def test_the_check_stage_refuses_a_model_that_cannot_be_built_before_the_download(tmp_path, idx_dir, capsys):
+    folder = stage_folder(tmp_path / "run", idx_dir, model={"source": "torchvision", "name": "resnt18"})
+    status, err = stage_exit(folder, "check", capsys)
+    assert status == 1 and not (folder / "data/dataset").exists()
+    assert "error: params.yaml: model.name = 'resnt18': 'resnt18' is not a classification model of " \
+           "torchvision.models; closest: resnet18" in err

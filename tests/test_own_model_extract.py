@@ -130,3 +130,21 @@ def test_dilated_and_max_pooled_paths():
     # sees pixels -2..+2 around it (a dilated 3x3)
     (box,) = receptive_boxes(net, "3", [(0, 1, 2)], (32, 32), 1)
     assert box == (2 * 2 - 1 - 2, 2 * 4 - 1 - 2, 2 * 4 + 1 + 2, 2 * 6 + 1 + 2)
+
+
+class TwoBranches(nn.Module):
+    """Inception's pattern: a 1x1 and a 5x5 branch concatenated, so channels see different pixels."""
+
+    def __init__(self):
+        super().__init__()
+        self.narrow, self.wide = nn.Conv2d(1, 2, 1), nn.Conv2d(1, 2, 5, padding=2)
+        self.mix = nn.Identity()
+
+    def forward(self, x):
+        return self.mix(torch.cat([self.narrow(x), self.wide(x)], 1))
+
+
+def test_channels_of_concatenated_branches_get_their_own_fields():
+    units = [(0, 5, 5), (1, 5, 5), (2, 5, 5), (3, 0, 0), (0, 0, 0)]
+    assert receptive_boxes(TwoBranches(), "mix", units, (12, 12), 1) == [
+        (5, 5, 5, 5), (5, 5, 5, 5), (3, 3, 7, 7), (0, 0, 2, 2), (0, 0, 0, 0)]

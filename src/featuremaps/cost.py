@@ -20,7 +20,7 @@ seconds to a minute.
 from __future__ import annotations
 
 import dataclasses
-import logging
+import math
 import os
 from dataclasses import dataclass
 
@@ -100,6 +100,13 @@ def _sizes(params, shape: DataShape) -> dict:
     }
 
 
+def _scaled(measured: dict, shape: DataShape) -> dict:
+    """A measured model's sizes at this shape's pixels: maps and operations in proportion, parameters as they are."""
+    k = shape.height * shape.width / measured["pixels"]
+    return {**measured, "acts": [math.ceil(a * k) for a in measured["acts"]], "fc_acts": math.ceil(measured["fc_acts"] * k),
+            "conv_flops": [f * k for f in measured["conv_flops"]], "flops": measured["flops"] * k}
+
+
 def _seconds(stage: str, flops: float, slow_elements: float, device: str) -> float:
     """Arithmetic at CPU_FLOPS, plus ELEMENT_SECONDS for each activation element of a layer whose
     batch is too large for the cache (then memory, not arithmetic, bounds it), on the CPU; a GPU is
@@ -114,12 +121,13 @@ def _slow(acts: list) -> float:
     return sum(a for a in acts if CACHE_BATCH * a * FLOAT > CACHE_BYTES)
 
 
-def stage_costs(params, shape: DataShape) -> list:
-    """[Cost] of train, extract, visualize, attribute and timelapse with these settings on data of this shape."""
-    s = _sizes(params, shape)
+def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
+    """[Cost] of train, extract, visualize, attribute and timelapse with these settings on data of this
+    shape; `measured`: the sizes of a model other than the builtin network (featuremaps.model.sizes)."""
+    s = _sizes(params, shape) if measured is None else _scaled(measured, shape)
     px, n = shape.height * shape.width * shape.channels, shape.n_images
     act = sum(s["acts"]) + s["fc_acts"]
-    names = [f"conv{i + 1}" for i in range(len(params.model.conv_channels))]
+    names = s.get("names") or [f"conv{i + 1}" for i in range(len(params.model.conv_channels))]
     chosen = names if params.extract.layers == "all" else params.extract.layers
     layers = [names.index(layer) for layer in chosen if layer in names] or [len(names) - 1]
     t, e, v, a = params.train, params.extract, params.visualize, params.attribute
@@ -171,9 +179,11 @@ def stage_costs(params, shape: DataShape) -> list:
     tl_s += snapshots * len(layers) * 2 * probe * probe * widest / CPU_FLOPS  # the Gram matrices
     tl_bytes = (BASE_BYTES + TIMELAPSE_LIBRARIES + n * px * 2 + FLOAT * s["params"] * (snapshots + 2)
                 + max(FLOAT * 2 * probe * widest + 8 * 3 * probe * probe, tl_vis_bytes))
-    return [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
-            Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),
-            Cost("timelapse", tl_bytes, tl_s)]
+    costs = [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
+             Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),
+             Cost("timelapse", tl_bytes, tl_s)]
+    # Another model runs through train and extract so far (the later stages stop before any work).
+    return costs if measured is None else costs[:2]
 
 
 def _over(costs: list, memory: int) -> list:
@@ -211,9 +221,11 @@ def _low(key: str) -> int:
 
 
 def size_settings(params) -> list:
-    """SIZE_SETTINGS with each list setting spelled item by item."""
+    """SIZE_SETTINGS with each list setting spelled item by item (the builtin network's sizes only for it)."""
     keys = []
     for key in SIZE_SETTINGS:
+        if key.startswith("model.") and params.model.source != "builtin":
+            continue
         value = setting_value(params, key)
         keys += [f"{key}[{i}]" for i in range(len(value))] if isinstance(value, tuple) else [key]
     return keys
@@ -238,22 +250,22 @@ def _largest(fits, lo: int, hi: int):
     return lo
 
 
-def largest_fitting(params, shape: DataShape, key: str, memory: int):
+def largest_fitting(params, shape: DataShape, key: str, memory: int, measured: dict | None = None):
     """The largest value of integer setting `key` (the others as they are) at which every stage fits."""
-    return _largest(lambda v: not _over(stage_costs(with_setting(params, key, v), shape), memory), _low(key),
-                    setting_value(params, key))
+    return _largest(lambda v: not _over(stage_costs(with_setting(params, key, v), shape, measured), memory),
+                    _low(key), setting_value(params, key))
 
 
-def largest_fitting_size(params, shape: DataShape, memory: int):
+def largest_fitting_size(params, shape: DataShape, memory: int, measured: dict | None = None):
     """The largest [height, width] of the images' aspect (at least 4 a side) at which every stage fits, or None."""
     def scaled(height: int) -> DataShape:
         return dataclasses.replace(shape, height=height, width=max(4, round(shape.width * height / shape.height)))
-    height = _largest(lambda h: not _over(stage_costs(params, scaled(h)), memory), 4, shape.height)
+    height = _largest(lambda h: not _over(stage_costs(params, scaled(h), measured), memory), 4, shape.height)
     return None if height is None else (height, scaled(height).width)
 
 
-def _lowers(params, shape: DataShape, key: str, over: list, memory: int) -> bool:
-    lowest = {c.stage: c for c in stage_costs(with_setting(params, key, _low(key)), shape)}
+def _lowers(params, shape: DataShape, key: str, over: list, memory: int, measured: dict | None = None) -> bool:
+    lowest = {c.stage: c for c in stage_costs(with_setting(params, key, _low(key)), shape, measured)}
     for c in over:
         d = lowest[c.stage]
         if (c.bytes > memory and d.bytes < 0.9 * c.bytes) or (c.seconds > TIME_BUDGET and d.seconds < 0.9 * c.seconds):
@@ -268,32 +280,32 @@ def describe(c: Cost) -> str:
     return f"{c.stage} about {gib:.1f} GiB and {when}"
 
 
-def check_costs(params, shape: DataShape) -> None:
+def check_costs(params, shape: DataShape, measured: dict | None = None) -> None:
     """ParamsError with one line when the network does not fit the image or a stage would need more
-    than the memory or time budget. The estimates are formulas of the builtin network: another model
-    (model.source torchvision or module) is not estimated, and the log says so."""
-    if params.model.source != "builtin":
-        logging.getLogger("featuremaps").warning(
-            "model.source %s: memory and time are estimated for the builtin network only; not checked",
-            params.model.source)
-        return
-    check_blocks(params, shape)
+    than the memory or time budget. `measured`: another model's sizes (featuremaps.model.sizes), which
+    model.source torchvision or module needs; the builtin network's come from params."""
+    if params.model.source != "builtin" and measured is None:
+        raise ValueError("the sizes of a model other than the builtin network are measured from it")
+    if params.model.source == "builtin":
+        check_blocks(params, shape)
+        measured = None
     memory = memory_budget()
-    costs = stage_costs(params, shape)
+    costs = stage_costs(params, shape, measured)
     over = _over(costs, memory)
     if not over:
         return
     # The settings that make a stage over budget (at their lowest, what is over falls by a tenth or
     # more), and the largest value of each at which every stage fits.
-    sizing = [key for key in size_settings(params) if setting_value(params, key) > _low(key) and _lowers(params, shape, key, over, memory)]
+    sizing = [key for key in size_settings(params)
+              if setting_value(params, key) > _low(key) and _lowers(params, shape, key, over, memory, measured)]
     now = ", ".join(f"{key} = {setting_value(params, key)}" for key in sizing) or "these settings"
     remedies = [f"{key} <= {value}" for key in sizing
-                if (value := largest_fitting(params, shape, key, memory)) is not None]
+                if (value := largest_fitting(params, shape, key, memory, measured)) is not None]
     if params.data.source == "folder":  # the images' size is a setting too: data.image_size
         sizing.insert(0, "data.image_size")
         now = ", ".join(filter(None, [f"data.image_size = [{shape.height}, {shape.width}]",
                                       now if now != "these settings" else ""]))
-        if (size := largest_fitting_size(params, shape, memory)) is not None:
+        if (size := largest_fitting_size(params, shape, memory, measured)) is not None:
             remedies.insert(0, f"data.image_size <= [{size[0]}, {size[1]}]")
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"
     device = {c.stage: getattr(params, c.stage).device for c in over}

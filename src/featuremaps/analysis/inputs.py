@@ -20,6 +20,7 @@ from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
 from featuremaps.model.network import dataset_config
 from featuremaps.model.seam import chosen_layers, is_builtin
+from featuremaps.model.sizes import measured_sizes
 from featuremaps.errors import ParamsError
 from featuremaps.params import Params, reported_as
 
@@ -45,8 +46,11 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     with reported_as(f"{section}.device", setting):
         device = select_device(setting)
     meta = read_meta(dataset)
-    check_costs(params, data_shape(meta))
+    if params.model.source == "builtin":
+        check_costs(params, data_shape(meta))
     model, _ = load_checkpoint(model_file, dataset_config(meta))
+    if not is_builtin(model):
+        check_costs(params, data_shape(meta), measured_sizes(model, meta["image_shape"]))
     if not is_builtin(model) and section in BUILTIN_ONLY:
         raise ParamsError(f"params.yaml: model.source = {params.model.source!r}: the {section} stage takes the builtin "
                           f"network only so far (train and extract take any model); `dvc repro extract` runs "

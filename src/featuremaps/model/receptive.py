@@ -39,11 +39,18 @@ def _arg(args, kwargs, i, name, default):
     return args[i] if len(args) > i else kwargs.get(name, default)
 
 
+_JOIN = {torch.cat, torch.concat, torch.concatenate, torch.stack, torch.hstack, torch.vstack, torch.dstack}
+
+
 class CONNECTED(TorchFunctionMode):
-    """Every operation with its footprint kept and its gradient nonzero over all of it (see above)."""
+    """Every operation with its footprint kept and its gradient nonzero over all of it (see above).
+    `joined` tells whether tensors were concatenated: only then can channels see different pixels."""
+    joined = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in _JOIN:
+            self.joined = True
         if func in _PASS:
             return args[0] if args else next(iter(kwargs.values()))
         if func in (F.max_pool2d, torch.max_pool2d):
@@ -78,24 +85,57 @@ def _box(support: torch.Tensor) -> tuple[int, int, int, int]:
 def receptive_boxes(model: nn.Module, layer: str, units: list, image_shape, channels: int,
                     batch: int = 256) -> list:
     """(top, left, bottom, right), inclusive, of the input pixels each unit (c, y, x) of `layer` sees
-    (one per unit, in order), for images of `image_shape` (h, w) with `channels` channels."""
+    (one per unit, in order), for images of `image_shape` (h, w) with `channels` channels.
+
+    Where every channel of the layer sees the same pixels (so unless branches are concatenated on the
+    way, as in Inception; then checked at the map's corner and centre), each position is computed
+    once, whatever its channel."""
     with torch.inference_mode(False), torch.enable_grad():  # callers may run under inference mode
-        return _boxes(model, layer, units, image_shape, channels, batch)
+        probe = inspected(model).cpu().double()
+        for p in probe.parameters():
+            p.requires_grad_(False)
+        grad = _Gradients(probe, layer, image_shape, channels, batch)
+        if not units:
+            return []
+        if grad.channels_alike():
+            positions = sorted({(y, x) for _, y, x in units})
+            found = dict(zip(positions, grad.boxes([(0, y, x) for y, x in positions])))
+            return [found[(y, x)] for _, y, x in units]
+        unique = sorted(set(units))
+        found = dict(zip(unique, grad.boxes(unique)))
+        return [found[u] for u in units]
 
 
-def _boxes(model: nn.Module, layer: str, units: list, image_shape, channels: int, batch: int) -> list:
-    probe = inspected(model).cpu().double()
-    for p in probe.parameters():
-        p.requires_grad_(False)
-    h, w = image_shape
-    boxes = []
-    for start in range(0, len(units), batch):
-        chunk = units[start:start + batch]
-        x = torch.ones(len(chunk), channels, h, w, dtype=torch.float64, requires_grad=True)
-        with CONNECTED():
-            maps = captured_maps(probe, x, [layer], detach=False)[layer]
-        c, y, xx = (torch.tensor([u[i] for u in chunk]) for i in range(3))
-        maps[torch.arange(len(chunk)), c, y, xx].sum().backward()
-        support = x.grad.abs().sum(1) > 0
-        boxes += [_box(s) for s in support]
-    return boxes
+class _Gradients:
+    """The fields of units of one layer of `probe` (a float64 copy without gradients of its own)."""
+
+    def __init__(self, probe: nn.Module, layer: str, image_shape, channels: int, batch: int):
+        self.probe, self.layer, self.batch = probe, layer, batch
+        self.h, self.w = image_shape
+        self.channels = channels
+        with torch.no_grad(), CONNECTED() as mode:
+            self.shape = captured_maps(probe, torch.ones(1, channels, self.h, self.w, dtype=torch.float64),
+                                       [layer])[layer].shape[1:]
+        self.joined = mode.joined
+
+    def boxes(self, units: list) -> list:
+        out = []
+        for start in range(0, len(units), self.batch):
+            chunk = units[start:start + self.batch]
+            x = torch.ones(len(chunk), self.channels, self.h, self.w, dtype=torch.float64, requires_grad=True)
+            with CONNECTED():
+                maps = captured_maps(self.probe, x, [self.layer], detach=False)[self.layer]
+            c, y, xx = (torch.tensor([u[i] for u in chunk]) for i in range(3))
+            maps[torch.arange(len(chunk)), c, y, xx].sum().backward()
+            out += [_box(s) for s in x.grad.abs().sum(1) > 0]
+        return out
+
+    def channels_alike(self) -> bool:
+        """Does every channel see the same pixels? Yes without a concatenation on the way (every path
+        then reaches every channel alike); else compared channel by channel at two positions."""
+        if not self.joined:
+            return True
+        n, h, w = self.shape
+        probes = [(c, y, x) for y, x in {(0, 0), (h // 2, w // 2)} for c in range(n)]
+        found = self.boxes(probes)
+        return all(found[i] == found[i - i % n] for i in range(len(found)))
