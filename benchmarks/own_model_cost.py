@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -45,7 +46,11 @@ def run_case(folder: Path, model: dict) -> list:
     costs = {c.stage: c for c in stage_costs(p, shape, planned_sizes(p, shape))}
     rows = []
     for stage in ("train", "extract"):
-        times, log = time_stage(folder, env, stage, 1)
+        try:
+            times, log = time_stage(folder, env, stage, 1)
+        except subprocess.CalledProcessError as failed:
+            print(f"  {stage}: {failed.stderr.strip().splitlines()[-1]}")
+            break
         peak = float(re.findall(r"peak memory (\d+) MiB", log)[-1]) * (1 << 20)
         rows.append((stage, costs[stage].bytes, peak, costs[stage].seconds, times[0]))
     return rows

@@ -265,13 +265,13 @@ def test_a_torchvision_model_too_large_for_the_budget_is_refused_naming_what_fit
     small = DataShape(500, 100, 32, 32, 10, 3)
     check_costs(params, small, planned_sizes(params, small))
     params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}, "train": {"epochs": 1}})
-    big = DataShape(5_000, 1_000, 64, 64, 10, 3)
+    big = DataShape(5_000, 1_000, 128, 128, 10, 3)
     measured = planned_sizes(params, big)
     assert [c.stage for c in stage_costs(params, big, measured)] == ["train", "extract"]
     with pytest.raises(ParamsError, match=r"^params.yaml: train.batch_size = 256, train.eval_batch_size = 1024 on "
-                                          r"6,000 images of 64x64 need train about .* GiB .*; the budget is "
+                                          r"6,000 images of 128x128 need train about .* GiB .*; the budget is "
                                           rf"{memory_budget() / GiB:.0f} GiB and 30 min a stage; it fits at "
-                                          r"train.eval_batch_size <= \d+$"):
+                                          r"train.batch_size <= \d+$"):
         check_costs(params, big, measured)
     # 4x the pixels: 4x the maps and operations, the same parameters
     quad = planned_sizes(params, DataShape(500, 100, 64, 64, 10, 3))

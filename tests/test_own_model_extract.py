@@ -148,3 +148,23 @@ def test_channels_of_concatenated_branches_get_their_own_fields():
     units = [(0, 5, 5), (1, 5, 5), (2, 5, 5), (3, 0, 0), (0, 0, 0)]
     assert receptive_boxes(TwoBranches(), "mix", units, (12, 12), 1) == [
         (5, 5, 5, 5), (5, 5, 5, 5), (3, 3, 7, 7), (0, 0, 2, 2), (0, 0, 0, 0)]
+
+
+def test_a_deep_chain_s_field_reaches_its_edges_exactly():
+    torch.manual_seed(0)
+    chain = nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(60)])
+    # each 3x3 conv widens the field by one pixel a side: the edge pixels are reached by one path of 60 weights
+    assert receptive_boxes(chain, "59", [(2, 65, 65), (0, 0, 129)], (130, 130), 4) == [(5, 5, 125, 125),
+                                                                                     (0, 69, 60, 129)]
+
+
+def test_fields_leave_the_model_its_mode_its_statistics_and_no_gradients():
+    namespace = {}
+    exec(MYNET, namespace)
+    net = namespace["make_net"](10).train()
+    net.block.depthwise.weight.requires_grad_(False)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    receptive_boxes(net, "block", [(0, 3, 3), (5, 0, 13)], (28, 28), 1)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(m.training for m in net.modules()) and all(p.grad is None for p in net.parameters())
+    assert not net.block.depthwise.weight.requires_grad and net.stem.weight.requires_grad

@@ -40,6 +40,10 @@ FLOAT = 4
 # Floats kept per activation element: the conv output, its pooled, ReLU and dropout results, and in
 # training their gradients and autograd's saved copies (measured, with room to spare).
 KEEP_TRAIN, KEEP_INFER = 6, 4
+# A measured model (featuremaps.model.sizes) counts every module's output apart: training keeps each
+# once with room for its gradient; inference under torch.inference_mode frees each output once the
+# next is made, so it holds a few of the largest (benchmarks/own_model_cost.py).
+KEEP_TRAIN_MEASURED, KEEP_INFER_MEASURED = 2, 3
 CPU_FLOPS = 60e9  # per second: what the 2-core reference machine reaches on these networks
 # A layer whose batch of activations is larger than the cache is bound by memory, not arithmetic:
 # seconds per element of it, per stage, measured on that machine (benchmarks/cost_calibration.py;
@@ -104,6 +108,7 @@ def _scaled(measured: dict, shape: DataShape) -> dict:
     """A measured model's sizes at this shape's pixels: maps and operations in proportion, parameters as they are."""
     k = shape.height * shape.width / measured["pixels"]
     return {**measured, "acts": [math.ceil(a * k) for a in measured["acts"]], "fc_acts": math.ceil(measured["fc_acts"] * k),
+            "largest": math.ceil(measured["largest"] * k),
             "conv_flops": [f * k for f in measured["conv_flops"]], "flops": measured["flops"] * k}
 
 
@@ -136,14 +141,21 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     train_batch, eval_batch = min(t.batch_size, shape.n_train), min(t.eval_batch_size, max(shape.n_train, shape.n_val))
     extract_batch, attr_batch = min(e.batch_size, max(shape.n_train, shape.n_val)), min(a.batch_size, n_split[a.split])
 
+    if measured is None:
+        train_act, infer_act = KEEP_TRAIN * act, KEEP_INFER * act
+    else:
+        train_act, infer_act = KEEP_TRAIN_MEASURED * act, KEEP_INFER_MEASURED * s["largest"]
     train_bytes = (BASE_BYTES + n * px * (1 + FLOAT) + shape.n_train * px * FLOAT + 6 * FLOAT * s["params"]
-                   + FLOAT * KEEP_TRAIN * train_batch * act + FLOAT * KEEP_INFER * eval_batch * act)
+                   + FLOAT * train_batch * train_act + FLOAT * eval_batch * infer_act)
     passes = t.epochs * (3 * shape.n_train + shape.n_val + (shape.n_train if t.rescore_train else 0))
     train_s = _seconds("train", passes * s["flops"], passes * _slow(s["acts"]), t.device)
 
     channels = sum(s["channels"][i] for i in layers)
-    extract_bytes = (BASE_BYTES + n * px * 2 + n * channels * 48 + FLOAT * KEEP_INFER * extract_batch * act
-                     + 2 * 8 * shape.n_classes * sum(s["acts"][i] for i in layers) + FLOAT * s["params"])
+    extract_act = infer_act if measured is None else infer_act + sum(s["acts"][i] for i in layers)  # + the hooked maps
+    # a measured model's weights twice: the model, and the checkpoint it is loaded from
+    extract_bytes = (BASE_BYTES + n * px * 2 + n * channels * 48 + FLOAT * extract_batch * extract_act
+                     + 2 * 8 * shape.n_classes * sum(s["acts"][i] for i in layers)
+                     + FLOAT * s["params"] * (1 if measured is None else 2))
     extract_s = _seconds("extract", n * s["flops"], n * _slow(s["acts"]), e.device)
 
     vis_batch_bytes, vis_s = 0.0, 0.0

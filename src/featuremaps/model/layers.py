@@ -85,6 +85,18 @@ def inspected(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).eval()
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module):
+    """`model` in eval mode inside the block, its own mode (train or eval, module by module) back after."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def module_calls(model: nn.Module, example: torch.Tensor) -> list[LayerCall]:
     """Every call of every named module (the root excepted) in one forward of `example` (a batch, the
     model's input), in the order the calls return: a block's children before the block."""

@@ -5,14 +5,16 @@ dilated, grouped (depthwise) and residual paths, for any model.
 
 A pixel is in the field of unit (c, y, x) when some path of the forward connects it to that unit:
 the support of the unit's input gradient once nothing along the way can zero it. So the gradient is
-taken (in float64, on a copy of the model, on an input of ones) under CONNECTED, a torch function
-mode that keeps each operation's footprint and makes its gradient nonzero over all of it:
-ReLU-like activations and batch norm pass their input on, max pooling averages over the same windows,
-and convolutions and linear layers use positive weights (|w| + 1, divided by the fan-in so values
-stay near 1 at any depth). Additions, concatenations, padding and strides keep their own geometry,
-so a residual block's field is the union of its paths'. The field is the bounding box of that
-support, clipped to the image as the padding clips it; for any real input the unit's gradient lies
-inside it (a ReLU or a max pool can only narrow what one image reaches).
+taken (on an input of ones, the model in eval mode) under CONNECTED, a torch function mode that
+keeps each operation's footprint and makes its gradient nonzero over all of it: ReLU-like
+activations, dropout and normalisation pass their input on, max pooling averages over the same
+windows, and convolutions and linear layers use positive weights (|w| + 1). Each of those outputs,
+and its gradient on the way back, is made 0 or 1 (reached or not), so no depth can overflow or
+underflow it. Additions, concatenations, padding and strides keep their own geometry, so a
+residual block's field is the union of its paths'. The field is the bounding box of that support,
+clipped to the image as the padding clips it; for any real input the unit's gradient lies inside it
+(a ReLU or a max pool can only narrow what one image reaches). No parameter of the model is
+changed, copied or given a gradient.
 """
 from __future__ import annotations
 
@@ -21,18 +23,29 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from featuremaps.model.layers import captured_maps, inspected
+from featuremaps.model.layers import captured_maps, evaluating
 
 # Activations whose gradient is zero somewhere: passed through, so that their footprint stays.
 _PASS = {F.relu, F.relu_, F.relu6, F.hardtanh, F.hardtanh_, F.leaky_relu, F.leaky_relu_, F.elu, F.selu, F.celu,
          F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.mish, F.threshold, F.dropout, F.dropout2d, F.alpha_dropout,
-         F.batch_norm, F.instance_norm, F.group_norm, F.layer_norm,
+         F.batch_norm, F.instance_norm, F.group_norm, F.layer_norm, F.prelu, F.rrelu, F.softplus,
          torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_, torch.clamp, torch.Tensor.clamp}
 
 
-def _positive(weight: torch.Tensor) -> torch.Tensor:
-    fan_in = weight[0].numel()
-    return (weight.detach().abs() + 1) / fan_in
+def _positive(weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return (weight.detach().abs() + 1).to(like.dtype)
+
+
+class _Reached(torch.autograd.Function):
+    """x > 0 as 0 or 1, and on the way back the gradient's support as 0 or 1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad != 0).to(grad.dtype)
 
 
 def _arg(args, kwargs, i, name, default):
@@ -61,16 +74,18 @@ class CONNECTED(TorchFunctionMode):
             dilation = _arg(args, kwargs, 4, "dilation", 1)
             ceil = _arg(args, kwargs, 5, "ceil_mode", False)
             if dilation in (1, (1, 1)):
-                return F.avg_pool2d(x, kernel, stride, padding, ceil_mode=ceil, count_include_pad=True)
+                return _Reached.apply(F.avg_pool2d(x, kernel, stride, padding, ceil_mode=ceil, count_include_pad=True))
             k = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
-            ones = torch.ones(x.shape[1], 1, *k, dtype=x.dtype, device=x.device) / (k[0] * k[1])
-            return F.conv2d(x, ones, None, stride, padding, dilation, groups=x.shape[1])
+            ones = torch.ones(x.shape[1], 1, *k, dtype=x.dtype, device=x.device)
+            return _Reached.apply(F.conv2d(x, ones, None, stride, padding, dilation, groups=x.shape[1]))
         if func in (torch.conv2d, F.conv2d, torch.conv1d, torch.conv3d):
             x, weight = args[0], args[1]
             rest = list(args[3:])
-            return func(x, _positive(weight), None, *rest, **{k: v for k, v in kwargs.items() if k != "bias"})
+            kw = {k: v for k, v in kwargs.items() if k not in ("bias", "weight", "input")}
+            return _Reached.apply(func(x, _positive(weight, x), None, *rest, **kw))
         if func is F.linear:
-            return F.linear(args[0], _positive(_arg(args, kwargs, 1, "weight", None)))
+            x = args[0] if args else kwargs["input"]
+            return _Reached.apply(F.linear(x, _positive(_arg(args, kwargs, 1, "weight", None), x)))
         return func(*args, **kwargs)
 
 
@@ -90,11 +105,9 @@ def receptive_boxes(model: nn.Module, layer: str, units: list, image_shape, chan
     Where every channel of the layer sees the same pixels (so unless branches are concatenated on the
     way, as in Inception; then checked at the map's corner and centre), each position is computed
     once, whatever its channel."""
-    with torch.inference_mode(False), torch.enable_grad():  # callers may run under inference mode
-        probe = inspected(model).cpu().double()
-        for p in probe.parameters():
-            p.requires_grad_(False)
-        grad = _Gradients(probe, layer, image_shape, channels, batch)
+    # callers may run under inference mode; the model's own mode is put back afterwards
+    with torch.inference_mode(False), torch.enable_grad(), evaluating(model):
+        grad = _Gradients(model, layer, image_shape, channels, batch)
         if not units:
             return []
         if grad.channels_alike():
@@ -107,27 +120,29 @@ def receptive_boxes(model: nn.Module, layer: str, units: list, image_shape, chan
 
 
 class _Gradients:
-    """The fields of units of one layer of `probe` (a float64 copy without gradients of its own)."""
+    """The fields of units of one layer of `probe` (in eval mode; none of its parameters is used as it is)."""
 
     def __init__(self, probe: nn.Module, layer: str, image_shape, channels: int, batch: int):
         self.probe, self.layer, self.batch = probe, layer, batch
+        self.dtype, self.device = torch.float32, next(probe.parameters(), torch.zeros(0)).device
         self.h, self.w = image_shape
         self.channels = channels
         with torch.no_grad(), CONNECTED() as mode:
-            self.shape = captured_maps(probe, torch.ones(1, channels, self.h, self.w, dtype=torch.float64),
-                                       [layer])[layer].shape[1:]
+            one = torch.ones(1, channels, self.h, self.w, dtype=self.dtype, device=self.device)
+            self.shape = captured_maps(probe, one, [layer])[layer].shape[1:]
         self.joined = mode.joined
 
     def boxes(self, units: list) -> list:
         out = []
         for start in range(0, len(units), self.batch):
             chunk = units[start:start + self.batch]
-            x = torch.ones(len(chunk), self.channels, self.h, self.w, dtype=torch.float64, requires_grad=True)
+            x = torch.ones(len(chunk), self.channels, self.h, self.w, dtype=self.dtype, device=self.device,
+                           requires_grad=True)
             with CONNECTED():
                 maps = captured_maps(self.probe, x, [self.layer], detach=False)[self.layer]
             c, y, xx = (torch.tensor([u[i] for u in chunk]) for i in range(3))
             maps[torch.arange(len(chunk)), c, y, xx].sum().backward()
-            out += [_box(s) for s in x.grad.abs().sum(1) > 0]
+            out += [_box(s) for s in (x.grad.abs().sum(1) > 0).cpu()]
         return out
 
     def channels_alike(self) -> bool:

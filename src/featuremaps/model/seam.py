@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from featuremaps.errors import ArgumentError
-from featuremaps.model.layers import hooked_maps, inspected, module_calls, resolve_layer, split_name
+from featuremaps.model.layers import evaluating, hooked_maps, module_calls, resolve_layer, split_name
 from featuremaps.model.network import ConvNet, receptive_field, selected_layers
 from featuremaps.model.normalisation import input_channels
 from featuremaps.model.receptive import receptive_boxes
@@ -31,7 +31,8 @@ def is_builtin(model: nn.Module) -> bool:
 
 def _calls(model: nn.Module, image_shape) -> list:
     h, w = image_shape[:2]
-    return module_calls(inspected(model), torch.zeros(1, input_channels(model), h, w))
+    with evaluating(model):  # hooks only, no gradients: nothing of the model changes, and no copy of it
+        return module_calls(model, torch.zeros(1, input_channels(model), h, w))
 
 
 def chosen_layers(model: nn.Module, layers, image_shape) -> list:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from featuremaps.model.layers import inspected
+from featuremaps.model.layers import evaluating
 from featuremaps.model.normalisation import input_channels
 from featuremaps.model.sources import SOURCE_KEYS, model_from_config, source_config
 from featuremaps.params import reported_as
@@ -27,16 +27,18 @@ from featuremaps.params import reported_as
 def measured_sizes(model: nn.Module, image_shape) -> dict:
     """{"params", "acts" (per conv call: output elements per image), "fc_acts" (every other output of a
     module without children), "conv_flops" (per conv call), "flops" (the whole forward), "channels"
-    (per conv call), "names" (the conv calls, as extract.layers names them), "pixels" (h * w measured at)}."""
-    probe = inspected(model)
+    (per conv call), "names" (the conv calls, as extract.layers names them), "pixels" (h * w measured at),
+    "largest" (the largest single output)}."""
+    probe = model  # in eval mode, hooks only, no gradients: nothing of it changes (a copy would double its memory)
     h, w = image_shape[:2]
-    counts, convs, other = {}, [], [0]
+    counts, convs, other, largest = {}, [], [0], [0]
 
     def hook_for(path):
         def hook(module, args, output):
             counts[path] = counts.get(path, 0) + 1
             if not isinstance(output, torch.Tensor):
                 return
+            largest[0] = max(largest[0], output[0].numel())
             if isinstance(module, nn.Conv2d):
                 k = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
                 convs.append((path, counts[path], output[0].numel(), int(output.shape[1]), 2 * k * output[0].numel()))
@@ -47,7 +49,7 @@ def measured_sizes(model: nn.Module, image_shape) -> dict:
     leaves = [(path, m) for path, m in probe.named_modules() if path and not list(m.children())]
     handles = [m.register_forward_hook(hook_for(path)) for path, m in leaves]
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as flops:
+        with torch.no_grad(), evaluating(probe), FlopCounterMode(display=False) as flops:
             probe(torch.zeros(1, input_channels(probe), h, w))
     finally:
         for handle in handles:
@@ -55,7 +57,7 @@ def measured_sizes(model: nn.Module, image_shape) -> dict:
     names = [path if counts[path] == 1 else f"{path}:{call}" for path, call, *_ in convs]
     return {"params": sum(p.numel() for p in probe.parameters()), "acts": [c[2] for c in convs],
             "fc_acts": other[0], "conv_flops": [c[4] for c in convs], "flops": int(flops.get_total_flops()),
-            "channels": [c[3] for c in convs], "names": names, "pixels": h * w}
+            "channels": [c[3] for c in convs], "names": names, "pixels": h * w, "largest": largest[0]}
 
 
 def planned_sizes(params, shape) -> dict | None:
