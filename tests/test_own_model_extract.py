@@ -1,4 +1,4 @@
-"""The extract stage on a model of the user's own (a strided stem, a residual block with a depthwise
+"""The extract and attribute stages on a model of the user's own (a strided stem, a residual block with a depthwise
 conv and an in-place ReLU called twice), weights planted and evaluated as they are: top examples
 against a brute-force search, and receptive fields against hand-computed boxes and against the
 support of each unit's input gradient on its own image."""
@@ -40,7 +40,7 @@ def run(tmp_path_factory):
         net.stem.weight[0, 0] = EDGE
         net.stem.bias[0] = 0
     torch.save(net.state_dict(), folder / "models" / "planted.pt")
-    for stage in ("download", "train", "extract"):
+    for stage in ("download", "train", "extract", "attribute"):
         assert stage_exit(folder, stage)[0] == 0, stage
     return folder
 
@@ -168,3 +168,52 @@ def test_fields_leave_the_model_its_mode_its_statistics_and_no_gradients():
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert all(m.training for m in net.modules()) and all(p.grad is None for p in net.parameters())
     assert not net.block.depthwise.weight.requires_grad and net.stem.weight.requires_grad
+
+
+def test_attribute_ablates_and_explains_every_named_layer(run):
+    import json
+    metrics = json.loads((run / "reports/interpretability.json").read_text())
+    assert list(metrics) == LAYERS
+    ablation = pd.read_parquet(run / "data/attributions/ablation.parquet")
+    assert len(ablation) == len(LAYERS) * 8 * 11  # 8 channels each, 10 classes and "all"
+    assert set(ablation["layer"]) == set(LAYERS)
+
+
+def resnet_and_images():
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=10).eval()
+    return model, torch.randn(3, 3, 32, 32), torch.tensor([1, 4, 7])
+
+
+@pytest.mark.parametrize("layer, module", [("layer3.1.conv2", lambda m: m.layer3[1].conv2),
+                                           ("layer4", lambda m: m.layer4),
+                                           # the block's second ReLU call is the block's output
+                                           ("layer1.0.relu:2", lambda m: m.layer1[0])])
+def test_grad_cam_at_any_layer_is_captum_s_on_the_raw_model(layer, module):
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    from featuremaps.analysis.attribution import gradcam
+    model, x, target = resnet_and_images()
+    mine = gradcam(model, layer, x, target)
+    cam = LayerGradCam(model, module(model)).attribute(x, target=target, relu_attributions=True)
+    theirs = LayerAttribution.interpolate(cam, (32, 32), "bilinear")[:, 0]
+    assert mine.shape == (3, 32, 32) and mine.abs().max() > 0
+    torch.testing.assert_close(mine, theirs.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_ablating_every_channel_of_the_block_leaves_the_head_s_bias():
+    from featuremaps.analysis.ablation import ablated
+    namespace = {}
+    exec(MYNET, namespace)
+    net = namespace["make_net"](10).eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        with ablated(net, "block", range(8)):
+            assert torch.equal(net(x), net.fc.bias.expand(4, 10))
+        with ablated(net, "block.relu:1", [0, 3]):
+            hidden = captured_maps(net, x, ["block.depthwise"])["block.depthwise"]
+        # the depthwise conv sees channels 0 and 3 as zero: its output there is its bias alone
+        assert torch.allclose(hidden[:, [0, 3]], net.block.depthwise.bias[[0, 3]].view(1, 2, 1, 1).expand(4, 2, 14, 14))
+        assert not torch.allclose(hidden[:, 1], net.block.depthwise.bias[1].expand(4, 14, 14))
+    assert not any(m._forward_hooks for m in net.modules())

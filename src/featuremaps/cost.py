@@ -171,7 +171,8 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
 
     split = n_split[a.split]
     attr_bytes = (BASE_BYTES + n * px * 2 + FLOAT * s["params"] * 3
-                  + FLOAT * KEEP_TRAIN * max(attr_batch, min(1024, 32 * a.ig_steps)) * act)
+                  + FLOAT * max(attr_batch, min(1024, 32 * a.ig_steps)) * act
+                  * (KEEP_TRAIN if measured is None else KEEP_TRAIN_MEASURED))
     images = split * (3 * len(layers) + 2 + channels) + 32 * a.ig_steps * 3
     attr_s = _seconds("attribute", images * s["flops"], images * _slow(s["acts"]), a.device)
     # timelapse: every snapshot in memory; per epoch the probe's maps of one layer (float32, and
@@ -194,8 +195,8 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     costs = [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
              Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),
              Cost("timelapse", tl_bytes, tl_s)]
-    # Another model runs through train and extract so far (the later stages stop before any work).
-    return costs if measured is None else costs[:2]
+    # Another model runs through train, extract and attribute so far (the others stop before any work).
+    return costs if measured is None else [costs[0], costs[1], costs[3]]
 
 
 def _over(costs: list, memory: int) -> list:

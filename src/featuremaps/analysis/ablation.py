@@ -1,8 +1,8 @@
 """Which channels a decision depends on: per-class accuracy with channels zeroed, and the channel
 statistics behind the interpretability metrics (dead channels, class selectivity).
 
-A channel is ablated by a forward hook that zeroes its conv output, which the ReLU after it
-keeps at zero: the next layer sees the channel as silent.
+A channel is ablated by a forward hook that zeroes it in the layer's output (for the builtin network
+its conv output, which the ReLU after it keeps at zero): what follows sees the channel as silent.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from featuremaps.model.network import normalised_batches
+from featuremaps.model.seam import layer_map, map_channels, tapped
 
 
 @contextlib.contextmanager
@@ -25,11 +26,12 @@ def ablated(model, layer: str, channels):
         output[:, channels] = 0
         return output
 
-    handle = model.output_module(layer).register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
+    with tapped(model, layer) as module:
+        handle = module.register_forward_hook(hook)
+        try:
+            yield
+        finally:
+            handle.remove()
 
 
 def predictions(model, images: np.ndarray, batch_size: int, device) -> np.ndarray:
@@ -57,8 +59,9 @@ def ablation_table(model, layers, images: np.ndarray, labels: np.ndarray, base: 
     n = len(classes)
     base_acc = class_accuracy(labels, base, n)
     rows = {"layer": [], "channel": [], "class": [], "accuracy": [], "baseline": []}
+    channels = map_channels(model, layers, images.shape[1:3])
     for layer in layers:
-        for channel in range(getattr(model, layer).out_channels):
+        for channel in range(channels[layer]):
             with ablated(model, layer, [channel]):
                 preds = predictions(model, images, batch_size, device)
             acc = class_accuracy(labels, preds, n)
@@ -90,7 +93,7 @@ def channel_statistics(model, layers, images: np.ndarray, labels: np.ndarray, n_
     for start, x in normalised_batches(model, images, batch_size, device):
         y = torch.from_numpy(labels[start:start + batch_size].astype(np.int64)).to(device)
         for layer in layers:
-            batch_sums, batch_peaks = class_sums_and_peaks(F.relu(model.features(x, upto=layer)), y, n_classes)
+            batch_sums, batch_peaks = class_sums_and_peaks(F.relu(layer_map(model, x, layer)), y, n_classes)
             if layer not in sums:
                 sums[layer], peaks[layer] = batch_sums, batch_peaks
             else:

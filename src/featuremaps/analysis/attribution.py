@@ -19,6 +19,8 @@ import torch
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 
 from featuremaps.model.network import normalised_batches, normalised_images
+from featuremaps.model.normalisation import normalise
+from featuremaps.model.seam import tapped
 
 GRADCAM_MAPS = ("conv", "rectified")
 
@@ -26,21 +28,21 @@ GRADCAM_MAPS = ("conv", "rectified")
 def gradcam(model, layer: str, x: torch.Tensor, target: torch.Tensor, maps: str = "conv") -> torch.Tensor:
     """[N, H, W] Grad-CAM of `layer` for class `target` [N] of inputs x [N, C, H, W], at input size,
     of the layer's "conv" or "rectified" maps."""
-    module = model.output_module(layer)
-    # Registered before Captum's own hook, which then sees (and takes gradients at) the rectified maps.
-    rectify = module.register_forward_hook(lambda m, i, out: torch.relu(out)) if maps == "rectified" else None
-    try:
-        cam = LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
-    finally:
-        if rectify is not None:
-            rectify.remove()
+    with tapped(model, layer) as module:
+        # Registered before Captum's own hook, which then sees (and takes gradients at) the rectified maps.
+        rectify = module.register_forward_hook(lambda m, i, out: torch.relu(out)) if maps == "rectified" else None
+        try:
+            cam = LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
+        finally:
+            if rectify is not None:
+                rectify.remove()
     return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), "bilinear")[:, 0].detach()
 
 
 def integrated_gradients(model, x: torch.Tensor, target: torch.Tensor, steps: int) -> torch.Tensor:
     """[N, H, W] Integrated Gradients of class `target` from a black image, summed over the input
     channels (each pixel's share of the logit, whatever its colour)."""
-    black = model.normalise(torch.zeros((1, *x.shape[2:], x.shape[1]), dtype=torch.uint8, device=x.device))
+    black = normalise(model, torch.zeros((1, *x.shape[2:], x.shape[1]), dtype=torch.uint8, device=x.device))
     ig = IntegratedGradients(model).attribute(x, baselines=black.expand_as(x).contiguous(), target=target,
                                               n_steps=steps, internal_batch_size=1024)
     # One channel as it is: a sum would turn its signed zeros into +0.

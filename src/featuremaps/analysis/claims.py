@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from featuremaps.analysis.ablation import ablated, predictions, selectivity_index
+from featuremaps.model.seam import map_channels
 
 
 def class_selectivity(class_means: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ def set_ablation_drops(model, layer: str, images: np.ndarray, labels: np.ndarray
     `selective`, "random": [drop of each of `draws` seeded random sets of k channels], "random_sets": the
     sets (1-based)}."""
     base_acc = float(np.mean(base == labels))
-    n_channels = getattr(model, layer).out_channels
+    n_channels = map_channels(model, [layer], images.shape[1:3])[layer]
     rng = np.random.default_rng(seed)
     sets = [sorted(rng.choice(n_channels, size=k, replace=False).tolist()) for _ in range(draws)]
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from featuremaps.errors import ArgumentError
-from featuremaps.model.layers import evaluating, hooked_maps, module_calls, resolve_layer, split_name
+from featuremaps.model.layers import captured_maps, evaluating, hooked_maps, module_calls, resolve_layer, split_name
 from featuremaps.model.network import ConvNet, receptive_field, selected_layers
 from featuremaps.model.normalisation import input_channels
 from featuremaps.model.receptive import receptive_boxes
@@ -94,3 +94,46 @@ def layer_filters(model: nn.Module, layers: list) -> dict:
         elif module is None:
             raise ArgumentError(f"layer {name!r} is not a module of the model")
     return out
+
+
+@contextlib.contextmanager
+def tapped(model: nn.Module, layer: str):
+    """Yield a module whose output is `layer`'s map in each forward inside the block, for what takes a
+    module (Captum's layer methods, a hook that ablates channels): the builtin network's own module for
+    the layer; for another model an identity module the layer's output is passed through at its call
+    (so a reused module's second call is a module of its own), removed on leaving."""
+    if is_builtin(model):
+        yield model.output_module(layer)
+        return
+    path, call = split_name(layer)
+    tap, counts = nn.Identity(), [0]
+
+    def reset(module, args):
+        counts[0] = 0
+
+    def through_tap(module, args, output):
+        counts[0] += 1
+        # the network goes on with a copy: an in-place op after the layer must not change what the tap gave
+        return tap(output).clone() if counts[0] == (call or 1) else output
+
+    handles = [model.register_forward_pre_hook(reset), model.get_submodule(path).register_forward_hook(through_tap)]
+    try:
+        yield tap
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def layer_map(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """`layer`'s map of inputs x, the forward stopped there (the builtin network's features(upto=))."""
+    if is_builtin(model):
+        return model.features(x, upto=layer)
+    return captured_maps(model, x, [layer], detach=False)[layer]
+
+
+def map_channels(model: nn.Module, layers: list, image_shape) -> dict:
+    """{layer: its number of channels}."""
+    if is_builtin(model):
+        return {name: getattr(model, name).out_channels for name in layers}
+    shapes = {c.name: c.shape for c in _calls(model, image_shape)}
+    return {name: shapes[name][0] for name in layers}
