@@ -252,26 +252,36 @@ def test_sizes_measured_from_the_builtin_network_are_the_cost_formulas():
     params = params_from_dict({"model": {"conv_channels": [6, 16, 32], "kernel_size": 5}})
     measured = measured_sizes(ConvNet(conv_channels=(6, 16, 32), kernel_size=5), (28, 28))
     formulas = _sizes(params, DataShape(100, 10, 28, 28))
-    for key in ("params", "acts", "conv_flops", "flops", "channels"):
+    for key in ("params", "flops"):
         assert measured[key] == formulas[key], key
-    assert measured["names"] == ["conv1", "conv2", "conv3"]
+    for key in ("acts", "conv_flops", "channels"):
+        assert [measured[key][i] for i in measured["convs"]] == formulas[key], key
+    assert [measured["names"][i] for i in measured["convs"]] == ["conv1", "conv2", "conv3"]
+    assert measured["names"] == ["conv1", "pool:1", "dropout2d:1", "conv2", "pool:2", "dropout2d:2", "conv3",
+                                 "pool:3", "dropout2d:3"]
 
 
 def test_a_torchvision_model_too_large_for_the_budget_is_refused_naming_what_fits():
     from featuremaps.cost import GiB, check_costs, memory_budget, stage_costs
     from featuremaps.data.shape import DataShape
     from featuremaps.model.sizes import planned_sizes
-    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}})
+    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"},
+                               "extract": {"layers": ["layer1", "layer4"]}, "visualize": {"steps": 64}})
     small = DataShape(500, 100, 32, 32, 10, 3)
     check_costs(params, small, planned_sizes(params, small))
-    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}, "train": {"epochs": 1}})
+    with pytest.raises(ParamsError, match="or analyse fewer of its 20 conv layers in extract.layers"):
+        every = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}})
+        check_costs(every, small, planned_sizes(every, small))
+    params = params_from_dict({"model": {"source": "torchvision", "name": "resnet18"}, "train": {"epochs": 1},
+                               "extract": {"layers": ["layer4"]}, "visualize": {"steps": 8, "seeds": 1},
+                               "attribute": {"ig_steps": 4}, "timelapse": {"vis_epochs": [0]}})
     big = DataShape(5_000, 1_000, 128, 128, 10, 3)
     measured = planned_sizes(params, big)
-    assert [c.stage for c in stage_costs(params, big, measured)] == ["train", "extract"]
+    assert [c.stage for c in stage_costs(params, big, measured)] == ["train", "extract", "visualize", "attribute",
+                                                                     "timelapse"]
     with pytest.raises(ParamsError, match=r"^params.yaml: train.batch_size = 256, train.eval_batch_size = 1024 on "
-                                          r"6,000 images of 128x128 need train about .* GiB .*; the budget is "
-                                          rf"{memory_budget() / GiB:.0f} GiB and 30 min a stage; it fits at "
-                                          r"train.batch_size <= \d+$"):
+                                          r"6,000 images of 128x128 need train about [\d.]+ GiB .*; the budget is "
+                                          rf"{memory_budget() / GiB:.0f} GiB and 30 min a stage; "):
         check_costs(params, big, measured)
     # 4x the pixels: 4x the maps and operations, the same parameters
     quad = planned_sizes(params, DataShape(500, 100, 64, 64, 10, 3))

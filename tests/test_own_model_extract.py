@@ -40,7 +40,7 @@ def run(tmp_path_factory):
         net.stem.weight[0, 0] = EDGE
         net.stem.bias[0] = 0
     torch.save(net.state_dict(), folder / "models" / "planted.pt")
-    for stage in ("download", "train", "extract", "attribute"):
+    for stage in ("download", "train", "extract", "attribute", "visualize", "timelapse"):
         assert stage_exit(folder, stage)[0] == 0, stage
     return folder
 
@@ -217,3 +217,21 @@ def test_ablating_every_channel_of_the_block_leaves_the_head_s_bias():
         assert torch.allclose(hidden[:, [0, 3]], net.block.depthwise.bias[[0, 3]].view(1, 2, 1, 1).expand(4, 2, 14, 14))
         assert not torch.allclose(hidden[:, 1], net.block.depthwise.bias[1].expand(4, 14, 14))
     assert not any(m._forward_hooks for m in net.modules())
+
+
+def test_visualize_and_timelapse_optimise_every_named_layer(run):
+    features = np.load(run / "data/visualizations/features.npz")
+    for layer in LAYERS:
+        images = features[f"{layer}_images"] if f"{layer}_images" in features else None
+        assert images is not None and images.shape[:2] == (8, 4), layer  # 8 features, 4 seeds
+    timelapse = np.load(run / "data/timelapse/timelapse.npz")
+    assert list(timelapse["epochs"]) == [0]
+    assert any(key.startswith("block.relu:2") for key in timelapse.files)
+
+
+def test_render_says_in_one_line_what_it_does_not_draw_yet(run, capsys):
+    status, err = stage_exit(run, "render", capsys)
+    assert status == 1
+    assert err.strip().splitlines()[-1] == (
+        "error: the figures and the explorer show the builtin network only so far: this model's analyses are in "
+        "data/ (activations, visualizations, attributions, timelapse) and `featuremaps layers` lists its layers")

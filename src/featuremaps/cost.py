@@ -107,8 +107,8 @@ def _sizes(params, shape: DataShape) -> dict:
 def _scaled(measured: dict, shape: DataShape) -> dict:
     """A measured model's sizes at this shape's pixels: maps and operations in proportion, parameters as they are."""
     k = shape.height * shape.width / measured["pixels"]
-    return {**measured, "acts": [math.ceil(a * k) for a in measured["acts"]], "fc_acts": math.ceil(measured["fc_acts"] * k),
-            "largest": math.ceil(measured["largest"] * k),
+    return {**measured, "acts": [math.ceil(a * k) for a in measured["acts"]],
+            "leaf_acts": math.ceil(measured["leaf_acts"] * k), "largest": math.ceil(measured["largest"] * k),
             "conv_flops": [f * k for f in measured["conv_flops"]], "flops": measured["flops"] * k}
 
 
@@ -131,9 +131,11 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     shape; `measured`: the sizes of a model other than the builtin network (featuremaps.model.sizes)."""
     s = _sizes(params, shape) if measured is None else _scaled(measured, shape)
     px, n = shape.height * shape.width * shape.channels, shape.n_images
-    act = sum(s["acts"]) + s["fc_acts"]
+    # every output training keeps: the builtin network's conv maps and fc outputs; a measured model's leaves
+    act = sum(s["acts"]) + s["fc_acts"] if measured is None else s["leaf_acts"]
     names = s.get("names") or [f"conv{i + 1}" for i in range(len(params.model.conv_channels))]
-    chosen = names if params.extract.layers == "all" else params.extract.layers
+    every = [names[i] for i in s["convs"]] if measured is not None else names
+    chosen = every if params.extract.layers == "all" else params.extract.layers
     layers = [names.index(layer) for layer in chosen if layer in names] or [len(names) - 1]
     t, e, v, a = params.train, params.extract, params.visualize, params.attribute
     n_split = {"train": shape.n_train, "val": shape.n_val}
@@ -159,11 +161,12 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     extract_s = _seconds("extract", n * s["flops"], n * _slow(s["acts"]), e.device)
 
     vis_batch_bytes, vis_s = 0.0, 0.0
+    keep = KEEP_TRAIN if measured is None else KEEP_TRAIN_MEASURED
     for i in layers:
         batch = s["channels"][i] * (v.seeds + 1 + v.negative)  # the seeds, the refined image, the minimising input
         upto = sum(s["acts"][:i + 1])
         # the optimised batch, or the dataset scored 1,024 images at a time: never both at once
-        vis_batch_bytes = max(vis_batch_bytes, FLOAT * KEEP_TRAIN * batch * upto, FLOAT * KEEP_INFER * 1024 * upto)
+        vis_batch_bytes = max(vis_batch_bytes, FLOAT * keep * batch * upto, FLOAT * KEEP_INFER * 1024 * upto)
         images = 3 * batch * v.steps + 2 * n_split[params.extract.means_split]
         vis_s += _seconds("visualize", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
                           v.device)
@@ -185,7 +188,7 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     for i in layers:
         batch = vis_epochs * s["channels"][i] * tl.seeds
         upto = sum(s["acts"][:i + 1])
-        tl_vis_bytes = max(tl_vis_bytes, FLOAT * KEEP_TRAIN * batch * upto)
+        tl_vis_bytes = max(tl_vis_bytes, FLOAT * keep * batch * upto)
         images = 3 * batch * v.steps + snapshots * probe * 3
         tl_s += _seconds("timelapse", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
                          tl.device)
@@ -195,8 +198,7 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     costs = [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
              Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),
              Cost("timelapse", tl_bytes, tl_s)]
-    # Another model runs through train, extract and attribute so far (the others stop before any work).
-    return costs if measured is None else [costs[0], costs[1], costs[3]]
+    return costs
 
 
 def _over(costs: list, memory: int) -> list:
@@ -321,6 +323,9 @@ def check_costs(params, shape: DataShape, measured: dict | None = None) -> None:
         if (size := largest_fitting_size(params, shape, memory, measured)) is not None:
             remedies.insert(0, f"data.image_size <= [{size[0]}, {size[1]}]")
     fix = f"it fits at {' or '.join(remedies)}" if remedies else "no one of these settings alone makes it fit"
+    if measured is not None and params.extract.layers == "all":  # a large model's every conv layer
+        fix += f"; or analyse fewer of its {len(measured['convs'])} conv layers in extract.layers " \
+               f"(`featuremaps layers` lists every layer)"
     device = {c.stage: getattr(params, c.stage).device for c in over}
     cpu = [stage for stage, d in device.items() if d not in ACCELERATORS]
     slow = [c.stage for c in over if c.stage in cpu and c.seconds > TIME_BUDGET]

@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from featuremaps.analysis.feature_vis_store import LayerVisualization
 from featuremaps.data.layout import channels, from_nchw, to_nchw
 from featuremaps.model.network import normalised_batches
+from featuremaps.model.normalisation import standardise
+from featuremaps.model.seam import hooked, is_builtin, layer_map, through_deepest
 from featuremaps.params import VisualizeParams
 
 
@@ -182,7 +184,7 @@ def ascended_images(layer_maps, start: torch.Tensor, target: torch.Tensor, param
 def objective_values(model, layer: str, images: np.ndarray, objective: str, activation: str, device,
                      batch_size: int = 1024) -> np.ndarray:
     """float64 [N, F]: the objective of every feature of `layer` on uint8 images [N, H, W(, C)]."""
-    return torch.cat([feature_objective(model.features(x, upto=layer), objective, activation).double().cpu()
+    return torch.cat([feature_objective(layer_map(model, x, layer), objective, activation).double().cpu()
                       for _, x in normalised_batches(model, images, batch_size, device)]).numpy()
 
 
@@ -200,13 +202,10 @@ def dataset_extremes(model, layers, images: np.ndarray, objective: str, activati
     """{layer: (dataset_best's index [F] and value [F], each feature's lowest raw objective [F])} for
     every layer in `layers` (a name or a list), from one streamed pass through the deepest of them."""
     layers = [layers] if isinstance(layers, str) else list(layers)
-    deepest = max(layers, key=model.conv_layers.index)
-    found, seen = {}, {}
-    hooks = [model.output_module(layer).register_forward_hook(lambda m, i, out, layer=layer: seen.__setitem__(layer, out))
-             for layer in layers]
-    try:
+    found = {}
+    with hooked(model, layers) as seen:  # copies: an in-place op after a layer must not change its map
         for start, x in normalised_batches(model, images, batch_size, device):
-            model.features(x, upto=deepest)
+            through_deepest(model, x, layers)
             for layer in layers:
                 maps = seen[layer]
                 values = feature_objective(maps, objective, activation).double().cpu().numpy()
@@ -220,9 +219,6 @@ def dataset_extremes(model, layers, images: np.ndarray, objective: str, activati
                     better = value > best
                     found[layer] = [np.where(better, top + start, index), np.where(better, value, best),
                                     np.minimum(lowest, low)]
-    finally:
-        for hook in hooks:
-            hook.remove()
     return {layer: (index.astype(np.int64), best, lowest) for layer, (index, best, lowest) in found.items()}
 
 
@@ -261,7 +257,7 @@ def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: Visua
         norm = torch.cat([norm, torch.from_numpy(np.where(lowest < 0, -lowest, 1.0)).float()])
 
     def layer_maps(x):
-        return model.features(model.standardise(x), upto=layer)
+        return layer_map(model, standardise(model, x), layer)
     images = ascended_images(layer_maps, start.to(device), target.to(device), params, activation,
                              transforms_of(params, generator), background, norm.to(device), minimise=minimise,
                              diverse=random_part)
@@ -273,7 +269,7 @@ def visualize_layer(model, layer: str, dataset_images: np.ndarray, params: Visua
     negative_values = objective_values(model, layer, negative, params.objective, "raw", device)[
         np.arange(minimise), np.arange(minimise)] if minimise else np.zeros(0)
     optimum, reached = np.full(n_features, np.nan), np.full(n_features, np.nan)
-    if layer == model.conv_layers[0]:
+    if is_builtin(model) and layer == model.conv_layers[0]:
         optimum, reached = neuron_optimum_gap(model, layer, first_seed, params, activation, background, generator,
                                               device)
     return LayerVisualization(
@@ -311,7 +307,7 @@ def neuron_optimum_gap(model, layer: str, start: torch.Tensor, params: Visualize
     n_features = len(start)
     optimum = neuron_optimum(model, layer, tuple(start.shape[2:]), activation, device)[1]
     neuron = dataclasses.replace(params, objective="neuron", diversity=0.0)
-    reached_images = ascended_images(lambda x: model.features(model.standardise(x), upto=layer), start.to(device),
+    reached_images = ascended_images(lambda x: layer_map(model, standardise(model, x), layer), start.to(device),
                                      torch.arange(n_features, device=device), neuron, activation,
                                      transforms_of(neuron, generator), background,
                                      torch.from_numpy(np.where(optimum > 0, optimum, 1.0)).float().to(device))

@@ -25,10 +25,6 @@ from featuremaps.errors import ParamsError
 from featuremaps.params import Params, reported_as
 
 
-# The stages that read the builtin network's own structure so far; the others take any model.
-BUILTIN_ONLY = ("visualize", "timelapse")
-
-
 @dataclass
 class AnalysisInputs:
     params: Params
@@ -51,10 +47,6 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     model, _ = load_checkpoint(model_file, dataset_config(meta))
     if not is_builtin(model):
         check_costs(params, data_shape(meta), measured_sizes(model, meta["image_shape"]))
-    if not is_builtin(model) and section in BUILTIN_ONLY:
-        raise ParamsError(f"params.yaml: model.source = {params.model.source!r}: the {section} stage takes the builtin "
-                          f"network only so far (train, extract and attribute take any model); `dvc repro "
-                          f"extract attribute` runs what does")
     if not is_builtin(model) and section == "attribute" and params.attribute.gradcam_map == "rectified":
         raise ParamsError("params.yaml: attribute.gradcam_map = 'rectified' weighs the builtin network's maps after "
                           "its ReLU, which commutes with its pooling; another model's maps are weighed as its layer "

@@ -32,6 +32,8 @@ from featuremaps.analysis.ablation import class_sums_and_peaks, selectivity_inde
 from featuremaps.analysis.feature_vis import ascended_images, background_of, objective_values, transforms_of
 from featuremaps.analysis.cka import centred_gram, gram_cka, linear_cka
 from featuremaps.model.network import normalised_batches
+from featuremaps.model.normalisation import standardise
+from featuremaps.model.seam import layer_filters, layer_map, map_channels
 from featuremaps.params import VisualizeParams
 
 
@@ -71,7 +73,7 @@ def reference_epoch(states: dict, reference: dict) -> int:
 @torch.inference_mode()
 def _probe_maps(model, layer: str, images: np.ndarray, batch_size: int, device) -> torch.Tensor:
     """float32 [n, F, h, w]: the layer's post-ReLU maps of the probe images, on the CPU."""
-    return torch.cat([F.relu(model.features(x, upto=layer)).float().cpu()
+    return torch.cat([F.relu(layer_map(model, x, layer)).float().cpu()
                       for _, x in normalised_batches(model, images, batch_size, device)])
 
 
@@ -106,7 +108,7 @@ def layer_timelapses(model, states: dict, reference: dict, layers: list, images:
             top, top_value = _top(maps, top_k)
             r = rows[layer]
             # a copy: the next load_state_dict writes into the same parameter
-            r["filters"].append(getattr(model, layer).weight.detach().float().cpu().numpy().copy())
+            r["filters"].append(layer_filters(model, [layer]).get(layer, np.zeros((0,), np.float32)).copy())
             r["cka"].append(gram_cka(centred_gram(maps.flatten(1).numpy()), grams[layer]))
             r["cka_pooled"].append(linear_cka(maps.mean((2, 3)).numpy(), pooled[layer]))
             r["selectivity"].append(selectivity_index(class_means))
@@ -127,7 +129,7 @@ class _UpTo(nn.Module):
         self.model, self.layer = model, layer
 
     def forward(self, x):
-        return self.model.features(self.model.standardise(x), upto=self.layer)
+        return layer_map(self.model, standardise(self.model, x), self.layer)
 
 
 def visualize_epochs(model, states: list, layer: str, images: np.ndarray, params: VisualizeParams, seeds: int,
@@ -140,7 +142,7 @@ def visualize_epochs(model, states: list, layer: str, images: np.ndarray, params
     image_shape = images.shape[1:]
     from torch.func import functional_call, vmap
     model.eval().to(device).requires_grad_(False)
-    n_features = getattr(model, layer).out_channels
+    n_features = map_channels(model, [layer], image_shape)[layer]
     if not states:
         return np.zeros((0, n_features, seeds, *image_shape), np.uint8), np.zeros((0, n_features, seeds))
     n_channels = 1 if len(image_shape) == 2 else image_shape[2]

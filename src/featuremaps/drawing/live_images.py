@@ -35,6 +35,8 @@ def write_live_images(folder: Path, epochs, filters: dict, vis_epochs, vis: dict
     with atomic_folder(folder) as tmp:
         live = Live(dir=str(tmp / "live"), save_dvc_exp=False, dvcyaml=None, report=None)
         for layer, weights in filters.items():
+            if weights.size == 0:  # a layer that is not a convolution has no filters
+                continue
             limit = float(np.abs(weights).max()) or 1.0
             for i, epoch in enumerate(epochs):
                 live.step = int(epoch)

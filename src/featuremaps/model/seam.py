@@ -137,3 +137,12 @@ def map_channels(model: nn.Module, layers: list, image_shape) -> dict:
         return {name: getattr(model, name).out_channels for name in layers}
     shapes = {c.name: c.shape for c in _calls(model, image_shape)}
     return {name: shapes[name][0] for name in layers}
+
+
+def through_deepest(model: nn.Module, x: torch.Tensor, layers: list) -> None:
+    """A forward of x that reaches every layer in `layers` (hooks capture them): the builtin network's
+    conv part up to the deepest; another model's whole forward."""
+    if is_builtin(model):
+        model.features(x, upto=max(layers, key=model.conv_layers.index))
+    else:
+        model(x)

@@ -25,39 +25,48 @@ from featuremaps.params import reported_as
 
 
 def measured_sizes(model: nn.Module, image_shape) -> dict:
-    """{"params", "acts" (per conv call: output elements per image), "fc_acts" (every other output of a
-    module without children), "conv_flops" (per conv call), "flops" (the whole forward), "channels"
-    (per conv call), "names" (the conv calls, as extract.layers names them), "pixels" (h * w measured at),
-    "largest" (the largest single output)}."""
+    """Per image, from one forward of one blank image:
+    "names": every call whose output is maps [N, C, H, W] (leaf modules and blocks), as layers are
+    named, in the order they return; "acts", "channels": their output elements and channels;
+    "conv_flops": each call's convolution operations (0 for what is not a conv: a block's are its
+    children's); "convs": the indices of the conv calls (what extract.layers: all takes);
+    "leaf_acts": the elements of every output of a module without children (what training keeps);
+    "largest": the largest of those; "flops": the whole forward's; "params"; "pixels": h * w."""
     probe = model  # in eval mode, hooks only, no gradients: nothing of it changes (a copy would double its memory)
     h, w = image_shape[:2]
-    counts, convs, other, largest = {}, [], [0], [0]
+    counts, maps, leaf, largest = {}, [], [0], [0]
 
-    def hook_for(path):
+    def hook_for(path, is_leaf):
         def hook(module, args, output):
             counts[path] = counts.get(path, 0) + 1
             if not isinstance(output, torch.Tensor):
                 return
-            largest[0] = max(largest[0], output[0].numel())
+            if is_leaf:
+                leaf[0] += output[0].numel()
+                largest[0] = max(largest[0], output[0].numel())
+            if output.dim() != 4:
+                return
+            flops = 0
             if isinstance(module, nn.Conv2d):
-                k = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-                convs.append((path, counts[path], output[0].numel(), int(output.shape[1]), 2 * k * output[0].numel()))
-            else:
-                other[0] += output[0].numel()
+                flops = 2 * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1] \
+                    * output[0].numel()
+            maps.append((path, counts[path], output[0].numel(), int(output.shape[1]), flops,
+                         isinstance(module, nn.Conv2d)))
         return hook
 
-    leaves = [(path, m) for path, m in probe.named_modules() if path and not list(m.children())]
-    handles = [m.register_forward_hook(hook_for(path)) for path, m in leaves]
+    modules = [(path, m) for path, m in probe.named_modules() if path]
+    handles = [m.register_forward_hook(hook_for(path, not list(m.children()))) for path, m in modules]
     try:
         with torch.no_grad(), evaluating(probe), FlopCounterMode(display=False) as flops:
             probe(torch.zeros(1, input_channels(probe), h, w))
     finally:
         for handle in handles:
             handle.remove()
-    names = [path if counts[path] == 1 else f"{path}:{call}" for path, call, *_ in convs]
-    return {"params": sum(p.numel() for p in probe.parameters()), "acts": [c[2] for c in convs],
-            "fc_acts": other[0], "conv_flops": [c[4] for c in convs], "flops": int(flops.get_total_flops()),
-            "channels": [c[3] for c in convs], "names": names, "pixels": h * w, "largest": largest[0]}
+    return {"params": sum(p.numel() for p in probe.parameters()),
+            "names": [path if counts[path] == 1 else f"{path}:{call}" for path, call, *_ in maps],
+            "acts": [m[2] for m in maps], "channels": [m[3] for m in maps], "conv_flops": [m[4] for m in maps],
+            "convs": [i for i, m in enumerate(maps) if m[5]], "leaf_acts": leaf[0], "largest": largest[0],
+            "flops": int(flops.get_total_flops()), "pixels": h * w}
 
 
 def planned_sizes(params, shape) -> dict | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE
     read_per_image, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.drawing.fonts import drawable_names
+from featuremaps.errors import FeaturemapsError
 from featuremaps.model.records import read_confusion, read_history, read_metrics
 
 
@@ -65,6 +67,11 @@ class Inputs:
 
 def load_inputs(dataset: Path, activations: Path, visualizations: Path, attributions: Path, metrics: Path,
                 interpretability: Path, history: Path, confusion: Path, timelapse: Path) -> Inputs:
+    network = read_network(activations)
+    if not json.loads(str(network["config"])).get("draw", True):
+        raise FeaturemapsError("the figures and the explorer show the builtin network only so far: this model's "
+                               "analyses are in data/ (activations, visualizations, attributions, timelapse) and "
+                               "`featuremaps layers` lists its layers")
     class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
                                                        "input_means"])
     layers = [str(x) for x in class_means["layers"]]
@@ -86,7 +93,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         history=read_history(history),
         confusion=read_confusion(confusion),
         timelapse=_snapshotted(read_timelapse(timelapse)),
-        network=read_network(activations),
+        network=network,
     )
 
 
