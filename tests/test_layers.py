@@ -151,3 +151,17 @@ def test_a_torchvision_resnet_by_pytorch_names():
     # relu:2 rectifies bn2 plus the block's input: its map is neither relu:1's nor bn2's
     assert maps["layer1.0.relu:2"].min() >= 0 and maps["layer1.0.bn2"].min() < 0
     assert not torch.equal(maps["layer1.0.relu:1"], maps["layer1.0.relu:2"])
+
+
+def test_hooked_maps_follow_each_forward_of_the_builtin_network_s_features():
+    from featuremaps.model.network import ConvNet
+    from featuremaps.model.seam import hooked
+    torch.manual_seed(0)
+    net = ConvNet(batch_norm=True).eval()
+    a, b = torch.randn(2, 1, 28, 28), torch.randn(3, 1, 28, 28)
+    with torch.no_grad(), hooked(net, ["conv1", "conv2"]) as maps:
+        net.features(a, upto="conv2")  # no forward of the model itself: nothing resets a call count
+        net.features(b, upto="conv2")
+        assert torch.equal(maps["conv2"], net.features(b, upto="conv2"))
+        assert torch.equal(maps["conv1"], net.bn1(net.conv1(b)))
+    assert no_hooks_left(net)

@@ -160,59 +160,46 @@ def captured_maps(model: nn.Module, x: torch.Tensor, layers: list, stop: bool = 
     """{layer name: its output for input `x`}, a clone of each (detached unless `detach` is False, for
     gradients through it); with `stop`, the forward ends after the last of them. Names as
     resolve_layer takes them; a layer the forward does not reach is an ArgumentError."""
-    wanted = {}
-    for name in layers:
-        path, call = split_name(name)
-        wanted.setdefault(path, {})[call or 1] = name
-    modules = dict(model.named_modules())
-    missing = [p for p in wanted if p not in modules or not p]
-    if missing:
-        raise ArgumentError(f"layer {missing[0]!r} is not a module of the model; "
-                            f"{_closest(missing[0], [p for p in modules if p])}")
-    counts, maps = {}, {}
-
-    def hook_for(path):
-        def hook(module, args, output):
-            counts[path] = counts.get(path, 0) + 1
-            name = wanted[path].get(counts[path])
-            if name is not None:
-                maps[name] = (output.detach() if detach else output).clone()
-                if stop and len(maps) == len(layers):
-                    raise _Stop
-        return hook
-
-    handles = [modules[p].register_forward_hook(hook_for(p)) for p in wanted]
-    try:
-        model(x)
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
+    copy_of = (lambda out: out.detach().clone()) if detach else torch.clone
+    with hooked_maps(model, layers, copy_of, stop=stop) as maps:
+        try:
+            model(x)
+        except _Stop:
+            pass
     unreached = [name for name in layers if name not in maps]
     if unreached:
         raise ArgumentError(f"layer {unreached[0]!r}: the forward never reached it")
-    return maps
+    return dict(maps)
 
 
 @contextlib.contextmanager
-def hooked_maps(model: nn.Module, layers: list, transform=torch.clone):
+def hooked_maps(model: nn.Module, layers: list, transform=torch.clone, where=split_name, stop: bool = False):
     """Yield a dict that each forward pass of `model` fills with {layer: transform(its map)} (a clone by
     default: an in-place operation after the layer must not change it); the hooks are removed on
-    leaving. Layers as captured_maps names them; each forward counts a module's calls afresh."""
+    leaving. Layers as captured_maps names them, or as `where` maps a name to (module path, call);
+    a name without a call takes every call of its module (the one call resolve_layer allows; the
+    builtin network's features() runs without the model's forward, so without a count to reset), a
+    name with one its call in each forward. With `stop`, a forward stops (raising _Stop) once every
+    layer is captured."""
     wanted, counts = {}, {}
     for name in layers:
-        path, call = split_name(name)
-        wanted.setdefault(path, {})[call or 1] = name
+        path, call = where(name)
+        wanted.setdefault(path, {})[call] = name
     modules = dict(model.named_modules())
+    missing = [path for path in wanted if path not in modules or not path]
+    if missing:
+        raise ArgumentError(f"layer {missing[0]!r} is not a module of the model; "
+                            f"{_closest(missing[0], [p for p in modules if p])}")
     captured = {}
 
     def hook_for(path):
         def hook(module, args, output):
             counts[path] = counts.get(path, 0) + 1
-            name = wanted[path].get(counts[path])
+            name = wanted[path].get(counts[path], wanted[path].get(None))
             if name is not None:
                 captured[name] = transform(output)
+                if stop and len(captured) == len(layers):
+                    raise _Stop
         return hook
 
     handles = [model.register_forward_pre_hook(lambda module, args: counts.clear())]

@@ -52,20 +52,11 @@ def chosen_layers(model: nn.Module, layers, image_shape) -> list:
 @contextlib.contextmanager
 def hooked(model: nn.Module, layers: list, transform=torch.clone):
     """Yield a dict each forward of `model` fills with {layer: transform(its map)}; hooks removed on leaving."""
-    if is_builtin(model):
-        modules = {name: model.output_module(name) for name in layers}
-        captured = {}
-
-        def hook_for(name):
-            return lambda module, args, output: captured.__setitem__(name, transform(output))
-        handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
-        try:
-            yield captured
-        finally:
-            for h in handles:
-                h.remove()
-        return
-    with hooked_maps(model, layers, transform) as captured:
+    where = split_name
+    if is_builtin(model):  # conv<i> is its conv module's output, or its batch norm's
+        paths = {id(m): path for path, m in model.named_modules()}
+        where = lambda name: (paths[id(model.output_module(name))], None)  # noqa: E731
+    with hooked_maps(model, layers, transform, where) as captured:
         yield captured
 
 
