@@ -145,3 +145,37 @@ def test_compare_arguments_are_checked(capsys):
         with pytest.raises(SystemExit) as stop:
             main(["compare", "A", "B", *args])
         assert stop.value.code == 2 and expected in capsys.readouterr().err
+
+
+def side_of(name, maps: dict):
+    """A side whose per_image holds each layer's [images, channels] values (as its max and its sum)."""
+    n = len(next(iter(maps.values())))
+    per_image = {"split": ["val"] * n, "index": list(range(n))}
+    for layer, values in maps.items():
+        for j in range(values.shape[1]):
+            per_image[f"{layer}_f{j + 1:02d}"] = values[:, j]
+            per_image[f"{layer}_f{j + 1:02d}_max"] = values[:, j]
+    return Side(name=name, commit="0" * 40, fs=None, folder=None, meta={"dataset": "mnist"},
+                per_image=pd.DataFrame(per_image), top_k=None, visualizations=None, model={"config": {}},
+                class_means={"layers": np.array(list(maps)), "activation": np.array("relu")}, metrics={}, params={})
+
+
+def test_layers_of_two_architectures_found_in_each_other_by_cka():
+    from featuremaps.compare.comparison import compare_sides, comparison_json, most_similar, summary_lines
+    rng = np.random.default_rng(0)
+    conv1, conv2 = rng.normal(size=(200, 6)), rng.normal(size=(200, 16))
+    ours = side_of("builtin", {"conv1": conv1, "conv2": conv2})
+    # a ResNet's block output that holds conv2's channels reordered and scaled, and a stem unrelated to both
+    theirs = side_of("resnet", {"conv1": rng.normal(size=(200, 64)),
+                                "layer1.0.relu:2": 3.0 * conv2[:, rng.permutation(16)]})
+    assert theirs.channels("layer1.0.relu:2") == 16 and theirs.channels("conv1") == 64
+    c = compare_sides(ours, theirs, [], 0.5)
+    found = most_similar(c)
+    assert found["conv2"][0] == "layer1.0.relu:2" and found["conv2"][1] == pytest.approx(1.0, abs=1e-12)
+    assert found["conv1"][1] < 0.5  # nothing of B is conv1
+    assert comparison_json(c)["most_similar_in_b"]["conv2"] == {"layer": "layer1.0.relu:2", "cka": 1.0}
+    assert summary_lines(c)[-1].startswith("most similar layer of B (linear CKA): conv1 > ")
+    # a model against itself: the CKA matrix's diagonal is exactly 1, and each layer finds itself
+    itself = compare_sides(theirs, theirs, [], 0.5)
+    assert [itself.cka[layer][layer] for layer in theirs.layers] == [1.0, 1.0]
+    assert {la: lb for la, (lb, _) in most_similar(itself).items()} == {"conv1": "conv1", "layer1.0.relu:2": "layer1.0.relu:2"}

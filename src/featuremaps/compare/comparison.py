@@ -35,6 +35,16 @@ def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = 
     return Comparison(a, b, layers, threshold, stat, cka, matches, debiased, shuffled)
 
 
+def most_similar(c: Comparison) -> dict:
+    """{A's layer: (B's layer with the highest linear CKA to it, that CKA)}: where each layer of A is
+    found in B, whatever the two architectures (Kornblith et al. 2019 read their CKA matrices so)."""
+    out = {}
+    for la, row in c.cka.items():
+        found = [(v, lb) for lb, v in row.items() if np.isfinite(v)]
+        out[la] = (max(found)[1], max(found)[0]) if found else (None, float("nan"))
+    return out
+
+
 def json_number(value: float, digits: int = 6):
     """value rounded for JSON; None for NaN (a constant side's CKA)."""
     return None if not np.isfinite(value) else round(float(value), digits)
@@ -81,6 +91,7 @@ def comparison_json(c: Comparison) -> dict:
         "representation": f"per image and channel, {REPRESENTATIONS[c.stat]}", "by": c.stat, "threshold": c.threshold,
         "changed_params": [{"key": k, "a": va, "b": vb} for k, va, vb in changed_params(c.a.params, c.b.params)],
         "cka": {la: {lb: json_number(v) for lb, v in row.items()} for la, row in c.cka.items()},
+        "most_similar_in_b": {la: {"layer": lb, "cka": json_number(v)} for la, (lb, v) in most_similar(c).items()},
         "layers": {layer: _match_json(layer, c) for layer in c.layers},
     }
 
@@ -98,4 +109,6 @@ def summary_lines(c: Comparison) -> list:
     for layer in c.layers:
         pairs = " ".join(f"{a}>{b}" for a, b, _ in c.matches[layer].pairs)
         lines.append(f"{layer} pairs (A>B): {pairs}")
+    lines.append("most similar layer of B (linear CKA): " + "; ".join(
+        f"{la} > {lb} {v:.3f}" if lb is not None else f"{la} > -" for la, (lb, v) in most_similar(c).items()))
     return lines

@@ -49,8 +49,8 @@ class Side:
         return str(self.class_means["activation"])
 
     def channels(self, layer: str) -> int:
-        """The channels of conv layer `layer` (conv<i>), from the model's config."""
-        return int(self.model["config"]["conv_channels"][int(layer[4:]) - 1])
+        """The channels of `layer` (any layer name: conv2, layer1.0.relu:2), as extract stored them."""
+        return len(layer_columns(self.per_image.columns, layer))
 
     def features(self, layer: str, stat: str) -> np.ndarray:
         """[images, channels]: each image's activation of each channel of `layer`, by `stat` (REPRESENTATIONS)."""
