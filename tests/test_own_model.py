@@ -14,7 +14,7 @@ from torch import nn
 from featuremaps import cli
 from featuremaps.data.store import read_meta, read_split
 from featuremaps.errors import ArgumentError, ArtifactError, ParamsError
-from featuremaps.model.checkpoint import load_checkpoint
+from featuremaps.model.checkpoint import load_checkpoint, read_checkpoint
 from featuremaps.model.settings import check_model_settings
 from featuremaps.model.sources import adapted_to_channels, factory_callable, model_from_config, source_config
 from featuremaps.model.weights import load_weights, read_state_dict
@@ -226,6 +226,8 @@ def test_a_dataparallel_checkpoint_evaluated_as_it_is_gives_the_plain_evaluation
     assert len(history) == 2 and history[1].startswith("0,")
     with pytest.raises(ArtifactError, match="its model cannot be built here .*models/mynet.py not found"):
         load_checkpoint(folder / "data/model/model.pt")  # the factory is the project's: read from its folder
+    # what compare reads of a revision's model: its description, from anywhere, without its code
+    assert read_checkpoint(folder / "data/model/model.pt")["config"]["factory"] == "models/mynet.py:make_net"
     model, ckpt = load_checkpoint(folder / "data/model/model.pt", root=folder)
     assert ckpt["config"]["source"] == "module" and ckpt["config"]["factory"] == "models/mynet.py:make_net"
     assert all(torch.equal(model.state_dict()[k], v) for k, v in net.state_dict().items())

@@ -68,7 +68,7 @@ def _readable(name: str, folder: Path, read, *args):
 def read_side(repo: str | Path, name: str, folder: Path) -> Side:
     """Revision `name`'s dataset description, activations, feature visualizations, model config,
     metrics and params, copied into `folder`."""
-    from featuremaps.model.checkpoint import load_checkpoint  # torch, only once a revision is found
+    from featuremaps.model.checkpoint import read_checkpoint  # torch, only once a revision is found
 
     fs, commit = open_revision(repo, name)
     acts = paths.ACTIVATIONS
@@ -82,7 +82,8 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
                             ["layers", "classes", "activation", "split", "counts", "input_means"])
     layers = [str(x) for x in class_means["layers"]]  # Side.layers, before there is a Side
     per_image = _readable(name, folder, read_per_image, folder / acts / PER_IMAGE, layers)
-    _, ckpt = _readable(name, folder, load_checkpoint, folder / paths.MODEL)
+    # its description only: a model of the user's own is not built (its code is the revision's, not here)
+    ckpt = _readable(name, folder, read_checkpoint, folder / paths.MODEL)
     return Side(
         name=name, commit=commit, fs=fs, folder=folder,
         meta=_readable(name, folder, read_meta, folder / paths.DATASET),

@@ -64,11 +64,11 @@ def _upgraded(ckpt: dict) -> dict:
     return {**ckpt, "config": config, "state_dict": state}
 
 
-def load_checkpoint(path, expected_config: dict | None = None, root: Path = Path(".")):
-    """(model in eval mode on the CPU, checkpoint dict); refuses pickled objects.
+def read_checkpoint(path, expected_config: dict | None = None) -> dict:
+    """The checkpoint dict (state_dict, config, classes), checked, without building its model: what
+    a reader of the model's description needs (compare). Refuses pickled objects.
 
     expected_config: config keys the checkpoint must match (e.g. the dataset's image_shape).
-    root: the project folder a model.factory file is read from.
     """
     path = Path(path)
     ckpt = read_artifact(path, _load_tensors, what="a loadable featuremaps checkpoint", stage=STAGE,
@@ -88,6 +88,14 @@ def load_checkpoint(path, expected_config: dict | None = None, root: Path = Path
         now = ", ".join(f"{k}={wanted.get(k)!r}" for k in diff)
         raise ArtifactError(f"{path}: was trained with {was} but the dataset has {now}; "
                             f"rerun the {STAGE} stage")
+    return ckpt
+
+
+def load_checkpoint(path, expected_config: dict | None = None, root: Path = Path(".")):
+    """(model in eval mode on the CPU, checkpoint dict): read_checkpoint, then the model it describes
+    built and loaded. root: the project folder a model.factory file is read from."""
+    path = Path(path)
+    ckpt = read_checkpoint(path, expected_config)
     try:
         model = model_from_config(ckpt["config"], root=root)
     except ArgumentError as exc:  # the user's model code (model.factory), read from the working folder
