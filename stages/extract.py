@@ -8,10 +8,11 @@ import logging
 import time
 
 from featuremaps import paths
-from featuremaps.analysis.activations import extract_activations, layer_weights
+from featuremaps.analysis.activations import extract_activations
 from featuremaps.analysis.inputs import analysis_inputs
 from featuremaps.analysis.store import write_extraction, write_network
 from featuremaps.model.export import network_arrays
+from featuremaps.model.seam import layer_filters
 from featuremaps.data.store import SPLITS, read_split
 from featuremaps.params import load_params
 from featuremaps.stage import run_stage
@@ -29,7 +30,7 @@ def main():
     start = time.perf_counter()
     ex = extract_activations(model, splits, params.extract, run.meta["classes"], device)
     seconds = time.perf_counter() - start
-    write_extraction(ex, paths.ACTIVATIONS, layer_weights(model, ex.layers))
+    write_extraction(ex, paths.ACTIVATIONS, layer_filters(model, ex.layers))
     write_network(paths.ACTIVATIONS, network_arrays(model, run.meta["image_shape"]))
     log.info("%d images, layers %s (%s) in %.2f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)

@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 from featuremaps.errors import ArgumentError
-from featuremaps.model.layers import captured_maps, inspected, module_calls, resolve_layer, split_name
+from featuremaps.model.layers import captured_maps, evaluating, module_calls, resolve_layer, split_name
 
 
 class Block(nn.Module):
@@ -55,7 +55,7 @@ X = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
 
 
 def test_every_call_is_named_in_order_with_its_shape_and_geometry():
-    calls = module_calls(inspected(trained_like()), X)
+    calls = module_calls(trained_like().eval(), X)
     assert [c.name for c in calls] == ["stem", "block.conv1", "block.bn1", "block.relu:1", "block.conv2",
                                        "block.relu:2", "block", "pool", "fc"]
     by = {c.name: c for c in calls}
@@ -67,7 +67,7 @@ def test_every_call_is_named_in_order_with_its_shape_and_geometry():
 
 
 def test_a_hooked_map_equals_its_module_on_its_captured_input():
-    model = inspected(trained_like())
+    model = trained_like().eval()
     seen = {}
     handle = model.block.conv2.register_forward_pre_hook(lambda m, args: seen.__setitem__("input", args[0].clone()))
     maps = captured_maps(model, X, ["block.conv2", "block.relu:1", "block.relu:2", "block"], stop=False)
@@ -81,7 +81,7 @@ def test_a_hooked_map_equals_its_module_on_its_captured_input():
 
 
 def test_an_in_place_relu_does_not_change_a_stored_map():
-    model = inspected(trained_like())
+    model = trained_like().eval()
     raw = {}
     handle = model.block.bn1.register_forward_hook(lambda m, a, out: raw.__setitem__("bn1", out))  # not cloned
     maps = captured_maps(model, X, ["block.bn1"], stop=False)
@@ -94,7 +94,7 @@ def test_an_in_place_relu_does_not_change_a_stored_map():
 
 
 def test_the_forward_stops_after_the_last_requested_layer_and_the_hooks_are_removed():
-    model = inspected(trained_like())
+    model = trained_like().eval()
     calls = []
     handle = model.fc.register_forward_hook(lambda *a: calls.append(1))
     maps = captured_maps(model, X, ["stem", "block.conv1"])
@@ -108,13 +108,17 @@ def test_the_forward_stops_after_the_last_requested_layer_and_the_hooks_are_remo
     assert no_hooks_left(model)
 
 
-def test_analysing_a_copy_leaves_batch_norm_statistics_and_requires_grad_as_they_were():
+def test_analysing_in_eval_mode_leaves_batch_norm_statistics_requires_grad_and_the_mode_as_they_were():
     model = trained_like().train()
+    model.block.eval()  # modules' own modes, one by one, come back
     model.stem.weight.requires_grad_(False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    captured_maps(inspected(model), X, ["block"], stop=False)
-    module_calls(inspected(model), X)
+    with evaluating(model):
+        captured_maps(model, X, ["block"], stop=False)
+        module_calls(model, X)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.block.training and not model.block.bn1.training
+    model.block.train()
     assert model.training and not model.stem.weight.requires_grad and model.block.conv1.weight.requires_grad
     # the same forward on the model itself in train mode would have moved them: the check can fail
     captured_maps(model, X, ["block"], stop=False)
@@ -130,7 +134,7 @@ def test_analysing_a_copy_leaves_batch_norm_statistics_and_requires_grad_as_they
     ("unused", "the forward never calls this module"),
 ])
 def test_a_layer_that_cannot_be_used_is_refused_in_one_line(name, message):
-    model = inspected(trained_like())
+    model = trained_like().eval()
     calls = module_calls(model, X)
     with pytest.raises(ArgumentError, match=message) as info:
         resolve_layer(calls, name, dict(model.named_modules()))
@@ -139,7 +143,7 @@ def test_a_layer_that_cannot_be_used_is_refused_in_one_line(name, message):
 
 def test_a_torchvision_resnet_by_pytorch_names():
     torch.manual_seed(0)
-    model = inspected(torchvision.models.resnet18(weights=None, num_classes=10))
+    model = torchvision.models.resnet18(weights=None, num_classes=10).eval()
     x = torch.randn(2, 3, 32, 32)
     calls = module_calls(model, x)
     names = [c.name for c in calls]

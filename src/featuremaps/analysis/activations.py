@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
 from featuremaps.model.network import normalised_images
 from featuremaps.model.normalisation import normalise
-from featuremaps.model.seam import chosen_layers, hooked, layer_filters, unit_boxes
+from featuremaps.model.seam import chosen_layers, hooked, unit_boxes
 from featuremaps.params import ExtractParams
 
 
@@ -29,11 +29,6 @@ def hooked_layers(model, layers, activation: str = "relu"):
     copy of the map, which an in-place operation after the layer cannot change); hooks always removed."""
     with hooked(model, layers, F.relu if activation == "relu" else torch.clone) as captured:
         yield captured
-
-
-def layer_weights(model, layers) -> dict:
-    """{layer: kernels [out, in, kh, kw] as float32 numpy} of the layers that are convolutions."""
-    return layer_filters(model, layers)
 
 
 def extract_activations(model, splits: dict, params: ExtractParams, classes: list,

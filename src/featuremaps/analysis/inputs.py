@@ -42,11 +42,10 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     with reported_as(f"{section}.device", setting):
         device = select_device(setting)
     meta = read_meta(dataset)
-    if params.model.source == "builtin":
-        check_costs(params, data_shape(meta))
     model, _ = load_checkpoint(model_file, dataset_config(meta))
-    if not is_builtin(model):
-        check_costs(params, data_shape(meta), measured_sizes(model, meta["image_shape"]))
+    # the builtin network is sized from params; another model from itself
+    check_costs(params, data_shape(meta),
+                None if params.model.source == "builtin" else measured_sizes(model, meta["image_shape"]))
     if not is_builtin(model) and section == "attribute" and params.attribute.gradcam_map == "rectified":
         raise ParamsError("params.yaml: attribute.gradcam_map = 'rectified' weighs the builtin network's maps after "
                           "its ReLU, which commutes with its pooling; another model's maps are weighed as its layer "

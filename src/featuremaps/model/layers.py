@@ -10,13 +10,13 @@ whole block's output). A module the forward calls more than once (torchvision's 
 `relu` twice) is named with its call, counted from 1: `layer1.0.relu:2`. Captured maps are clones
 (an in-place ReLU after a conv must not change the conv's stored map), the hooks are removed when
 the forward ends or fails, and the forward stops after the last requested layer where nothing
-after it is needed. Analyses run on `inspected(model)`: a copy in eval mode, so that neither the
-hooks nor a forward pass can touch the caller's model or its batch-norm statistics.
+after it is needed. Analyses run the model `evaluating(model)`: in eval mode, its own mode put back
+after, so that neither the hooks nor a forward pass change it or its batch-norm statistics (and no
+copy of a large model is made).
 """
 from __future__ import annotations
 
 import contextlib
-import copy
 import difflib
 from dataclasses import dataclass
 
@@ -77,12 +77,6 @@ def split_name(name: str) -> tuple[str, int | None]:
     if not call.isdigit() or int(call) < 1:
         raise ArgumentError(f"layer {name!r}: the call after {CALL!r} is a number from 1, e.g. {path}{CALL}2")
     return path, int(call)
-
-
-def inspected(model: nn.Module) -> nn.Module:
-    """A copy of `model` in eval mode: hooks and forward passes on it leave the caller's model, its
-    batch-norm statistics and its parameters' requires_grad as they were."""
-    return copy.deepcopy(model).eval()
 
 
 @contextlib.contextmanager
@@ -176,11 +170,26 @@ def captured_maps(model: nn.Module, x: torch.Tensor, layers: list, stop: bool = 
 def hooked_maps(model: nn.Module, layers: list, transform=torch.clone, where=split_name, stop: bool = False):
     """Yield a dict that each forward pass of `model` fills with {layer: transform(its map)} (a clone by
     default: an in-place operation after the layer must not change it); the hooks are removed on
-    leaving. Layers as captured_maps names them, or as `where` maps a name to (module path, call);
-    a name without a call takes every call of its module (the one call resolve_layer allows; the
-    builtin network's features() runs without the model's forward, so without a count to reset), a
-    name with one its call in each forward. With `stop`, a forward stops (raising _Stop) once every
-    layer is captured."""
+    leaving. With `stop`, a forward stops (raising _Stop) once every layer is captured. Layers as
+    call_hooks takes them."""
+    captured = {}
+
+    def keep(name, output):
+        captured[name] = transform(output)
+        if stop and len(captured) == len(layers):
+            raise _Stop
+
+    with call_hooks(model, layers, keep, where):
+        yield captured
+
+
+@contextlib.contextmanager
+def call_hooks(model: nn.Module, layers: list, on_call, where=split_name):
+    """Inside the block, on_call(layer, output) at each call that a name of `layers` addresses; what it
+    returns, when not None, is the module's output from then on. Names as resolve_layer takes them, or
+    as `where` maps a name to (module path, call). A name without a call takes every call of its
+    module (the one call resolve_layer allows; the builtin network's features() runs without the
+    model's forward, so without a count to reset); a name with one, that call in each forward."""
     wanted, counts = {}, {}
     for name in layers:
         path, call = where(name)
@@ -190,22 +199,18 @@ def hooked_maps(model: nn.Module, layers: list, transform=torch.clone, where=spl
     if missing:
         raise ArgumentError(f"layer {missing[0]!r} is not a module of the model; "
                             f"{_closest(missing[0], [p for p in modules if p])}")
-    captured = {}
 
     def hook_for(path):
         def hook(module, args, output):
             counts[path] = counts.get(path, 0) + 1
             name = wanted[path].get(counts[path], wanted[path].get(None))
-            if name is not None:
-                captured[name] = transform(output)
-                if stop and len(captured) == len(layers):
-                    raise _Stop
+            return None if name is None else on_call(name, output)
         return hook
 
     handles = [model.register_forward_pre_hook(lambda module, args: counts.clear())]
     handles += [modules[path].register_forward_hook(hook_for(path)) for path in wanted]
     try:
-        yield captured
+        yield
     finally:
         for h in handles:
             h.remove()

@@ -15,7 +15,7 @@ from featuremaps import paths
 from featuremaps.data.expected import expected_data_shape
 from featuremaps.data.store import META, read_meta
 from featuremaps.model.checkpoint import load_checkpoint
-from featuremaps.model.layers import inspected, module_calls
+from featuremaps.model.seam import layer_calls
 from featuremaps.model.sources import source_config, starting_model
 from featuremaps.params import load_params
 
@@ -55,7 +55,7 @@ def layer_lines(model, config: dict) -> list:
     """The table `featuremaps layers` prints: one line per call with maps; * marks the conv layers
     that extract.layers: all takes."""
     h, w = config["image_shape"]
-    calls = [c for c in module_calls(inspected(model), torch.zeros(1, config["in_channels"], h, w)) if c.is_map]
+    calls = [c for c in layer_calls(model, (h, w)) if c.is_map]
     source = config.get("source", "builtin")
     family = config.get("name") or config.get("factory") or "the builtin network"
     width = max([len(c.name) for c in calls] + [4])

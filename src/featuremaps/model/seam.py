@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from featuremaps.errors import ArgumentError
-from featuremaps.model.layers import captured_maps, evaluating, hooked_maps, module_calls, resolve_layer, split_name
+from featuremaps.model.layers import call_hooks, captured_maps, evaluating, hooked_maps, module_calls, resolve_layer, \
+    split_name
 from featuremaps.model.network import ConvNet, receptive_field, selected_layers
 from featuremaps.model.normalisation import input_channels
 from featuremaps.model.receptive import receptive_boxes
@@ -29,7 +30,8 @@ def is_builtin(model: nn.Module) -> bool:
     return isinstance(model, ConvNet)
 
 
-def _calls(model: nn.Module, image_shape) -> list:
+def layer_calls(model: nn.Module, image_shape) -> list:
+    """module_calls of one blank image of `image_shape` (h, w): every call, its shape and geometry."""
     h, w = image_shape[:2]
     with evaluating(model):  # hooks only, no gradients: nothing of the model changes, and no copy of it
         return module_calls(model, torch.zeros(1, input_channels(model), h, w))
@@ -40,7 +42,7 @@ def chosen_layers(model: nn.Module, layers, image_shape) -> list:
     ArgumentError with one line for a name that cannot be used."""
     if is_builtin(model):
         return selected_layers(model, layers)
-    calls = _calls(model, image_shape)
+    calls = layer_calls(model, image_shape)
     if layers == "all":
         return [c.name for c in calls if c.kind == "Conv2d" and c.is_map]
     paths = dict(model.named_modules())
@@ -69,9 +71,7 @@ def unit_boxes(model: nn.Module, layer: str, units: list, image_shape) -> list:
     if is_builtin(model):
         path = model.spatial_path(layer)
         return [receptive_field(path, y, x, (h, w)) for _, y, x in units]
-    unique = sorted(set(units))
-    boxes = dict(zip(unique, receptive_boxes(model, layer, unique, (h, w), input_channels(model))))
-    return [boxes[u] for u in units]
+    return receptive_boxes(model, layer, units, (h, w), input_channels(model))
 
 
 def layer_filters(model: nn.Module, layers: list) -> dict:
@@ -96,23 +96,10 @@ def tapped(model: nn.Module, layer: str):
     if is_builtin(model):
         yield model.output_module(layer)
         return
-    path, call = split_name(layer)
-    tap, counts = nn.Identity(), [0]
-
-    def reset(module, args):
-        counts[0] = 0
-
-    def through_tap(module, args, output):
-        counts[0] += 1
-        # the network goes on with a copy: an in-place op after the layer must not change what the tap gave
-        return tap(output).clone() if counts[0] == (call or 1) else output
-
-    handles = [model.register_forward_pre_hook(reset), model.get_submodule(path).register_forward_hook(through_tap)]
-    try:
+    tap = nn.Identity()
+    # the network goes on with a copy: an in-place op after the layer must not change what the tap gave
+    with call_hooks(model, [layer], lambda name, output: tap(output).clone()):
         yield tap
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def layer_map(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -126,7 +113,7 @@ def map_channels(model: nn.Module, layers: list, image_shape) -> dict:
     """{layer: its number of channels}."""
     if is_builtin(model):
         return {name: getattr(model, name).out_channels for name in layers}
-    shapes = {c.name: c.shape for c in _calls(model, image_shape)}
+    shapes = {c.name: c.shape for c in layer_calls(model, image_shape)}
     return {name: shapes[name][0] for name in layers}
 
 

@@ -14,14 +14,15 @@ kept.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from featuremaps.model.layers import evaluating
+from featuremaps.model.layers import evaluating, module_calls
 from featuremaps.model.normalisation import input_channels
-from featuremaps.model.sources import SOURCE_KEYS, model_from_config, source_config
-from featuremaps.params import reported_as
+from featuremaps.model.sources import model_from_config, reported_source, source_config
 
 
 def measured_sizes(model: nn.Module, image_shape) -> dict:
@@ -32,41 +33,23 @@ def measured_sizes(model: nn.Module, image_shape) -> dict:
     children's); "convs": the indices of the conv calls (what extract.layers: all takes);
     "leaf_acts": the elements of every output of a module without children (what training keeps);
     "largest": the largest of those; "flops": the whole forward's; "params"; "pixels": h * w."""
-    probe = model  # in eval mode, hooks only, no gradients: nothing of it changes (a copy would double its memory)
     h, w = image_shape[:2]
-    counts, maps, leaf, largest = {}, [], [0], [0]
+    # in eval mode, hooks only, no gradients: nothing of the model changes (a copy would double its memory)
+    with evaluating(model), FlopCounterMode(display=False) as counted:
+        calls = module_calls(model, torch.zeros(1, input_channels(model), h, w))
+    modules = dict(model.named_modules())
+    leaves = [math.prod(c.shape) for c in calls if c.shape is not None and not list(modules[c.module].children())]
+    maps = [c for c in calls if c.is_map]
 
-    def hook_for(path, is_leaf):
-        def hook(module, args, output):
-            counts[path] = counts.get(path, 0) + 1
-            if not isinstance(output, torch.Tensor):
-                return
-            if is_leaf:
-                leaf[0] += output[0].numel()
-                largest[0] = max(largest[0], output[0].numel())
-            if output.dim() != 4:
-                return
-            flops = 0
-            if isinstance(module, nn.Conv2d):
-                flops = 2 * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1] \
-                    * output[0].numel()
-            maps.append((path, counts[path], output[0].numel(), int(output.shape[1]), flops,
-                         isinstance(module, nn.Conv2d)))
-        return hook
-
-    modules = [(path, m) for path, m in probe.named_modules() if path]
-    handles = [m.register_forward_hook(hook_for(path, not list(m.children()))) for path, m in modules]
-    try:
-        with torch.no_grad(), evaluating(probe), FlopCounterMode(display=False) as flops:
-            probe(torch.zeros(1, input_channels(probe), h, w))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {"params": sum(p.numel() for p in probe.parameters()),
-            "names": [path if counts[path] == 1 else f"{path}:{call}" for path, call, *_ in maps],
-            "acts": [m[2] for m in maps], "channels": [m[3] for m in maps], "conv_flops": [m[4] for m in maps],
-            "convs": [i for i, m in enumerate(maps) if m[5]], "leaf_acts": leaf[0], "largest": largest[0],
-            "flops": int(flops.get_total_flops()), "pixels": h * w}
+    def conv_flops(c) -> int:  # a multiply-add per kernel weight per output element
+        conv = modules[c.module]
+        return 2 * conv.in_channels // conv.groups * math.prod(conv.kernel_size) * math.prod(c.shape) \
+            if isinstance(conv, nn.Conv2d) else 0
+    return {"params": sum(p.numel() for p in model.parameters()), "names": [c.name for c in maps],
+            "acts": [math.prod(c.shape) for c in maps], "channels": [c.shape[0] for c in maps],
+            "conv_flops": [conv_flops(c) for c in maps], "convs": [i for i, c in enumerate(maps) if c.kind == "Conv2d"],
+            "leaf_acts": sum(leaves), "largest": max(leaves, default=0), "flops": int(counted.get_total_flops()),
+            "pixels": h * w}
 
 
 def planned_sizes(params, shape) -> dict | None:
@@ -77,7 +60,6 @@ def planned_sizes(params, shape) -> dict | None:
         return None
     meta = {"image_shape": [shape.height, shape.width], "classes": list(range(shape.n_classes)),
             "channels": shape.channels}
-    key = SOURCE_KEYS[params.model.source]
-    with reported_as(key, getattr(params.model, key.split(".")[1])):
+    with reported_source(params.model):
         model = model_from_config(source_config(params.model, meta))
     return measured_sizes(model, (shape.height, shape.width))

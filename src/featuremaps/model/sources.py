@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from featuremaps.errors import ArgumentError, ParamsError, first_line
+from featuremaps.model.layers import evaluating
 from featuremaps.model.network import build_model, dataset_config, model_config
 from featuremaps.model.normalisation import attach_normalisation
 from featuremaps.model.weights import load_weights, normalisation_of, read_state_dict
@@ -156,16 +157,12 @@ def adapted_to_channels(model: nn.Module, channels: int) -> nn.Module:
 def check_logits(model: nn.Module, config: dict) -> None:
     """ArgumentError unless the model maps a batch of the dataset's images to [N, classes] logits."""
     h, w = config["image_shape"]
-    was = model.training
-    model.eval()  # a blank batch must not move batch-norm statistics
     try:
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(model):  # a blank batch must not move batch-norm statistics
             out = model(torch.zeros(2, config["in_channels"], h, w))
     except Exception as exc:  # noqa: BLE001: the user's model, in one line
         raise ArgumentError(f"the model cannot take the dataset's {h}x{w} images with {config['in_channels']} "
                             f"channel(s) ({type(exc).__name__}: {first_line(exc)})") from None
-    finally:
-        model.train(was)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, config["n_classes"]):
         shape = f"[{', '.join(map(str, out.shape))}]" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ArgumentError(f"the model's output is {shape} for 2 images, not logits of the dataset's "
@@ -177,17 +174,23 @@ def model_from_config(config: dict, weights=None, root: Path = Path(".")) -> nn.
     ones until set or loaded), its output checked. `weights`: a callable given the raw model (before
     any input adaptation) that loads weights trained elsewhere into it. `root`: the project folder."""
     model = raw_model(config, root)
-    if config.get("source", "builtin") == "builtin":
-        return model
     if weights is not None:
         weights(model)
+    if config.get("source", "builtin") == "builtin":
+        return model
     model = adapted_to_channels(model, config["in_channels"])
     attach_normalisation(model, torch.zeros(config["in_channels"]), torch.ones(config["in_channels"]))
     check_logits(model, config)
     return model
 
 
-SOURCE_KEYS = {"builtin": "model.conv_channels", "torchvision": "model.name", "module": "model.factory"}
+def reported_source(params: ModelParams):
+    """A context in which a model that cannot be built stops as a ParamsError naming the setting that
+    says which model: model.conv_channels, model.name or model.factory."""
+    if params.source == "builtin":
+        return reported_as("model.conv_channels", list(params.conv_channels))
+    key = {"torchvision": "name", "module": "factory"}[params.source]
+    return reported_as(f"model.{key}", getattr(params, key))
 
 
 def starting_model(params: ModelParams, config: dict, meta: dict, root: Path = Path(".")) -> nn.Module:
@@ -204,15 +207,8 @@ def starting_model(params: ModelParams, config: dict, meta: dict, root: Path = P
         with reported_as("model.checkpoint", params.checkpoint):
             load_weights(model, state, params.checkpoint)
 
-    key = SOURCE_KEYS[params.source]
-    value = list(params.conv_channels) if params.source == "builtin" else getattr(params, key.split(".")[1])
-    with reported_as(key, value):
-        if params.source == "builtin":
-            model = build_model(config, meta["mean"], meta["std"])
-            if state is not None:
-                weights(model)
-        else:
-            model = model_from_config(config, weights if state is not None else None, root)
+    with reported_source(params):
+        model = model_from_config(config, weights if state is not None else None, root)
     carried = normalisation_of(state) if state is not None else None
     mean, std = carried or (meta["mean"], meta["std"])
     for key, given in (("model.input_mean", params.input_mean), ("model.input_std", params.input_std)):
@@ -221,6 +217,4 @@ def starting_model(params: ModelParams, config: dict, meta: dict, root: Path = P
                               f"have {config['in_channels']} channel(s)")
     mean = list(params.input_mean) if params.input_mean != "auto" else mean
     std = list(params.input_std) if params.input_std != "auto" else std
-    if params.source != "builtin" or state is not None or params.input_mean != "auto" or params.input_std != "auto":
-        attach_normalisation(model, mean, std)
-    return model
+    return attach_normalisation(model, mean, std)
