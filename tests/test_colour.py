@@ -98,6 +98,7 @@ def test_the_draw_view_edits_a_colour_image_with_a_colour_brush(colour_run):
     shown = "n => document.getElementById('draw-out') && document.getElementById('draw-out').dataset.shown === n"
     with offline_page(1000, 1200) as (page, seen):
         page.goto((run / "reports/index.html").resolve().as_uri() + "#conv1/1")
+        page.wait_for_selector("#view button.edit")  # the layer's views are loaded with its script
         chosen = page.evaluate("Array.from(atob(window.FEATUREMAPS.features.conv1[0].top[0].image), c => c.charCodeAt(0))")
         page.locator("#view button.edit").first.click()
         page.wait_for_function(shown, arg="0")

@@ -1,7 +1,7 @@
-"""The extract and attribute stages on a model of the user's own (a strided stem, a residual block with a depthwise
+"""The stages on a model of the user's own (a strided stem, a residual block with a depthwise
 conv and an in-place ReLU called twice), weights planted and evaluated as they are: top examples
-against a brute-force search, and receptive fields against hand-computed boxes and against the
-support of each unit's input gradient on its own image."""
+against a brute-force search, receptive fields against hand-computed boxes and against the
+support of each unit's input gradient on its own image, and the report and explorer of its layers."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +29,8 @@ def run(tmp_path_factory):
     folder = stage_folder(tmp / "run", idx, train={"epochs": 0},
                           extract={"layers": LAYERS, "top_k": 4, "top_k_by": "max", "activation": "raw"},
                           model={"source": "module", "factory": "models/mynet.py:make_net",
-                                 "checkpoint": "models/planted.pt"})
+                                 "checkpoint": "models/planted.pt"},
+                          render={"figure_features": 5})
     (folder / "models").mkdir()
     (folder / "models" / "mynet.py").write_text(MYNET)
     namespace = {}
@@ -40,7 +41,7 @@ def run(tmp_path_factory):
         net.stem.weight[0, 0] = EDGE
         net.stem.bias[0] = 0
     torch.save(net.state_dict(), folder / "models" / "planted.pt")
-    for stage in ("download", "train", "extract", "attribute", "visualize", "timelapse"):
+    for stage in ("download", "train", "extract", "attribute", "visualize", "timelapse", "render"):
         assert stage_exit(folder, stage)[0] == 0, stage
     return folder
 
@@ -235,3 +236,51 @@ def test_render_says_in_one_line_what_it_does_not_draw_yet(run, capsys):
     assert err.strip().splitlines()[-1] == (
         "error: the figures and the explorer show the builtin network only so far: this model's analyses are in "
         "data/ (activations, visualizations, attributions, timelapse) and `featuremaps layers` lists its layers")
+
+
+CONVS = ("stem", "block.conv1", "block.depthwise")  # the extracted layers that have kernels
+
+
+def test_the_report_draws_each_layer_by_its_name(run):
+    figures = run / "reports/figures"
+    for layer in LAYERS:
+        stem = layer.replace(":", "-")  # no ':' in a file name
+        for what in ("feature_maps", "class_means", "histograms", "top_examples", "feature_vis"):
+            assert (figures / f"{stem}_{what}.png").is_file(), (layer, what)
+        assert (figures / f"{stem}_filters.png").is_file() == (layer in CONVS), layer
+    assert not any(":" in p.name for p in figures.iterdir())
+    page = (run / "reports/index.html").read_text()
+    # render.figure_features: 5 of each layer's 8 features drawn, and the caption says so
+    assert page.count("Only features 1-5 of its 8 are drawn (render.figure_features)") >= 5 * len(LAYERS)
+    assert {p.name for p in (run / "reports/explorer").iterdir()} == {f"{layer.replace(':', '-')}.js" for layer in LAYERS}
+
+
+def test_the_explorer_shows_every_feature_of_every_layer_and_says_why_it_cannot_draw(run, tmp_path):
+    from browser import offline_page
+    page_path = (run / "reports/index.html").resolve()
+    drawn = ("() => Array.from(document.querySelectorAll('#view canvas')).map(c => c.getContext('2d')"
+             ".getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v > 0))")
+    with offline_page(1280) as (page, seen):
+        page.goto(page_path.as_uri())
+        links = page.eval_on_selector_all("#features a", "as => as.map(a => a.getAttribute('href'))")
+        assert links == [f"#{layer}/{n}" for layer in LAYERS for n in range(1, 9)]  # every feature, not 5
+        assert page.locator("#draw-link").inner_text().startswith("No draw view for this model: ")
+        page.screenshot(path=str(tmp_path / "overview.png"))
+        loaded = "() => Array.from(document.scripts).filter(s => s.src.includes('/explorer/')).length"
+        assert page.evaluate(loaded) == 0  # the layer scripts wait until a view needs them
+        for layer, n in (("block.relu:2", 3), ("block.depthwise", 2), ("block", 8)):
+            page.evaluate(f"location.hash = '#{layer}/{n}'")
+            page.wait_for_function("t => document.querySelector('#view h2')?.textContent === t",
+                                   arg=f"{layer} \u00b7 feature {n}", timeout=120_000)
+            assert all(page.evaluate(drawn)) and page.locator("#view .box").count() > 0
+            sections = page.eval_on_selector_all("#view h3", "hs => hs.map(h => h.textContent)")
+            filters = [h for h in sections if h.startswith("Filter")]
+            assert (len(filters) == 1) == (layer in CONVS), (layer, sections)
+            if layer == "block.depthwise":  # a depthwise kernel sees one input channel
+                assert filters[0].startswith("Filter (3x3, 1 input channel;"), filters
+        page.screenshot(path=str(tmp_path / "feature.png"), full_page=True)
+        assert page.evaluate(loaded) == 3
+        page.evaluate("location.hash = '#class/2'")
+        page.wait_for_function("document.querySelector('#view h2')?.textContent.startsWith('class ')")
+        assert all(page.evaluate(drawn))
+    assert seen["external"] == [] and seen["failed"] == [] and seen["console_errors"] == []

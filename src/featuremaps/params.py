@@ -163,6 +163,7 @@ class RenderParams:
     n_samples: int = _f(16, low=1, high=400)
     tile_inches: float = _f(0.9, low=0.1, high=10.0)
     hist_bins: int = _f(60, low=2, high=10000)
+    figure_features: int = _f(32, low=1, high=1024)
 
 
 @dataclass(frozen=True)

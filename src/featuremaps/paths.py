@@ -29,9 +29,17 @@ LIVE_IMAGES = LIVE / "plots/images"            # timelapse: step-indexed images 
 FIGURES = Path("reports/figures")               # render: featuremaps.report.catalogue
 REPORT = Path("reports/index.html")             # render: featuremaps.report.page
 EXPLORER_DATA = Path("reports/explorer.js")     # render: featuremaps.report.explorer
+EXPLORER_LAYERS = Path("reports/explorer")      # render: one script per layer, loaded when a view needs it
 COMPARE = Path("reports/compare")              # featuremaps compare's default: featuremaps.compare.output
 IMAGES = Path("reports/images")                # featuremaps image's default: featuremaps.image.report
 SWEEP = Path("reports/sweep")                  # featuremaps sweep's default: featuremaps.sweep.output
+
+
+def layer_file_stem(layer: str) -> str:
+    """A layer's name as it goes into a file name: a module path keeps its dots, a call's ':' (not
+    allowed in Windows file names) becomes '-', which no module path contains."""
+    return layer.replace(":", "-")
+
 
 # The stage that writes each stage output above: the stores name it when a file is missing or damaged
 # ("rerun the train stage").

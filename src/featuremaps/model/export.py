@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 
+from featuremaps.model.normalisation import MEAN, STD
+
 
 def network_config(model, image_shape) -> dict:
     """The architecture of a ConvNet as the page reads it."""
@@ -25,11 +27,15 @@ def network_config(model, image_shape) -> dict:
 
 def network_arrays(model, image_shape) -> dict:
     """{"config": JSON text, state dict key: float32 array}. A model other than the builtin network
-    gets a config that says the page does not run it (yet): {"draw": false, "reason": ...}."""
+    gets a config that says the page does not run it (yet), {"draw": false, "reason": ...}, and of its
+    arrays only the input normalisation."""
     config = network_config(model, image_shape) if hasattr(model, "conv_layers") else {
         "draw": False, "reason": "the draw view runs the builtin network only so far"}
     arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
+    drawn = config.get("draw", True)
     for key, value in model.state_dict().items():
+        if not drawn and key not in (MEAN, STD):  # no weights of a network the page does not run
+            continue
         if value.is_floating_point():
             arrays[key] = value.detach().float().cpu().numpy()
     return arrays

@@ -20,12 +20,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from featuremaps import paths
 from featuremaps.analysis.attribution_store import layer_gradcam
 from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.drawing.budget import check_pixel_budget
+from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import timelapse_figures
 from featuremaps.drawing.pool import fork_map
@@ -84,6 +86,22 @@ def layer_top_k(top_k: pd.DataFrame, layer: str) -> pd.DataFrame:
     return top_k[top_k["layer"] == layer].sort_values(["feature", "rank"])
 
 
+def figure_file(layer: str, what: str) -> str:
+    """A per-layer figure's PNG name: `conv2_filters.png`, `layer1.0.relu-2_feature_maps.png`."""
+    return f"{paths.layer_file_stem(layer)}_{what}.png"
+
+
+def shown(total: int, params: RenderParams) -> int:
+    """How many of a layer's `total` features its figures draw: the first render.figure_features."""
+    return min(total, params.figure_features)
+
+
+def cut_words(n: int, total: int) -> str:
+    """What a caption says when a figure draws only the first n of a layer's features."""
+    return "" if n == total else (f" Only features 1-{n} of its {total} are drawn (render.figure_features); "
+                                  f"the explorer has every one.")
+
+
 # ----------------------------------------------------------------------------- the figures
 
 def samples(inp: Inputs, params: RenderParams) -> Figure:
@@ -122,13 +140,15 @@ def confusion(inp: Inputs, params: RenderParams) -> Figure:
 def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     classes, examples, split = inp.labels, inp.examples, inp.means_split
     act = activation_label(inp.activation)
-    maps = examples[layer]
+    total = examples[layer].shape[1]
+    n = shown(total, params)
+    maps = examples[layer][:, :n]
     scale = "one colour scale for the whole grid" if params.shared_scale else "one colour scale per map"
     return Figure(
-        f"{layer}_feature_maps.png", f"{layer} feature maps",
+        figure_file(layer, "feature_maps"), f"{layer} feature maps",
         f"{layer} feature maps ({act}) for one {split} image per class",
         f"One image per class (the first of the {split} split), then each of {layer}'s feature maps for it: "
-        f"{act} activation, {scale}. Bright = the feature responds there.",
+        f"{act} activation, {scale}. Bright = the feature responds there." + cut_words(n, total),
         fig.map_grid_figure, lambda p: fig.grid_figsize(maps.shape[0], maps.shape[1] + 1, p.tile_inches),
         dict(inputs=examples["input"].astype(np.float64), maps=maps,
              row_labels=[classes[c] if examples["index"][c] >= 0 else f"{classes[c]} (no image)"
@@ -140,39 +160,54 @@ def feature_maps(inp: Inputs, params: RenderParams, layer: str) -> Figure:
 def class_means(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     classes, split, counts = inp.labels, inp.means_split, inp.class_means["counts"]
     act = activation_label(inp.activation)
-    maps = layer_class_means(inp.class_means, layer)
+    every = layer_class_means(inp.class_means, layer)
+    total = every.shape[1]
+    n = shown(total, params)
+    maps = every[:, :n]
     return Figure(
-        f"{layer}_class_means.png", f"{layer} mean maps per class",
+        figure_file(layer, "class_means"), f"{layer} mean maps per class",
         f"{layer}: mean {act} map per class over the {split} split",
         f"Each {layer} map averaged over all {int(counts.sum()):,} {split} images of a class (a mean, not a "
         f"sum), beside the class's mean input. One shared colour scale, so classes compare fairly whatever "
-        f"their size.",
+        f"their size." + cut_words(n, total),
         fig.map_grid_figure, lambda p: fig.grid_figsize(maps.shape[0], maps.shape[1] + 1, p.tile_inches),
         dict(inputs=inp.class_means["input_means"], maps=maps,
              row_labels=[f"{classes[c]} (n={int(counts[c])})" for c in range(len(classes))],
              input_label="Mean input", scale=fig.MapScale(inp.activation, True, f"mean {act} activation")))
 
 
-def filters(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    weights = inp.weights[layer]
-    n_out, n_in, kh, kw = weights.shape
+def filters(inp: Inputs, params: RenderParams, layer: str) -> Figure | None:
+    """None for a layer that is not a convolution (a block's output, an activation): it has no kernels."""
+    if layer not in inp.weights:
+        return None
+    total, in_channels, kh, kw = inp.weights[layer].shape
+    n = shown(total, params)
+    weights = inp.weights[layer][:n]
+    inputs = strongest_inputs(weights)
+    every_input = all_inputs_drawn(weights, inputs)
+    columns = ("one column per input channel" if every_input else
+               f"its {inputs.shape[1]} strongest of {in_channels} input channels (largest L2 norm of the kernel), "
+               f"strongest first, each tile labelled with its input channel")
     return Figure(
-        f"{layer}_filters.png", f"{layer} filters", f"{layer} filters ({kh}x{kw})",
-        f"The learned {layer} kernels: one row per output feature, one column per input channel; red "
-        f"positive, blue negative, white zero.",
-        fig.filters_figure, lambda p: fig.grid_figsize(n_out, max(n_in, 3), p.tile_inches * 0.6),
-        dict(weights=weights))
+        figure_file(layer, "filters"), f"{layer} filters", f"{layer} filters ({kh}x{kw})",
+        f"The learned {layer} kernels: one row per output feature, {columns}; red "
+        f"positive, blue negative, white zero." + cut_words(n, total),
+        fig.filters_figure, lambda p: fig.grid_figsize(n, max(inputs.shape[1], 3), p.tile_inches * 0.6),
+        dict(weights=drawn_kernels(weights, inputs), inputs=None if every_input else inputs))
 
 
 def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    sums, labels = split_sums(inp, layer)
+    every, labels = split_sums(inp, layer)
+    total = every.shape[1]
+    n = shown(total, params)
+    sums = every[:, :n]
     act = activation_label(inp.activation)
     return Figure(
-        f"{layer}_histograms.png", f"{layer} activation histograms",
+        figure_file(layer, "histograms"), f"{layer} activation histograms",
         f"{layer}: per-image spatial sum of {act}, density per class",
         f"For each {layer} feature, the distribution of each {inp.means_split} image's spatially summed {act} "
         f"activation, one outline per class, each normalised to unit area so classes of different sizes "
-        f"compare. The x range covers all the data.",
+        f"compare. The x range covers all the data." + cut_words(n, total),
         fig.histograms_figure, lambda p: fig.histogram_figsize(sums.shape[1]),
         dict(sums=sums, labels=labels, classes=inp.labels))
 
@@ -197,17 +232,19 @@ def ranking_words(by: str) -> str:
 
 
 def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    rows = layer_top_k(inp.top_k, layer)
+    every = layer_top_k(inp.top_k, layer)
+    total = int(every["feature"].max())
+    rows = every[every["feature"] <= shown(total, params)]
     split = rows["split"].iloc[0]
     tiles, notes, boxes = top_example_tiles(rows, inp.splits[split][0], inp.labels)
     n_feat, k = tiles.shape[:2]
     return Figure(
-        f"{layer}_top_examples.png", f"{layer} top images per feature",
+        figure_file(layer, "top_examples"), f"{layer} top images per feature",
         f"{layer}: the {k} {split} images with {ranking_words(inp.top_k_by)} per feature\n"
         f"(label at top left; red box: what the feature's strongest unit sees)",
         f"For each {layer} feature, the {split} images with {ranking_words(inp.top_k_by)} (extract.top_k_by: "
         f"{inp.top_k_by}): what the feature looks for across the dataset. The red box is the input region the "
-        f"feature's strongest unit in that image sees (its receptive field).",
+        f"feature's strongest unit in that image sees (its receptive field)." + cut_words(n_feat, total),
         fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, k, p.tile_inches * 0.8),
         dict(tiles=tiles, row_labels=[f"Feature {f + 1}" for f in range(n_feat)],
              col_labels=[f"#{r + 1}" for r in range(k)], notes=notes, boxes=boxes))
@@ -216,12 +253,15 @@ def top_examples(inp: Inputs, params: RenderParams, layer: str) -> Figure:
 def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figure:
     vis = inp.visualizations
     record = layer_visualization(vis, layer)
-    images, refined = record.images, record.refined_images
-    best = record.dataset_value
-    negative = record.negative_images[:, None] if len(record.negative_images) else refined[:, :0]
+    total = len(record.images)
+    n = shown(total, params)
+    images, refined = record.images[:n], record.refined_images[:n]
+    best = record.dataset_value[:n]
+    negative = record.negative_images[:n, None] if len(record.negative_images) else refined[:, :0]
     optimised = np.concatenate([images, refined[:, None], negative], 1).astype(np.float64)
-    values = np.concatenate([record.values, record.refined_values[:, None]], 1)
+    values = np.concatenate([record.values[:n], record.refined_values[:n, None]], 1)
     rows = layer_top_k(inp.top_k, layer)
+    rows = rows[rows["feature"] <= n]
     split = rows["split"].iloc[0]
     examples, example_notes, example_boxes = top_example_tiles(rows, inp.splits[split][0], inp.labels)
     n_feat, seeds, k, n_neg = len(images), images.shape[1], examples.shape[1], negative.shape[1]
@@ -233,7 +273,7 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
     below = int((ratios[:, :seeds] < 1).sum())
     what = {"channel": "mean activation over its map", "neuron": "activation at the map's centre"}[str(vis["objective"])]
     return Figure(
-        f"{layer}_feature_vis.png", f"{layer}: what each feature looks for",
+        figure_file(layer, "feature_vis"), f"{layer}: what each feature looks for",
         f"{layer}: inputs that maximise each feature ({what}), beside its top {split} images\n"
         f"(xN: objective relative to the best {vis['split']} image's; red box: what the strongest unit sees)",
         f"For each {layer} feature: {seeds} inputs optimised from random starts (seed 1..{seeds}), its best "
@@ -246,7 +286,7 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
         + ("The 'minimises' column is the input that makes the feature's raw (pre-ReLU) value lowest, with that "
            "value. " if n_neg else "") + "The optimised inputs are kept near the background (visualize.l1) and must "
         "work moved, scaled and turned a little (visualize.jitter, scale, rotate), so they show strokes the feature "
-        "answers to wherever they sit.",
+        "answers to wherever they sit." + cut_words(n, total),
         fig.image_grid_figure, lambda p: fig.grid_figsize(n_feat, seeds + 1 + n_neg + k, p.tile_inches * 0.8),
         dict(tiles=np.concatenate([optimised, examples], 1), row_labels=[f"Feature {f + 1}" for f in range(n_feat)],
              col_labels=[f"seed {s + 1}" for s in range(seeds)] + ["refined"] + ["minimises"] * n_neg
@@ -255,13 +295,17 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
 
 
 def selectivity(inp: Inputs, params: RenderParams) -> Figure:
-    layer_means = {layer: class_feature_means(*split_sums(inp, layer), len(inp.classes)) for layer in inp.layers}
+    every = {layer: class_feature_means(*split_sums(inp, layer), len(inp.classes)) for layer in inp.layers}
+    layer_means = {layer: m[:, :shown(m.shape[1], params)] for layer, m in every.items()}
     n_features = [m.shape[1] for m in layer_means.values()]
+    cut = [f"{layer} {m.shape[1]} of {every[layer].shape[1]}" for layer, m in layer_means.items()
+           if m.shape[1] < every[layer].shape[1]]
     return Figure(
         "class_feature_selectivity.png", "Class selectivity", "Class selectivity: which feature fires for which class",
         f"Mean summed activation of each feature (columns) for each class (rows) over the {inp.means_split} "
         f"split, scaled per feature from its least (0) to its most (1) responsive class: the class each "
-        f"feature fires for.",
+        f"feature fires for." + (f" Features drawn (render.figure_features, the first ones): {', '.join(cut)}."
+                                if cut else ""),
         fig.selectivity_figure, lambda p: fig.selectivity_figsize(n_features, len(inp.classes)),
         dict(layer_means=layer_means, classes=inp.labels))
 
@@ -285,6 +329,7 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
     true_maps = [np.where(wrong[:, None, None], layer_gradcam(att, layer).true, np.nan) for layer in layers]
     heat = np.stack([layer_gradcam(att, layer).pred for layer in layers] + true_maps + [att["ig"]], 1)
     n, n_cols = len(labels), heat.shape[1] + 1
+    sep = "\n" if max(map(len, layers)) > 8 else " "  # a module path is wider than its column
     return Figure(
         "gradcam_examples.png", "Where the decision comes from, per image",
         f"Grad-CAM for the predicted class, for the true class where they differ,\nand Integrated Gradients: "
@@ -300,7 +345,7 @@ def gradcam_examples(inp: Inputs, params: RenderParams) -> Figure:
              kinds=["overlay"] * (2 * len(layers)) + ["signed"],
              row_labels=[f"{classes[t].split(' ')[-1]} as {classes[p].split(' ')[-1]}" if t != p else classes[t]
                          for t, p in zip(labels, preds)],
-             col_labels=["Input"] + [f"{layer} pred" for layer in layers] + [f"{layer} true" for layer in layers]
+             col_labels=["Input"] + [f"{layer}{sep}pred" for layer in layers] + [f"{layer}{sep}true" for layer in layers]
              + ["IG"],
              wrong=list(wrong)))
 
@@ -323,12 +368,14 @@ def gradcam_class_means(inp: Inputs, params: RenderParams) -> Figure:
 
 def ablation(inp: Inputs, params: RenderParams) -> Figure:
     table, rows = inp.ablation, inp.classes + ["all"]
-    drops = {}
+    drops, cut = {}, []
     for layer in inp.layers:
         part = table[table["layer"] == layer]
         wide = part.pivot(index="class", columns="channel", values="baseline") - \
             part.pivot(index="class", columns="channel", values="accuracy")
-        drops[layer] = 100 * wide.reindex(rows).to_numpy()
+        drops[layer] = 100 * wide.reindex(rows).to_numpy()[:, :shown(wide.shape[1], params)]
+        if drops[layer].shape[1] < wide.shape[1]:
+            cut.append(f"{layer} {drops[layer].shape[1]} of {wide.shape[1]}")
     metrics = "; ".join(f"{layer}: {m['dead_channels']} dead, mean selectivity {m['mean_selectivity']:.2f}, "
                         f"largest drop {m['max_accuracy_drop']:.1%} (channel {m['max_drop_channel']})"
                         for layer, m in inp.interpretability.items())
@@ -337,7 +384,8 @@ def ablation(inp: Inputs, params: RenderParams) -> Figure:
         "Accuracy lost per class when one channel is zeroed",
         f"Each column zeroes one channel of a layer (its output set to 0) and measures the accuracy of each class "
         f"and of all images on the {inp.attributions['split']} split: red = the class needs that channel, blue = it "
-        f"does better without it. Interpretability metrics (reports/interpretability.json): {metrics}.",
+        f"does better without it. Interpretability metrics (reports/interpretability.json): {metrics}."
+        + (f" Channels drawn (render.figure_features, the first ones): {', '.join(cut)}." if cut else ""),
         fig.ablation_figure, lambda p: fig.ablation_figsize([d.shape[1] for d in drops.values()], len(rows)),
         dict(drops=drops, row_labels=inp.labels + ["all"]))
 
@@ -392,10 +440,10 @@ PER_LAYER = (feature_maps, class_means, filters, histograms, top_examples, featu
 def figure_list(inp: Inputs, params: RenderParams) -> list:
     """Every figure's record, in the report's reading order."""
     return ([samples(inp, params), training_curves(inp, params), confusion(inp, params)]
-            + [make(inp, params, layer) for layer in inp.layers for make in PER_LAYER]
+            + [figure for layer in inp.layers for make in PER_LAYER if (figure := make(inp, params, layer))]
             + [selectivity(inp, params), gradcam_examples(inp, params), gradcam_class_means(inp, params),
                ablation(inp, params), claims(inp, params)]
-            + timelapse_figures(inp.timelapse, inp.layers, Figure))
+            + timelapse_figures(inp.timelapse, inp.layers, Figure, params.figure_features))
 
 
 # ----------------------------------------------------------------------------- drawing

@@ -1,5 +1,9 @@
 """The explorer's data: everything the per-feature and per-class views of reports/index.html show,
-as one script, reports/explorer.js, that sets window.FEATUREMAPS (loads from file://, no fetch).
+as scripts (they load from file://, where fetch cannot): reports/explorer.js sets window.FEATUREMAPS
+with what the first paint and the class views need (each feature's first optimised input, filter,
+class means, selectivity and ablation), and reports/explorer/<layer>.js holds the rest of a layer's
+feature views (optimised inputs, top images, maps, histograms), loaded when one is opened. So a
+model with thousands of channels (ResNet-18: 4,800) opens as fast as its overview draws.
 
 Images travel as base64 uint8 arrays, maps scaled to 0..255 with their scale beside them, and
 the page draws them on canvases with the render params' colour maps (sampled here into 256-entry
@@ -17,11 +21,13 @@ from featuremaps.analysis.attribution_store import layer_gradcam
 from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.drawing.encode import b64, colour_table_b64, scaled_b64, signed_b64
-from featuremaps.files import write_text
+from featuremaps import paths
+from featuremaps.files import atomic_folder, write_text
 from featuremaps.data.margin import default_margin
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges
+from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import slider_data
 
@@ -34,8 +40,23 @@ def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int)
     return {"lo": float(edges[0]), "hi": float(edges[-1]), "density": density}
 
 
+def filter_view(weights: np.ndarray) -> dict:
+    """One feature's kernels [in, kh, kw] as the page draws them: every input channel, or the
+    strongest FILTER_INPUTS with their indices (featuremaps.report.filters)."""
+    inputs = strongest_inputs(weights[None])
+    every = all_inputs_drawn(weights[None], inputs)
+    kernels = drawn_kernels(weights[None], inputs)[0]
+    data, scale = signed_b64(kernels)
+    return {"data": data, "scale": scale, "shape": list(kernels.shape), "in_channels": int(weights.shape[0]),
+            "inputs": None if every else [int(i) for i in inputs[0]]}
+
+
+SUMMARY = ("thumb", "filter", "class_means", "selectivity", "class_mean_sum", "accuracy_lost")
+
+
 def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
-    """One dict per feature of `layer`, in feature order."""
+    """One dict per feature of `layer`, in feature order: the SUMMARY keys go in explorer.js, the
+    rest in the layer's own script (split_views)."""
     vis, classes = inp.visualizations, inp.classes
     sums, labels = split_sums(inp, layer)
     means = class_feature_means(sums, labels, len(classes))
@@ -44,7 +65,7 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     rows = layer_top_k(inp.top_k, layer)
     split_images = inp.splits[rows["split"].iloc[0]][0]
     ablation = inp.ablation[inp.ablation["layer"] == layer]
-    weights = inp.weights[layer]
+    weights = inp.weights.get(layer)  # None: not a convolution, no kernels
     class_maps, example_maps = layer_class_means(inp.class_means, layer), inp.examples[layer]
     record = layer_visualization(vis, layer)
     best = record.dataset_value
@@ -54,11 +75,11 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
         drop = ablation[ablation["channel"] == f + 1].set_index("class")
         optimised = list(record.images[f]) + [record.refined_images[f]]
         values = list(record.values[f]) + [record.refined_values[f]]
-        kernel, kernel_scale = signed_b64(weights[f])
         class_data, class_top = scaled_b64(class_maps[:, f])
         example_data, example_top = scaled_b64(example_maps[:, f])
         views.append({
-            "filter": {"data": kernel, "scale": kernel_scale, "shape": list(weights.shape[1:])},
+            "thumb": b64(optimised[0]),
+            "filter": None if weights is None else filter_view(weights[f]),
             "vis": [b64(image) for image in optimised],
             "vis_ratio": [round(float(v / best[f]), 3) if best[f] > 0 else None for v in values],
             "negative": b64(record.negative_images[f]) if len(record.negative_images) else None,
@@ -106,7 +127,9 @@ def class_views(inp: Inputs) -> list:
     return views
 
 
-def explorer_data(inp: Inputs, params: RenderParams) -> dict:
+def explorer_data(inp: Inputs, params: RenderParams, layer_folder: str) -> dict:
+    """Every view's data, split by write_explorer_data; layer_folder: the layer scripts' folder
+    relative to the page."""
     layers = inp.layers
     class_inputs, _ = scaled_b64(inp.class_means["input_means"], 255.0)
     return {
@@ -123,6 +146,7 @@ def explorer_data(inp: Inputs, params: RenderParams) -> dict:
         "counts": [int(n) for n in inp.class_means["counts"]],
         "interpretability": inp.interpretability,
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
+        "layer_scripts": {layer: f"{layer_folder}/{paths.layer_file_stem(layer)}.js" for layer in layers},
         "class_views": class_views(inp),
         "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
         "network": network_data(inp.network, inp.classes, inp.meta["image_shape"]),
@@ -133,10 +157,32 @@ def network_data(arrays: dict, classes: list, image_shape) -> dict:
     """The model for the page's own forward pass (report/network.js): its config, every tensor as
     base64 float32 (little-endian, as JavaScript's Float32Array reads it), and the margin a drawing
     is fitted with (featuremaps image's default for these classes)."""
-    return {"config": str(arrays["config"]), "margin": default_margin(classes, image_shape),
+    config = str(arrays["config"])
+    if not json.loads(config).get("draw", True):  # the page does not run it: none of its weights
+        return {"config": config, "margin": None, "tensors": {}}
+    return {"config": config, "margin": default_margin(classes, image_shape),
             "tensors": {k: base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode("ascii")
                         for k, v in arrays.items() if k != "config"}}
 
 
-def write_explorer_data(path, data: dict) -> None:
-    write_text(path, "window.FEATUREMAPS = " + json.dumps(data, separators=(",", ":")) + ";\n")
+def split_views(data: dict) -> tuple[dict, dict]:
+    """(what explorer.js holds: every feature's SUMMARY keys, {layer: the rest of each feature's view})."""
+    main = dict(data, features={layer: [{k: f[k] for k in SUMMARY} for f in views]
+                                for layer, views in data["features"].items()})
+    rest = {layer: [{k: v for k, v in f.items() if k not in SUMMARY} for f in views]
+            for layer, views in data["features"].items()}
+    return main, rest
+
+
+def _js(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def write_explorer_data(path, folder, data: dict) -> None:
+    """explorer.js at `path`, and one script per layer in `folder`, replaced whole (no script of a layer
+    no longer extracted is left), each calling window.FEATUREMAPS_LAYER(layer, its features' views)."""
+    main, rest = split_views(data)
+    with atomic_folder(folder) as out:
+        for layer, views in rest.items():
+            write_text(out / f"{paths.layer_file_stem(layer)}.js", f"window.FEATUREMAPS_LAYER({_js(layer)}, {_js(views)});\n")
+    write_text(path, "window.FEATUREMAPS = " + _js(main) + ";\n")

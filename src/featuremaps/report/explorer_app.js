@@ -9,6 +9,33 @@
   const camMaps = D.gradcam_map === "rectified" ? "of each layer's maps after ReLU" : "of each layer's maps before pooling and ReLU";
   const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);
 
+  // A layer's feature views beyond the overview's (optimised inputs, top images, maps, histograms) are
+  // in its own script, explorer/<layer>.js, loaded the first time one of its features is opened.
+  const loading = {};
+  window.FEATUREMAPS_LAYER = (layer, views) => {
+    views.forEach((v, i) => Object.assign(D.features[layer][i], v));
+    D.features[layer].loaded = true;
+  };
+  function loadLayer(layer) {
+    if (D.features[layer].loaded) return Promise.resolve();
+    return loading[layer] = loading[layer] || new Promise((resolve, reject) => {
+      const script = el("script", {src: D.layer_scripts[layer]});
+      script.onload = () => D.features[layer].loaded ? resolve() : reject(new Error(`${D.layer_scripts[layer]} holds no views of ${layer}`));
+      script.onerror = () => { delete loading[layer]; script.remove();
+        reject(new Error(`could not load ${D.layer_scripts[layer]} (beside this page): rerun the render stage`)); };
+      document.head.append(script);
+    });
+  }
+  // The kernels of a feature, one tile per input channel drawn (every one, or its strongest: then labelled
+  // with their channel); `offset`: the first value of this epoch's kernels.
+  function kernelTiles(filter, data, offset = 0) {
+    const [m, kh, kw] = filter.shape, px = Math.max(4, Math.round(30 / Math.max(kh, kw)));
+    return Array.from({length: m}, (_, i) => tile(picture(data, kh, kw, "div", offset + i * kh * kw, px),
+      filter.inputs ? `in ${filter.inputs[i] + 1}` : m > 1 ? `in ${i + 1}` : "filter"));
+  }
+  const inputsWords = f => f.inputs ? `its ${f.shape[0]} strongest of ${f.in_channels} input channels (largest L2 norm)` :
+    `${f.shape[0]} input channel${f.shape[0] > 1 ? "s" : ""}`;
+
   function histogram(hist) {
     const c = el("canvas", {width: 520, height: 180});
     const ctx = c.getContext("2d"), pad = 28;
@@ -54,10 +81,12 @@
     view.append(section(`Top ${D.split} images (by ${D.top_k_by === "max" ? "strongest unit" : "summed activation"}; box: what the strongest unit sees)`,
       el("div", {class: "grid"}, ...f.top.map(t => { const px = bytes(t.image);
         return editable(tile(picture(px, H, W, "image"), t.label, null, "", t.box), px, t.label); }))));
-    if (T) view.append(formation(layer, n, f.filter.shape));
-    const [ci, kh, kw] = f.filter.shape, kernel = bytes(f.filter.data);
-    view.append(section(`Filter (${kh}x${kw}, ${ci} input channel${ci > 1 ? "s" : ""}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
-      el("div", {class: "grid"}, ...Array.from({length: ci}, (_, i) => tile(picture(kernel, kh, kw, "div", i * kh * kw, 10), ci > 1 ? `in ${i + 1}` : "")))));
+    if (T) view.append(formation(layer, n));
+    if (f.filter) {
+      const [, kh, kw] = f.filter.shape;
+      view.append(section(`Filter (${kh}x${kw}, ${inputsWords(f.filter)}; red +, blue \u2212, up to \u00b1${f.filter.scale.toPrecision(3)})`,
+        el("div", {class: "grid"}, ...kernelTiles(f.filter, bytes(f.filter.data)))));
+    }
     const [mh, mw] = f.class_means.shape, means = bytes(f.class_means.data), px = Math.max(2, Math.round(84 / mh));
     view.append(section(`Mean map per class over the ${D.split} split (one scale, up to ${f.class_means.max.toPrecision(3)}), beside the class's mean input`,
       el("div", {class: "grid"}, ...D.classes.flatMap((name, c) => [
@@ -83,8 +112,9 @@
 
   // The epoch slider of a feature: its filter, selectivity, top probe images and optimised inputs
   // as they were at each kept epoch (the optimised inputs at the latest vis epoch up to it).
-  function formation(layer, n, [ci, kh, kw]) {
-    const t = T.features[layer][n - 1], kernels = bytes(t.filter.data), last = T.epochs.length - 1;
+  function formation(layer, n) {
+    const t = T.features[layer][n - 1], kernels = t.filter ? bytes(t.filter.data) : null, last = T.epochs.length - 1;
+    const perEpoch = t.filter ? t.filter.shape.reduce((a, b) => a * b, 1) : 0;
     const slider = el("input", {type: "range", id: "epoch", min: 0, max: last, step: 1, value: T.epochs.indexOf(T.reference) >= 0 ? T.epochs.indexOf(T.reference) : last,
                                 "aria-label": "epoch"});
     const label = el("output", {id: "epoch-label", for: "epoch"}), body = el("div", {id: "formation"});
@@ -95,11 +125,9 @@
         `; ${layer} CKA to the best epoch ${T.cka[layer][i] === null ? "undefined (constant maps)" : T.cka[layer][i].toFixed(3)}`;
       const seeds = v < 0 ? [] : Array.from({length: T.seeds}, (_, s) => tile(picture(bytes(t.vis[v]), H, W, "image", s * PX), `epoch ${T.vis_epochs[v]}`));
       body.replaceChildren(
-        el("p", {class: "muted", text: `Filter (one scale for every epoch, up to \u00b1${t.filter.scale.toPrecision(3)}) and ` +
+        el("p", {class: "muted", text: (t.filter ? `Filter (one scale for every epoch, up to \u00b1${t.filter.scale.toPrecision(3)}) and ` : "") +
           (v < 0 ? "no optimised input up to this epoch" : `the optimised input${T.seeds > 1 ? "s" : ""} of epoch ${T.vis_epochs[v]}`)}),
-        el("div", {class: "grid"},
-          ...Array.from({length: ci}, (_, c) => tile(picture(kernels, kh, kw, "div", (i * ci + c) * kh * kw, 10), ci > 1 ? `in ${c + 1}` : "filter")),
-          ...seeds),
+        el("div", {class: "grid"}, ...(t.filter ? kernelTiles(t.filter, kernels, i * perEpoch) : []), ...seeds),
         el("p", {text: t.dead[i] ? "Dead: zero on every probe image at this epoch." :
           `Class selectivity ${t.selectivity[i].toFixed(3)}, most for ${D.classes[t.preferred[i]]}. Its top ${t.top[i].length} of the ${T.probe_count} probe images (val):`}),
         el("div", {class: "grid"}, ...t.top[i].map(k => editable(tile(picture(probeImages, H, W, "image", k * PX), D.classes[T.probe_labels[k]]),
@@ -151,8 +179,9 @@
   const FIRST_LAYER_NOTE = "Each feature's filter (red +, blue \u2212; its own scale): the input that maximises a first-layer " +
     "map's mean is a flat field whenever the filter's weights share one sign, so the filter says more. Each feature's view " +
     "has its optimised inputs and the exact optimum of its centre unit.";
+  const filterFirst = (layer, f) => layer === D.layers[0] && C === 1 && f.filter && f.filter.shape[0] === 1;
   function overviewPicture(layer, f, i, trained, v) {
-    if (layer !== D.layers[0] || C !== 1) return picture(bytes(trained ? f.vis[0] : T.features[layer][i].vis[v]), H, W, "image", 0, 2);
+    if (!filterFirst(layer, f)) return picture(bytes(trained ? f.thumb : T.features[layer][i].vis[v]), H, W, "image", 0, 2);
     const [, kh, kw] = f.filter.shape, px = Math.max(2, Math.round(2 * H / kh));
     if (trained) return picture(bytes(f.filter.data), kh, kw, "div", 0, px);
     const t = T.features[layer][i];  // that epoch's filter, on the timelapse's one scale
@@ -166,7 +195,7 @@
       const v = +slider.value, trained = v === stops;
       label.textContent = trained ? "the trained model (best epoch)" : `epoch ${T.vis_epochs[v]}`;
       layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}),
-        ...(layer === D.layers[0] && C === 1 ? [el("p", {class: "muted", text: FIRST_LAYER_NOTE})] : []),
+        ...(filterFirst(layer, D.features[layer][0]) ? [el("p", {class: "muted", text: FIRST_LAYER_NOTE})] : []),
         el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
           tile(overviewPicture(layer, f, i, trained, v), `${layer} ${i + 1}`, featureLink(layer, i + 1))))]));
     }
@@ -299,7 +328,13 @@
     current = null;
     if (location.hash === "#draw" && Net) showDraw();
     else if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
-    else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) { current = [m[1], +m[2]]; showFeature(m[1], +m[2]); }
+    else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) {
+      const [layer, n] = [m[1], +m[2]], asked = location.hash;
+      current = [layer, n];
+      if (!D.features[layer].loaded) view.replaceChildren(el("p", {class: "muted", text: `loading ${layer}\u2026`}));
+      loadLayer(layer).then(() => { if (location.hash === asked) showFeature(layer, n); },
+                            e => view.replaceChildren(el("p", {class: "route-note", role: "status", text: e.message})));
+    }
     else { view.hidden = true; overview.hidden = false; routeNote(overview, false); return; }
     routeNote(overview, true);
     view.hidden = false; overview.hidden = true; window.scrollTo(0, 0);
@@ -323,6 +358,10 @@
     const link = document.querySelectorAll("#view .viewnav a")[e.key === "ArrowLeft" ? 1 : 2];
     location.hash = link.getAttribute("href");
   });
+  if (!Net) {  // a model the page cannot run: say why where the draw view's link would be
+    const link = document.getElementById("draw-link"), cfg = D.network ? JSON.parse(D.network.config) : {};
+    if (link) link.textContent = `No draw view for this model: ${cfg.reason || "the page has no network to run"}.`;
+  }
   overviewGrid();
   window.addEventListener("hashchange", route);
   route();

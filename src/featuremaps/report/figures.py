@@ -65,12 +65,15 @@ def map_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inp
                            shrink=0.6, pad=0.01, ticks=[0, 1])
         bar.ax.set_yticklabels(["map min", "map max"])
         bar.set_label("one scale per map")
-    fig.suptitle(heading, fontsize=12)
+    fig.suptitle(heading, fontsize=12, wrap=True)
     save(fig, path, params.dpi)
 
 
-def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weights: np.ndarray) -> None:
-    """Kernels [out, in, k, k]: rows = output features, columns = input channels, centred on zero."""
+def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weights: np.ndarray,
+                   inputs: np.ndarray | None = None) -> None:
+    """Kernels [out, in, k, k]: rows = output features, columns = input channels, centred on zero;
+    with `inputs` [out, m], column j of a row is that feature's input channel inputs[row, j] (its
+    j-th strongest), written on the tile."""
     n_out, n_in = weights.shape[:2]
     m = float(np.abs(weights).max()) or 1.0
     cmap, norm = plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m)
@@ -80,10 +83,17 @@ def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weig
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
     _label_grid(ax, n_out, n_in, tile_px, [f"Feature {o + 1}" for o in range(n_out)],
-                ["input" if n_in == 1 else f"in {i + 1}" for i in range(n_in)], fontsize=8)
+                ["input" if n_in == 1 and inputs is None else f"in {i + 1}" if inputs is None else f"#{i + 1}"
+                 for i in range(n_in)], fontsize=8)
+    if inputs is not None:
+        for o in range(n_out):
+            for i in range(n_in):
+                ax.text(PAD + (tile_px[1] + PAD) * i + 1, PAD + (tile_px[0] + PAD) * o + 1, f"in {inputs[o, i] + 1}",
+                        fontsize=5, va="top", ha="left", color="black",
+                        bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7))
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.02)
     bar.set_label("weight")
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -133,7 +143,7 @@ def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, s
             ax.set_ylabel("density", fontsize=8)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right center", fontsize=8, title="class")
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
     return all_edges
 
@@ -195,7 +205,7 @@ def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, 
                        shrink=0.8, ticks=[0, 1])
     bar.ax.set_yticklabels(["least\nresponsive\nclass", "most\nresponsive\nclass"], fontsize=8)
     bar.set_label("class mean, scaled per feature")
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -221,7 +231,7 @@ def image_grid_figure(path: Path, params: RenderParams, figsize, heading: str, t
             if top >= 0:
                 ax.add_patch(plt.Rectangle((x + left - 0.5, y + top - 0.5), right - left + 1, bottom - top + 1,
                                            fill=False, edgecolor="#ff3030", linewidth=1.0))
-    fig.suptitle(heading, fontsize=10)
+    fig.suptitle(heading, fontsize=10, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -248,7 +258,7 @@ def samples_figure(path: Path, params: RenderParams, figsize, heading: str, imag
         right = labels[i] == preds[i]
         ax.set_title(f"true {classes[labels[i]]}\npred {classes[preds[i]]}", fontsize=7,
                      color="black" if right else "red")
-    fig.suptitle(heading, fontsize=10)
+    fig.suptitle(heading, fontsize=10, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -292,7 +302,7 @@ def training_curves_figure(path: Path, params: RenderParams, figsize, heading: s
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -313,7 +323,7 @@ def attribution_grid_figure(path: Path, params: RenderParams, figsize, heading: 
     _label_grid(ax, n_rows, n_heat + 1, (h, w), row_labels, col_labels, fontsize=8)
     for label, bad in zip(ax.get_yticklabels(), wrong):
         label.set_color("red" if bad else "black")
-    fig.suptitle(heading, fontsize=10)
+    fig.suptitle(heading, fontsize=10, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -338,7 +348,7 @@ def ablation_figure(path: Path, params: RenderParams, figsize, heading: str, dro
                      fontsize=10)
     fig.colorbar(im, ax=panels[-1][0] if len(panels) == len(layers) else [p[0] for p in panels], shrink=0.8,
                  label="accuracy lost (percentage points)")
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -378,7 +388,7 @@ def claims_figure(path: Path, params: RenderParams, figsize, heading: str, layer
         c.set_title(f"{layer}: {d['k']} channels zeroed together", fontsize=10)
         for ax in row:
             ax.axhline(0, color="#ccc", lw=0.8, zorder=0)
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 

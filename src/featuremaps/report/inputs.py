@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE
     read_per_image, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.drawing.fonts import drawable_names
-from featuremaps.errors import FeaturemapsError
 from featuremaps.model.records import read_confusion, read_history, read_metrics
 
 
@@ -27,7 +25,7 @@ class Inputs:
     class_means: dict
     examples: dict
     top_k: pd.DataFrame
-    weights: dict           # layer -> conv kernels [out, in, k, k]
+    weights: dict           # layer -> conv kernels [out, in, k, k], for the layers that are convolutions
     visualizations: dict    # features.npz of the visualize stage
     attributions: dict      # gradcam.npz of the attribute stage
     ablation: pd.DataFrame  # ablation.parquet of the attribute stage
@@ -68,10 +66,6 @@ class Inputs:
 def load_inputs(dataset: Path, activations: Path, visualizations: Path, attributions: Path, metrics: Path,
                 interpretability: Path, history: Path, confusion: Path, timelapse: Path) -> Inputs:
     network = read_network(activations)
-    if not json.loads(str(network["config"])).get("draw", True):
-        raise FeaturemapsError("the figures and the explorer show the builtin network only so far: this model's "
-                               "analyses are in data/ (activations, visualizations, attributions, timelapse) and "
-                               "`featuremaps layers` lists its layers")
     class_means = read_npz(activations / CLASS_MEANS, ["layers", "activation", "split", "top_k_by", "counts",
                                                        "input_means"])
     layers = [str(x) for x in class_means["layers"]]
@@ -83,7 +77,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         class_means=class_means,
         examples=read_npz(activations / EXAMPLES, ["index", "input"] + layers),
         top_k=read_top_k(activations / TOP_K),
-        weights=read_npz(activations / FILTERS, layers),
+        weights=layer_kernels(read_npz(activations / FILTERS), layers),
         visualizations=read_visualizations(visualizations, layers),
         attributions=gradcam,
         ablation=ablation,
@@ -95,6 +89,11 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         timelapse=_snapshotted(read_timelapse(timelapse)),
         network=network,
     )
+
+
+def layer_kernels(stored: dict, layers: list) -> dict:
+    """{layer: kernels} of the extracted layers that have them (a block's output or an activation has none)."""
+    return {layer: stored[layer] for layer in layers if layer in stored}
 
 
 def _snapshotted(stored: dict) -> dict | None:

@@ -3,7 +3,7 @@
   // layers. Float32 storage, float64 sums. Net.forward(pixels) takes uint8 [H*W*C] (row-major, channels
   // last) and returns {logits, maps: {convN: Float32Array [F*h*w], the map before pool and ReLU}}.
   const Net = (() => {
-    if (!D.network) return null;
+    if (!D.network || JSON.parse(D.network.config).draw === false) return null;
     const f32 = s => { const b = Uint8Array.from(atob(s), c => c.charCodeAt(0)); return new Float32Array(b.buffer); };
     const cfg = JSON.parse(D.network.config), T = {};
     for (const [k, v] of Object.entries(D.network.tensors)) T[k] = f32(v);

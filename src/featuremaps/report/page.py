@@ -44,7 +44,7 @@ def report_html(figures: list, meta: dict, metrics: dict, params: dict, interpre
 <main id="view" hidden></main>
 <div id="overview">
 <h2>Features</h2><p class="sub">What each feature looks for (its first optimised input); open one for everything
-about it. Links such as <code>#conv2/7</code> can be shared. <a href="#draw">Draw a digit</a> and watch the network respond.</p><div id="features"></div>
+about it. Links such as <code>#conv2/7</code> can be shared. <span id="draw-link"><a href="#draw">Draw a digit</a> and watch the network respond.</span></p><div id="features"></div>
 <h2>Classes</h2><div id="classes"></div>
 <h2>Dataset</h2>{_table(dataset)}
 <h2>Metrics</h2>{_table((k, _fmt(v)) for k, v in metrics.items())}

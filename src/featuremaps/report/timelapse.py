@@ -3,7 +3,8 @@ from data/timelapse/timelapse.npz; nothing when train kept no snapshots.
 
 - timelapse_cka.png: CKA of each layer to the best epoch, by epoch (whole maps; channel means);
 - timelapse_selectivity.png: each channel's class selectivity by epoch, and the layer's mean;
-- <layer>_filters_by_epoch.png: each feature's kernels at up to FILTER_COLUMNS epochs.
+- <layer>_filters_by_epoch.png: each feature's kernels at up to FILTER_COLUMNS epochs (conv layers; the
+  first render.figure_features features, their strongest input channels at the best epoch).
 """
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import numpy as np
 from matplotlib import colors as mcolors
 
 from featuremaps.analysis.timelapse_store import layer_timelapse
+from featuremaps.paths import layer_file_stem
 from featuremaps.drawing.encode import b64, signed_b64
 from featuremaps.drawing.tiles import mosaic, rgba, save
 from featuremaps.params import RenderParams
+from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 
 FILTER_COLUMNS = 8    # epochs drawn in a filters-by-epoch figure
 EMBEDDED_EPOCHS = 31  # epochs the explorer's sliders hold at most (evenly spread, the vis epochs kept)
@@ -51,7 +54,7 @@ def cka_figure(path: Path, params: RenderParams, figsize, heading: str, epochs, 
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("linear CKA to the best epoch")
     axes[0].legend(fontsize=8)
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -67,7 +70,7 @@ def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, 
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("class selectivity index")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -94,7 +97,7 @@ def filters_by_epoch_figure(path: Path, params: RenderParams, figsize, heading: 
                   fontsize=8)
     ax.tick_params(length=0)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.02, label="weight")
-    fig.suptitle(heading, fontsize=11)
+    fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
 
 
@@ -110,9 +113,25 @@ def _layers(stored: dict, report_layers: list) -> list:
     return [layer for layer in (str(x) for x in stored["layers"]) if layer in report_layers]
 
 
-def timelapse_figures(stored: dict | None, report_layers: list, make_figure) -> list:
+def epoch_inputs(filters: np.ndarray, reference: int) -> np.ndarray | None:
+    """[F, m] the input channels drawn of kernels by epoch [E, F, C_in, k, k]: the strongest at the
+    reference epoch's index (one choice for every epoch, so the epochs compare); None: every one."""
+    inputs = strongest_inputs(filters[reference])
+    return None if all_inputs_drawn(filters[reference], inputs) else inputs
+
+
+def kernels_by_epoch(filters: np.ndarray, inputs: np.ndarray | None) -> np.ndarray:
+    return filters if inputs is None else np.stack([drawn_kernels(f, inputs) for f in filters])
+
+
+def is_conv(filters: np.ndarray) -> bool:
+    """A layer the timelapse kept kernels of ([E, F, C_in, k, k]; another layer's are empty)."""
+    return filters.ndim == 5
+
+
+def timelapse_figures(stored: dict | None, report_layers: list, make_figure, features: int) -> list:
     """The timelapse's Figure records for the layers the report shows (make_figure: the catalogue's
-    Figure class)."""
+    Figure class), the first `features` features of a layer in its filters figure."""
     if stored is None or not len(stored["epochs"]) or not _layers(stored, report_layers):
         return []
     epochs, layers = [int(e) for e in stored["epochs"]], _layers(stored, report_layers)
@@ -138,20 +157,26 @@ def timelapse_figures(stored: dict | None, report_layers: list, make_figure) -> 
     ]
     shown = spread_epochs(epochs, FILTER_COLUMNS, [reference])
     at = [epochs.index(e) for e in shown]
-    for layer in layers:
+    ref = epochs.index(reference) if reference in epochs else len(epochs) - 1
+    for layer in (layer for layer in layers if is_conv(lapse[layer]["filters"])):
         all_filters = lapse[layer]["filters"]
         start = np.linalg.norm(all_filters[0]) or 1.0
-        filters = all_filters[at]
+        total, in_channels = all_filters.shape[1:3]
+        inputs = epoch_inputs(all_filters[:, :features], ref)
+        filters = kernels_by_epoch(all_filters[at, :features], inputs)
         n_out, n_in, kh, kw = filters.shape[1:]
+        which = (f"its {n_in} input channel{'s' if n_in > 1 else ''} side by side" if inputs is None else
+                 f"its {n_in} strongest of {in_channels} input channels at the best epoch side by side")
         figures.append(make_figure(
-            f"{layer}_filters_by_epoch.png", f"{layer} filters by epoch", f"{layer} filters across training",
-            f"Each {layer} feature's kernels (its {n_in} input channel{'s' if n_in > 1 else ''} side by side) at "
+            f"{layer_file_stem(layer)}_filters_by_epoch.png", f"{layer} filters by epoch", f"{layer} filters across training",
+            f"Each {layer} feature's kernels ({which}) at "
             f"{'every kept epoch' if len(shown) == len(epochs) else f'{len(shown)} of the {len(epochs)} kept epochs'}, "
             f"one colour scale for all (red positive, blue negative). Under each epoch: how far the layer's weights "
-            f"have moved from their initial values, relative to those (||W - W0|| / ||W0||).",
+            f"have moved from their initial values, relative to those (||W - W0|| / ||W0||)."
+            + (f" Features 1-{n_out} of {total} (render.figure_features)." if n_out < total else ""),
             filters_by_epoch_figure, lambda p, a=(len(shown), n_out, n_in, kw): filters_by_epoch_inches(*a),
             dict(epochs=shown, filters=filters,
-                 change=[float(np.linalg.norm(f - all_filters[0]) / start) for f in filters])))
+                 change=[float(np.linalg.norm(all_filters[e] - all_filters[0]) / start) for e in at])))
     return figures
 
 
@@ -172,13 +197,18 @@ def slider_data(stored: dict | None, report_layers: list, val_images: np.ndarray
     used = sorted({int(i) for layer in layers for i in lapse[layer]["top"][at].ravel()})
     slot = {p: i for i, p in enumerate(used)}
     probe = stored["probe_index"][used]
+    ref = epochs.index(reference) if reference in epochs else len(epochs) - 1
     features = {}
     for layer in layers:
         lp, views = lapse[layer], []
-        for f in range(lp["filters"].shape[1]):
-            kernel, scale = signed_b64(lp["filters"][at, f])
+        conv = is_conv(lp["filters"])
+        inputs = epoch_inputs(lp["filters"], ref) if conv else None
+        kernels = kernels_by_epoch(lp["filters"][at], inputs) if conv else None
+        for f in range(lp["selectivity"].shape[1]):
+            kernel, scale = signed_b64(kernels[:, f]) if conv else (None, None)
             views.append({
-                "filter": {"data": kernel, "scale": scale},
+                "filter": {"data": kernel, "scale": scale, "shape": list(kernels.shape[2:]),
+                           "inputs": None if inputs is None else [int(i) for i in inputs[f]]} if conv else None,
                 "selectivity": [round(float(v), 4) for v in lp["selectivity"][at, f]],
                 "preferred": [int(c) for c in lp["preferred"][at, f]],
                 "dead": [bool(d) for d in lp["dead"][at, f]],

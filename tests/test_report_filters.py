@@ -1,0 +1,48 @@
+"""Which input channels of a deep layer's filter are drawn, and the filters figure that draws them."""
+import numpy as np
+from PIL import Image
+
+from featuremaps.params import RenderParams
+from featuremaps.report import figures as fig
+from featuremaps.report.filters import FILTER_INPUTS, all_inputs_drawn, drawn_kernels, strongest_inputs
+
+
+def test_a_narrow_filter_keeps_every_input_in_order():
+    weights = np.random.default_rng(0).normal(size=(4, FILTER_INPUTS, 3, 3))
+    inputs = strongest_inputs(weights)
+    assert inputs.tolist() == [list(range(FILTER_INPUTS))] * 4 and all_inputs_drawn(weights, inputs)
+    assert np.array_equal(drawn_kernels(weights, inputs), weights)
+
+
+def test_a_wide_filter_draws_its_strongest_inputs_strongest_first():
+    rng = np.random.default_rng(1)
+    weights = rng.normal(scale=0.01, size=(3, 64, 3, 3))
+    planted = [[40, 3, 17], [0, 63, 5], [9, 10, 11]]  # per output feature, strongest first
+    for f, channels in enumerate(planted):
+        for rank, c in enumerate(channels):
+            weights[f, c] = 10.0 - rank  # a larger L2 norm for an earlier rank
+    inputs = strongest_inputs(weights)
+    assert inputs.shape == (3, FILTER_INPUTS) and not all_inputs_drawn(weights, inputs)
+    assert [row[:3] for row in inputs.tolist()] == planted
+    norms = np.sqrt((weights ** 2).sum((2, 3)))  # brute force: the 16 largest norms, in order
+    for f in range(3):
+        assert inputs[f].tolist() == sorted(range(64), key=lambda c: -norms[f, c])[:FILTER_INPUTS]
+    kernels = drawn_kernels(weights, inputs)
+    assert kernels.shape == (3, FILTER_INPUTS, 3, 3) and np.array_equal(kernels[1, 1], weights[1, 63])
+
+
+def test_a_depthwise_filter_has_its_one_input(tmp_path):
+    weights = np.random.default_rng(2).normal(size=(8, 1, 3, 3)).astype(np.float32)
+    assert strongest_inputs(weights).tolist() == [[0]] * 8
+
+
+def test_the_figure_of_strongest_inputs_is_drawn_with_their_channels(tmp_path):
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(5, 256, 1, 1)).astype(np.float32)  # a 1x1 conv of 256 inputs
+    inputs = strongest_inputs(weights)
+    params = RenderParams()
+    size = fig.grid_figsize(5, inputs.shape[1], params.tile_inches * 0.6)
+    fig.filters_figure(tmp_path / "f.png", params, size, "f", drawn_kernels(weights, inputs), inputs=inputs)
+    image = np.asarray(Image.open(tmp_path / "f.png").convert("RGB"))
+    assert image.shape[:2] == (int(size[1] * params.dpi), int(size[0] * params.dpi))
+    assert (image.std(axis=(0, 1)) > 0).all()
