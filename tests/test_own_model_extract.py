@@ -230,14 +230,6 @@ def test_visualize_and_timelapse_optimise_every_named_layer(run):
     assert any(key.startswith("block.relu:2") for key in timelapse.files)
 
 
-def test_render_says_in_one_line_what_it_does_not_draw_yet(run, capsys):
-    status, err = stage_exit(run, "render", capsys)
-    assert status == 1
-    assert err.strip().splitlines()[-1] == (
-        "error: the figures and the explorer show the builtin network only so far: this model's analyses are in "
-        "data/ (activations, visualizations, attributions, timelapse) and `featuremaps layers` lists its layers")
-
-
 CONVS = ("stem", "block.conv1", "block.depthwise")  # the extracted layers that have kernels
 
 
