@@ -2,7 +2,8 @@
 
     python stages/extract.py      (normally run by `dvc repro`)
 
-Writes data/activations/{per_image.parquet, class_means.npz, examples.npz, top_k.parquet, filters.npz}.
+Writes data/activations/{per_image.parquet, class_means.npz, examples.npz, top_k.parquet, filters.npz,
+network.npz, architecture.json}.
 """
 import logging
 import time
@@ -10,7 +11,7 @@ import time
 from featuremaps import paths
 from featuremaps.analysis.activations import extract_activations
 from featuremaps.analysis.inputs import analysis_inputs
-from featuremaps.analysis.store import write_extraction, write_network
+from featuremaps.analysis.store import write_architecture, write_extraction, write_network
 from featuremaps.model.export import network_arrays
 from featuremaps.model.seam import layer_filters
 from featuremaps.data.store import SPLITS, read_split
@@ -32,6 +33,7 @@ def main():
     seconds = time.perf_counter() - start
     write_extraction(ex, paths.ACTIVATIONS, layer_filters(model, ex.layers))
     write_network(paths.ACTIVATIONS, network_arrays(model, run.meta["image_shape"]))
+    write_architecture(paths.ACTIVATIONS, run.architecture)
     log.info("%d images, layers %s (%s) in %.2f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)
     missing = [ex.classes[c] for c, i in enumerate(ex.examples["index"]) if i < 0]

@@ -2,7 +2,7 @@
 
     python stages/train.py      (normally run by `dvc repro`)
 
-Writes data/model/model.pt and snapshots.pt (the weights at epoch 0 and while training),
+Writes data/model/model.pt (weights, config, classes, architecture record) and snapshots.pt (the weights at epoch 0 and while training),
 reports/metrics.json, reports/plots/{history,confusion}.csv, and live/ (DVCLive: each epoch as it
 ends).
 """
@@ -14,6 +14,7 @@ from featuremaps import paths
 from featuremaps.cost import check_costs
 from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta, read_split
+from featuremaps.model.architecture import architecture_record
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device
 from featuremaps.model.network import normalised_images
@@ -50,7 +51,7 @@ def main():
                      after_epoch=lambda *epoch: (snapshots(*epoch), live(*epoch)))
     model.load_state_dict(result.best_state)
     write_snapshots(paths.SNAPSHOTS, snapshots.states)
-    save_checkpoint(paths.MODEL, model, config, meta["classes"])
+    save_checkpoint(paths.MODEL, model, config, meta["classes"], architecture_record(model, config))
     metrics = write_records(result, device_name(device), meta["classes"], va_y, paths.METRICS, paths.HISTORY,
                             paths.CONFUSION)
     logging.getLogger("featuremaps").info(

@@ -135,6 +135,7 @@ def test_a_layer_missing_on_one_side_is_refused():
     with pytest.raises(CompareError, match=r"rev-a-1: layer conv1 was not extracted there .*: conv2$"):
         check_comparable(side(["conv1", "conv2"]), side(["conv2"]), ["conv1", "conv2"])
     check_comparable(side(["conv1", "conv2"]), side(["conv2"]), ["conv2"])
+    check_comparable(side(["conv1", "conv2"]), side(["layer1", "layer2.0.relu:2"]), [])  # two architectures
     with pytest.raises(CompareError, match="different datasets"):
         check_comparable(side(["conv2"]), side(["conv2"], sha="b"), ["conv2"])
 

@@ -169,3 +169,20 @@ def test_hooked_maps_follow_each_forward_of_the_builtin_network_s_features():
         assert torch.equal(maps["conv2"], net.features(b, upto="conv2"))
         assert torch.equal(maps["conv1"], net.bn1(net.conv1(b)))
     assert no_hooks_left(net)
+
+
+def test_the_builtin_network_s_record_has_its_conv_maps_where_the_page_drew_them():
+    """The draw view took conv<b+1>'s map as [F, H // 2**b, W // 2**b]; it reads the record now."""
+    from featuremaps.model.architecture import architecture_record
+    from featuremaps.model.network import ConvNet
+    for channels, kernel, shape in (((6, 16), 3, (28, 28)), ((4, 8, 8), 5, (27, 30))):
+        net = ConvNet(conv_channels=channels, kernel_size=kernel, batch_norm=True, image_shape=shape)
+        record = architecture_record(net, {"image_shape": list(shape)})
+        assert record["family"] == "builtin" and record["input"] == [1, *shape]
+        convs = {e["name"]: e for e in record["layers"] if e["kind"] == "Conv2d"}
+        assert list(convs) == [f"conv{b + 1}" for b in range(len(channels))]
+        for b, f in enumerate(channels):
+            e = convs[f"conv{b + 1}"]
+            assert e["shape"] == [f, shape[0] // 2 ** b, shape[1] // 2 ** b]
+            assert e["kernel"] == [kernel, kernel] and e["padding"] == [kernel // 2] * 2 and e["stride"] == [1, 1]
+        assert net.training  # recording ran it in eval mode and put its mode back

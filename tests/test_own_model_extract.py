@@ -270,9 +270,29 @@ def test_the_explorer_shows_every_feature_of_every_layer_and_says_why_it_cannot_
             assert (len(filters) == 1) == (layer in CONVS), (layer, sections)
             if layer == "block.depthwise":  # a depthwise kernel sees one input channel
                 assert filters[0].startswith("Filter (3x3, 1 input channel;"), filters
+                # the layer as the architecture record in model.pt describes it
+                assert page.locator("#view .layer-words").inner_text() == (
+                    "Conv2d: 8 maps of 14x14, kernel 3x3, stride 1, padding 1, depthwise (models/mynet.py:make_net)")
         page.screenshot(path=str(tmp_path / "feature.png"), full_page=True)
         assert page.evaluate(loaded) == 3
         page.evaluate("location.hash = '#class/2'")
         page.wait_for_function("document.querySelector('#view h2')?.textContent.startsWith('class ')")
         assert all(page.evaluate(drawn))
     assert seen["external"] == [] and seen["failed"] == [] and seen["console_errors"] == []
+
+
+def test_model_pt_records_the_architecture_and_extract_passes_it_on(run):
+    """Every call with maps, named and shaped as the forward runs (by hand: a 28x28 input, the stride-2
+    stem halves it, padding 1 keeps it), with the geometry of each conv."""
+    import json
+    record = torch.load(run / "data/model/model.pt", weights_only=True)["architecture"]
+    assert record == json.loads((run / "data/activations/architecture.json").read_text())
+    assert record["family"] == "models/mynet.py:make_net" and record["input"] == [1, 28, 28]
+    by_name = {e["name"]: e for e in record["layers"]}
+    assert list(by_name) == ["stem", "block.conv1", "block.bn1", "block.relu:1", "block.depthwise", "block.relu:2",
+                             "block", "pool"]
+    assert all(e["shape"] == [8, 14, 14] for name, e in by_name.items() if name != "pool")
+    assert by_name["pool"]["shape"] == [8, 1, 1]
+    assert {k: by_name["stem"][k] for k in ("kernel", "stride", "padding", "groups")} == \
+        {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1], "groups": 1}
+    assert by_name["block.depthwise"]["groups"] == 8 and "kernel" not in by_name["block.bn1"]

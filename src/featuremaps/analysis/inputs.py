@@ -3,7 +3,7 @@
 
     params = load_params()
     run = analysis_inputs(params, "visualize", params.extract.layers, paths.DATASET, paths.MODEL)
-    run.model, run.layers, run.device, run.meta, run.params
+    run.model, run.layers, run.device, run.meta, run.params, run.architecture
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torch import nn
 from featuremaps.cost import check_costs
 from featuremaps.data.shape import data_shape
 from featuremaps.data.store import read_meta
+from featuremaps.model.architecture import architecture_record
 from featuremaps.model.checkpoint import load_checkpoint
 from featuremaps.model.device import select_device
 from featuremaps.model.network import dataset_config
@@ -32,6 +33,7 @@ class AnalysisInputs:
     meta: dict
     model: nn.Module
     layers: list
+    architecture: dict  # featuremaps.model.architecture's record, as model.pt holds it
 
 
 def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_file: Path) -> AnalysisInputs:
@@ -42,7 +44,7 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
     with reported_as(f"{section}.device", setting):
         device = select_device(setting)
     meta = read_meta(dataset)
-    model, _ = load_checkpoint(model_file, dataset_config(meta))
+    model, ckpt = load_checkpoint(model_file, dataset_config(meta))
     # the builtin network is sized from params; another model from itself
     check_costs(params, data_shape(meta),
                 None if params.model.source == "builtin" else measured_sizes(model, meta["image_shape"]))
@@ -52,4 +54,6 @@ def analysis_inputs(params: Params, section: str, layers, dataset: Path, model_f
                           "gives them (Captum's convention): use conv")
     with reported_as("extract.layers", layers):
         layers = chosen_layers(model, layers, meta["image_shape"])
-    return AnalysisInputs(params, device, meta, model, layers)
+    # a model.pt from before the record was kept: recorded from the model, as train would have
+    architecture = ckpt.get("architecture") or architecture_record(model, ckpt["config"])
+    return AnalysisInputs(params, device, meta, model, layers, architecture)

@@ -12,10 +12,13 @@ data/activations/
   filters.npz        each hooked layer's kernels [out, in, k, k], so render needs no torch
   network.npz        the whole network as float32 arrays and its config (featuremaps.model.export),
                      for the explorer's draw view
+  architecture.json  the model's architecture record (featuremaps.model.architecture), as model.pt
+                     holds it: every layer's name, kind, map shape and geometry, for render
 Each records which activation it holds (relu or raw).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from featuremaps import paths
-from featuremaps.files import read_arrays, require, write_npz
+from featuremaps.errors import ArtifactError
+from featuremaps.files import read_arrays, read_artifact, require, write_npz, write_text
 from featuremaps.tables import read_parquet, write_parquet
 
 STAGE = paths.WRITER[paths.ACTIVATIONS]
@@ -127,6 +131,22 @@ def read_top_k(path: str | Path) -> pd.DataFrame:
     frame = read_parquet(path, STAGE)
     require(path, frame.columns, TOP_K_COLUMNS, "column", STAGE)
     return frame
+
+
+ARCHITECTURE = "architecture.json"
+
+
+def write_architecture(out_dir: str | Path, record: dict) -> None:
+    write_text(Path(out_dir) / ARCHITECTURE, json.dumps(record, indent=1) + "\n")
+
+
+def read_architecture(out_dir: str | Path) -> dict:
+    path = Path(out_dir) / ARCHITECTURE
+    record = read_artifact(path, lambda p: json.loads(p.read_text()), what="an architecture record (JSON)",
+                           stage=STAGE, errors=(ValueError, OSError))
+    if not isinstance(record, dict) or not isinstance(record.get("layers"), list):
+        raise ArtifactError(f"{path}: not an architecture record (no list of layers); rerun the {STAGE} stage")
+    return record
 
 
 def write_network(out_dir: str | Path, arrays: dict) -> None:

@@ -51,7 +51,8 @@ def json_number(value: float, digits: int = 6):
 
 
 def _side_json(side: Side) -> dict:
-    return {"revision": side.name, "commit": side.commit, "layers": side.layers, "activation": side.activation,
+    return {"revision": side.name, "commit": side.commit, "family": side.family, "layers": side.layers,
+            "activation": side.activation,
             "model": side.model["config"], "val_accuracy": side.metrics.get("val_accuracy"),
             "feature_visualizations": side.visualizations is not None}
 

@@ -45,7 +45,7 @@ def similarity_figure(path: Path, c: Comparison, render: RenderParams) -> None:
         for j in range(len(lb)):
             ax.text(j, i, "-" if np.isnan(cka[i, j]) else f"{cka[i, j]:.2f}", ha="center", va="center", fontsize=8,
                     color="white" if not np.isnan(cka[i, j]) and cka[i, j] < 0.6 else "black")
-    ax.set_xticks(range(len(lb)), lb)
+    ax.set_xticks(range(len(lb)), lb, rotation=90 if max(map(len, lb)) > 6 else 0)  # module paths are long
     ax.set_yticks(range(len(la)), la)
     ax.set_xlabel(f"B: {c.b.name}")
     ax.set_ylabel(f"A: {c.a.name}")

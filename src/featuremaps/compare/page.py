@@ -102,12 +102,12 @@ def table_html(header, rows, escape: bool = True) -> str:
 
 def _side_row(label: str, side: Side) -> list:
     accuracy = side.metrics.get("val_accuracy")
-    return [label, side.name, side.commit[:10], "-" if accuracy is None else f"{accuracy:.2%}",
+    return [label, side.name, side.commit[:10], side.family, "-" if accuracy is None else f"{accuracy:.2%}",
             ", ".join(f"{layer} ({side.channels(layer)})" for layer in side.layers)]
 
 
 def page_html(c: Comparison, data: dict) -> str:
-    sides = table_html(["", "revision", "commit", "val accuracy", "extracted layers (channels)"],
+    sides = table_html(["", "revision", "commit", "model", "val accuracy", "extracted layers (channels)"],
                    [_side_row("A", c.a), _side_row("B", c.b)])
     changed = changed_params(c.a.params, c.b.params)
     changes = table_html(["params.yaml key", "A", "B"], changed) if changed else "<p>none</p>"

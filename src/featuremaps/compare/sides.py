@@ -36,7 +36,7 @@ class Side:
     class_means: dict
     top_k: pd.DataFrame
     visualizations: dict | None  # features.npz, when the revision has the visualize stage's output
-    model: dict                 # the checkpoint's config and classes
+    model: dict                 # the checkpoint's config, classes and architecture record (None: an older model.pt)
     metrics: dict               # reports/metrics.json, {} when absent
     params: dict                # params.yaml, {} when absent
 
@@ -47,6 +47,13 @@ class Side:
     @property
     def activation(self) -> str:
         return str(self.class_means["activation"])
+
+    @property
+    def family(self) -> str:
+        """What the model is: "builtin", a torchvision name, a factory (its architecture record's)."""
+        from featuremaps.model.architecture import model_family  # torch, as the checkpoint's reader
+        record = self.model.get("architecture")
+        return record["family"] if record else model_family(self.model.get("config", {}))
 
     def channels(self, layer: str) -> int:
         """The channels of `layer` (any layer name: conv2, layer1.0.relu:2), as extract stored them."""
@@ -92,7 +99,7 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
         top_k=_readable(name, folder, read_top_k, folder / acts / TOP_K),
         visualizations=_readable(name, folder, read_visualizations, folder / paths.VISUALIZATIONS, layers)
         if has_vis else None,
-        model={"config": ckpt["config"], "classes": ckpt["classes"]},
+        model={"config": ckpt["config"], "classes": ckpt["classes"], "architecture": ckpt.get("architecture")},
         metrics=_readable(name, folder, read_metrics, folder / paths.METRICS) if has_metrics else {},
         params=(yaml.safe_load((folder / paths.PARAMS).read_text()) or {}) if has_params else {},
     )
@@ -105,16 +112,15 @@ def fetch_split(side: Side, split: str) -> np.ndarray:
 
 
 def check_comparable(a: Side, b: Side, layers: list) -> None:
-    """CompareError unless both sides hold the same dataset's images and every layer in `layers`."""
+    """CompareError unless both sides hold the same dataset's images and every layer in `layers` (the
+    layers matched channel by channel; none when two architectures share no layer name: their CKA
+    matrix and each layer's most similar layer are still compared)."""
     if a.meta.get("sha256") != b.meta.get("sha256"):
         differ = sorted(s for s in set(a.meta.get("sha256", {})) | set(b.meta.get("sha256", {}))
                         if a.meta.get("sha256", {}).get(s) != b.meta.get("sha256", {}).get(s))
         raise CompareError(f"{a.name} and {b.name} were made from different datasets ({a.meta['dataset']} vs "
                            f"{b.meta['dataset']}; the {' and '.join(differ)} split sha256 in meta.json differ): "
                            f"features can only be compared on the same images")
-    if not layers:
-        raise CompareError(f"{a.name} (layers {', '.join(a.layers)}) and {b.name} (layers {', '.join(b.layers)}) "
-                           f"share no extracted layer: nothing to match")
     for side in (a, b):
         missing = [layer for layer in layers if layer not in side.layers]
         if missing:

@@ -26,9 +26,12 @@ KEYS = ("state_dict", "config", "classes")
 STAGE = paths.WRITER[paths.MODEL]
 
 
-def save_checkpoint(path, model: nn.Module, config: dict, classes: list) -> None:
+def save_checkpoint(path, model: nn.Module, config: dict, classes: list, architecture: dict | None = None) -> None:
+    """architecture: featuremaps.model.architecture's record of the model, kept beside its weights."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     ckpt = {"state_dict": state, "config": config, "classes": list(classes)}
+    if architecture is not None:
+        ckpt["architecture"] = architecture
     # Through a file object: torch names the archive inside after a file path (here a random
     # temporary one), so the same weights would hash differently and DVC would rerun extract.
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:

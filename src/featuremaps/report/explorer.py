@@ -150,6 +150,7 @@ def explorer_data(inp: Inputs, params: RenderParams, layer_folder: str) -> dict:
         "class_views": class_views(inp),
         "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
         "network": network_data(inp.network, inp.classes, inp.meta["image_shape"]),
+        "architecture": inp.architecture,
     }
 
 

@@ -33,6 +33,17 @@
     return Array.from({length: m}, (_, i) => tile(picture(data, kh, kw, "div", offset + i * kh * kw, px),
       filter.inputs ? `in ${filter.inputs[i] + 1}` : m > 1 ? `in ${i + 1}` : "filter"));
   }
+  // A layer as the model's architecture record (model.pt, through extract) describes it.
+  const entries = Object.fromEntries(((D.architecture || {}).layers || []).map(e => [e.name, e]));
+  const pair = v => v[0] === v[1] ? `${v[0]}` : `${v[0]}x${v[1]}`;
+  function layerWords(layer) {
+    const e = entries[layer];
+    if (!e) return "";
+    const [c, h, w] = e.shape, geometry = e.kernel ? [`kernel ${e.kernel[0]}x${e.kernel[1]}`, `stride ${pair(e.stride)}`,
+      ...(e.padding ? [`padding ${pair(e.padding)}`] : []), ...(e.dilation && Math.max(...e.dilation) > 1 ? [`dilation ${pair(e.dilation)}`] : []),
+      ...(e.groups > 1 ? [e.groups === c ? "depthwise" : `${e.groups} groups`] : [])] : [];
+    return `${e.kind}: ${c} maps of ${h}x${w}` + (geometry.length ? `, ${geometry.join(", ")}` : "") + ` (${D.architecture.family})`;
+  }
   const inputsWords = f => f.inputs ? `its ${f.shape[0]} strongest of ${f.in_channels} input channels (largest L2 norm)` :
     `${f.shape[0]} input channel${f.shape[0] > 1 ? "s" : ""}`;
 
@@ -68,7 +79,7 @@
       el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"}),
          el("a", {href: featureLink(pl, pn), text: `\u2039 ${pl} ${pn}`}), el("a", {href: featureLink(nl, nn), text: `${nl} ${nn} \u203a`}),
          el("span", {class: "muted", text: "(arrow keys step)"})),
-      el("h2", {text: `${layer} \u00b7 feature ${n}`}));
+      el("h2", {text: `${layer} \u00b7 feature ${n}`}), el("p", {class: "muted layer-words", text: layerWords(layer)}));
     const vis = f.vis.map((s, i) => tile(picture(bytes(s), H, W, "image"), i < f.vis.length - 1 ? `seed ${i + 1}` : "refined",
                                        null, f.vis_ratio[i] === null ? "" : `x${f.vis_ratio[i].toFixed(1)}` + (f.vis_ratio[i] < 1 ? " below" : "")));
     if (f.negative) vis.push(tile(picture(bytes(f.negative), H, W, "image"), "minimises it", null, f.negative_value.toPrecision(2)));
@@ -194,7 +205,7 @@
     function draw() {
       const v = +slider.value, trained = v === stops;
       label.textContent = trained ? "the trained model (best epoch)" : `epoch ${T.vis_epochs[v]}`;
-      layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}),
+      layers.replaceChildren(...D.layers.flatMap(layer => [el("h3", {text: layer}), el("p", {class: "muted layer-words", text: layerWords(layer)}),
         ...(filterFirst(layer, D.features[layer][0]) ? [el("p", {class: "muted", text: FIRST_LAYER_NOTE})] : []),
         el("div", {class: "grid"}, ...D.features[layer].map((f, i) =>
           tile(overviewPicture(layer, f, i, trained, v), `${layer} ${i + 1}`, featureLink(layer, i + 1))))]));
@@ -222,7 +233,7 @@
     t.append(b);
     return t;
   }
-  const mapShapes = Net ? Net.config.conv_channels.map((F, b) => [F, Math.floor(H / 2 ** b), Math.floor(W / 2 ** b)]) : [];
+  const mapShapes = Net ? Net.config.conv_channels.map((_, b) => entries[`conv${b + 1}`].shape) : [];
 
   function showDraw() {
     const view = document.getElementById("view"), s = Math.max(1, Math.floor(280 / Math.max(H, W))), ph = H * s, pw = W * s;

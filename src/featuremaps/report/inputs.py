@@ -10,8 +10,8 @@ import pandas as pd
 from featuremaps.analysis.attribution_store import read_attributions, read_claims, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.analysis.timelapse_store import read_timelapse
-from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_network, read_npz, \
-    read_per_image, read_top_k
+from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_architecture, \
+    read_network, read_npz, read_per_image, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.drawing.fonts import drawable_names
 from featuremaps.model.records import read_confusion, read_history, read_metrics
@@ -36,6 +36,7 @@ class Inputs:
     confusion: pd.DataFrame
     timelapse: dict | None  # timelapse.npz of the timelapse stage; None without snapshots
     network: dict           # network.npz of the extract stage: the model as arrays, for the page
+    architecture: dict      # architecture.json of the extract stage: every layer's kind, shape, geometry
 
     @property
     def layers(self) -> list:
@@ -88,6 +89,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
         confusion=read_confusion(confusion),
         timelapse=_snapshotted(read_timelapse(timelapse)),
         network=network,
+        architecture=read_architecture(activations),
     )
 
 
