@@ -32,7 +32,7 @@ def main():
     ex = extract_activations(model, splits, params.extract, run.meta["classes"], device)
     seconds = time.perf_counter() - start
     write_extraction(ex, paths.ACTIVATIONS, layer_filters(model, ex.layers))
-    write_network(paths.ACTIVATIONS, network_arrays(model, run.meta["image_shape"]))
+    write_network(paths.ACTIVATIONS, network_arrays(model, run.meta["image_shape"], ex.layers))
     write_architecture(paths.ACTIVATIONS, run.architecture)
     log.info("%d images, layers %s (%s) in %.2f s", len(ex.per_image["index"]), ", ".join(ex.layers),
              ex.activation, seconds)

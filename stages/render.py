@@ -20,8 +20,8 @@ def main():
     inputs = load_inputs(paths.DATASET, paths.ACTIVATIONS, paths.VISUALIZATIONS, paths.ATTRIBUTIONS, paths.METRICS,
                          paths.INTERPRETABILITY, paths.HISTORY, paths.CONFUSION, paths.TIMELAPSE)
     figures = render_figures(figure_list(inputs, params.render), params.render, paths.FIGURES)
-    layer_folder = str(paths.EXPLORER_LAYERS.relative_to(paths.REPORT.parent))
-    write_explorer_data(paths.EXPLORER_DATA, paths.EXPLORER_LAYERS, explorer_data(inputs, params.render, layer_folder))
+    scripts = str(paths.EXPLORER_SCRIPTS.relative_to(paths.REPORT.parent))
+    write_explorer_data(paths.EXPLORER_DATA, paths.EXPLORER_SCRIPTS, explorer_data(inputs, params.render, scripts))
     write_report(paths.REPORT, figures, inputs.meta, inputs.metrics, params_as_dict(params), inputs.interpretability,
                  str(paths.EXPLORER_DATA.relative_to(paths.REPORT.parent)))
     logging.getLogger("featuremaps").info("%d figures and %s in %.1f s", len(figures), paths.REPORT,

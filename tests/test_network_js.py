@@ -91,10 +91,10 @@ def test_the_explorer_runs_the_trained_model_as_pytorch_does(stage_outputs):
         x, target=torch.from_numpy(logits.argmax(1)), relu_attributions=True).detach().numpy()[:, 0]
     with offline_page() as (p, seen):
         p.goto((stage_outputs / "reports/index.html").resolve().as_uri())
-        out = p.evaluate("""images => images.map(s => {
-            const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), {Net} = window.featuremapsNet, r = Net.forward(px);
+        out = p.evaluate("""async images => { const Net = await window.featuremapsNet.ready(); return images.map(s => {
+            const px = Uint8Array.from(atob(s), c => c.charCodeAt(0)), r = Net.forward(px);
             return {logits: Array.from(r.logits), cam: Array.from(Net.gradcam(px, r.logits.indexOf(Math.max(...r.logits))).cam)};
-        })""", [base64.b64encode(im.tobytes()).decode() for im in images])
+        }); }""", [base64.b64encode(im.tobytes()).decode() for im in images])
     assert np.abs(np.array([o["logits"] for o in out]) - logits).max() < 1e-4
     assert np.abs(np.array([o["cam"] for o in out]).reshape(cams.shape) - cams).max() < 1e-4
     assert seen["console_errors"] == []

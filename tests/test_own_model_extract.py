@@ -2,6 +2,8 @@
 conv and an in-place ReLU called twice), weights planted and evaluated as they are: top examples
 against a brute-force search, receptive fields against hand-computed boxes and against the
 support of each unit's input gradient on its own image, and the report and explorer of its layers."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,10 +246,11 @@ def test_the_report_draws_each_layer_by_its_name(run):
     page = (run / "reports/index.html").read_text()
     # render.figure_features: 5 of each layer's 8 features drawn, and the caption says so
     assert page.count("Only features 1-5 of its 8 are drawn (render.figure_features)") >= 5 * len(LAYERS)
-    assert {p.name for p in (run / "reports/explorer").iterdir()} == {f"{layer.replace(':', '-')}.js" for layer in LAYERS}
+    assert {p.name for p in (run / "reports/explorer/layer").iterdir()} == \
+        {f"{layer.replace(':', '-')}.js" for layer in LAYERS}
 
 
-def test_the_explorer_shows_every_feature_of_every_layer_and_says_why_it_cannot_draw(run, tmp_path):
+def test_the_explorer_shows_every_feature_of_every_layer_and_runs_the_model_in_the_draw_view(run, tmp_path):
     from browser import offline_page
     page_path = (run / "reports/index.html").resolve()
     drawn = ("() => Array.from(document.querySelectorAll('#view canvas')).map(c => c.getContext('2d')"
@@ -256,7 +259,7 @@ def test_the_explorer_shows_every_feature_of_every_layer_and_says_why_it_cannot_
         page.goto(page_path.as_uri())
         links = page.eval_on_selector_all("#features a", "as => as.map(a => a.getAttribute('href'))")
         assert links == [f"#{layer}/{n}" for layer in LAYERS for n in range(1, 9)]  # every feature, not 5
-        assert page.locator("#draw-link").inner_text().startswith("No draw view for this model: ")
+        assert page.locator("#draw-link a").get_attribute("href") == "#draw"
         page.screenshot(path=str(tmp_path / "overview.png"))
         loaded = "() => Array.from(document.scripts).filter(s => s.src.includes('/explorer/')).length"
         assert page.evaluate(loaded) == 0  # the layer scripts wait until a view needs them
@@ -278,7 +281,47 @@ def test_the_explorer_shows_every_feature_of_every_layer_and_says_why_it_cannot_
         page.evaluate("location.hash = '#class/2'")
         page.wait_for_function("document.querySelector('#view h2')?.textContent.startsWith('class ')")
         assert all(page.evaluate(drawn))
+        # the draw view runs the traced module (its weights loaded with the view): every extracted layer's
+        # maps, Grad-CAM of the deepest, and the update time said
+        assert not any("network.js" in r for r in seen["requests"])
+        page.evaluate("location.hash = '#draw'")
+        page.wait_for_selector("#draw-out")
+        titles = page.eval_on_selector_all("#draw-out section h3", "hs => hs.map(h => h.textContent)")
+        assert titles[0].startswith("The input as the model sees it, and Grad-CAM of block (")
+        assert [t.split(": each")[0] for t in titles[1:]] == LAYERS
+        assert re.fullmatch(r"The network runs (on every frame as you draw \(\d+\.\d ms a run\)|at the end of each stroke "
+                            r"\(\d+ ms a run, longer than a 16 ms frame\))\.", page.locator("#draw-speed").inner_text())
+        box = page.locator("#pad").bounding_box()
+        page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.2 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.4 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
+        page.mouse.up()
+        page.wait_for_function("document.getElementById('draw-out').dataset.shown === '1'")
+        assert page.locator("#prediction").inner_text().startswith("predicted: ")
+        assert all(page.evaluate(drawn))
+        page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
     assert seen["external"] == [] and seen["failed"] == [] and seen["console_errors"] == []
+
+
+def test_a_model_the_page_cannot_run_has_every_other_view_and_says_why(run, tmp_path):
+    import json
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("idx"))
+    network = dict(np.load(copy / "data/activations/network.npz"))
+    network["config"] = np.array(json.dumps({"draw": False, "reason": "the page does not implement act (GELU)"}))
+    np.savez(copy / "data/activations/network.npz", **network)
+    assert stage_exit(copy, "render")[0] == 0
+    from browser import offline_page
+    with offline_page(1280) as (page, seen):
+        page.goto((copy / "reports/index.html").resolve().as_uri())
+        assert page.locator("#draw-link").inner_text() == \
+            "No draw view for this model: the page does not implement act (GELU)."
+        page.evaluate("location.hash = '#block/1'")
+        page.wait_for_function("document.querySelector('#view h2')?.textContent === 'block \u00b7 feature 1'")
+        assert page.locator("#view button.edit").count() == 0  # nothing to edit an image in
+    assert not (copy / "reports/explorer/network.js").read_text().count("block.conv1.weight")
+    assert seen["console_errors"] == [] and seen["failed"] == []
 
 
 def test_model_pt_records_the_architecture_and_extract_passes_it_on(run):

@@ -1,9 +1,10 @@
 """The explorer's data: everything the per-feature and per-class views of reports/index.html show,
 as scripts (they load from file://, where fetch cannot): reports/explorer.js sets window.FEATUREMAPS
 with what the first paint and the class views need (each feature's first optimised input, filter,
-class means, selectivity and ablation), and reports/explorer/<layer>.js holds the rest of a layer's
-feature views (optimised inputs, top images, maps, histograms), loaded when one is opened. So a
-model with thousands of channels (ResNet-18: 4,800) opens as fast as its overview draws.
+class means, selectivity and ablation); reports/explorer/layer/<layer>.js holds the rest of a layer's
+feature views (optimised inputs, top images, maps, histograms), loaded when one is opened, and
+reports/explorer/network.js the network's weights, loaded when the draw view opens. So a model with
+thousands of channels (ResNet-18: 4,800) and 45 MB of weights opens as fast as its overview draws.
 
 Images travel as base64 uint8 arrays, maps scaled to 0..255 with their scale beside them, and
 the page draws them on canvases with the render params' colour maps (sampled here into 256-entry
@@ -127,9 +128,12 @@ def class_views(inp: Inputs) -> list:
     return views
 
 
-def explorer_data(inp: Inputs, params: RenderParams, layer_folder: str) -> dict:
-    """Every view's data, split by write_explorer_data; layer_folder: the layer scripts' folder
-    relative to the page."""
+LAYER_SCRIPTS, NETWORK_SCRIPT = "layer", "network.js"  # in the scripts' folder
+
+
+def explorer_data(inp: Inputs, params: RenderParams, scripts: str) -> dict:
+    """Every view's data, split by write_explorer_data; scripts: the folder of the scripts loaded on
+    demand, relative to the page."""
     layers = inp.layers
     class_inputs, _ = scaled_b64(inp.class_means["input_means"], 255.0)
     return {
@@ -146,10 +150,11 @@ def explorer_data(inp: Inputs, params: RenderParams, layer_folder: str) -> dict:
         "counts": [int(n) for n in inp.class_means["counts"]],
         "interpretability": inp.interpretability,
         "features": {layer: feature_views(inp, params, layer) for layer in layers},
-        "layer_scripts": {layer: f"{layer_folder}/{paths.layer_file_stem(layer)}.js" for layer in layers},
+        "layer_scripts": {layer: f"{scripts}/{LAYER_SCRIPTS}/{paths.layer_file_stem(layer)}.js" for layer in layers},
         "class_views": class_views(inp),
         "timelapse": slider_data(inp.timelapse, layers, *inp.splits["val"]),
-        "network": network_data(inp.network, inp.classes, inp.meta["image_shape"]),
+        "network": dict(network_data(inp.network, inp.classes, inp.meta["image_shape"]),
+                        script=f"{scripts}/{NETWORK_SCRIPT}"),
         "architecture": inp.architecture,
     }
 
@@ -167,9 +172,11 @@ def network_data(arrays: dict, classes: list, image_shape) -> dict:
 
 
 def split_views(data: dict) -> tuple[dict, dict]:
-    """(what explorer.js holds: every feature's SUMMARY keys, {layer: the rest of each feature's view})."""
+    """(what explorer.js holds: every feature's SUMMARY keys and the network without its weights,
+    {layer: the rest of each feature's view})."""
     main = dict(data, features={layer: [{k: f[k] for k in SUMMARY} for f in views]
-                                for layer, views in data["features"].items()})
+                                for layer, views in data["features"].items()},
+                network={k: v for k, v in data["network"].items() if k != "tensors"})
     rest = {layer: [{k: v for k, v in f.items() if k not in SUMMARY} for f in views]
             for layer, views in data["features"].items()}
     return main, rest
@@ -180,10 +187,14 @@ def _js(value) -> str:
 
 
 def write_explorer_data(path, folder, data: dict) -> None:
-    """explorer.js at `path`, and one script per layer in `folder`, replaced whole (no script of a layer
-    no longer extracted is left), each calling window.FEATUREMAPS_LAYER(layer, its features' views)."""
+    """explorer.js at `path`, and in `folder`, replaced whole (no script of a layer no longer extracted
+    is left), one script per layer calling window.FEATUREMAPS_LAYER(layer, its features' views) and
+    the network's weights calling window.FEATUREMAPS_NETWORK(tensors)."""
     main, rest = split_views(data)
     with atomic_folder(folder) as out:
+        (out / LAYER_SCRIPTS).mkdir()
         for layer, views in rest.items():
-            write_text(out / f"{paths.layer_file_stem(layer)}.js", f"window.FEATUREMAPS_LAYER({_js(layer)}, {_js(views)});\n")
+            write_text(out / LAYER_SCRIPTS / f"{paths.layer_file_stem(layer)}.js",
+                       f"window.FEATUREMAPS_LAYER({_js(layer)}, {_js(views)});\n")
+        write_text(out / NETWORK_SCRIPT, f"window.FEATUREMAPS_NETWORK({_js(data['network']['tensors'])});\n")
     write_text(path, "window.FEATUREMAPS = " + _js(main) + ";\n")

@@ -1,7 +1,21 @@
 
 (() => {
-  const D = window.FEATUREMAPS;/*@helpers.js@*//*@network.js@*//*@prepare.js@*/
-  window.featuremapsNet = {Net, Prep};  // the hook tests drive the page's network through
+  const D = window.FEATUREMAPS;/*@helpers.js@*//*@graph.js@*//*@network.js@*//*@prepare.js@*/
+  // The draw view's network: its weights in their own script, loaded the first time the view opens.
+  const drawable = !!D.network && JSON.parse(D.network.config).draw !== false;
+  let netLoading = null;
+  window.FEATUREMAPS_NETWORK = tensors => { D.network.tensors = tensors; };
+  function loadNet() {
+    if (Net || !drawable) return Promise.resolve(Net);
+    return netLoading = netLoading || new Promise((resolve, reject) => {
+      const script = el("script", {src: D.network.script});
+      script.onload = () => (Net = buildNet()) ? resolve(Net) : reject(new Error(`${D.network.script} holds no network`));
+      script.onerror = () => { netLoading = null; script.remove();
+        reject(new Error(`could not load ${D.network.script} (beside this page): rerun the render stage`)); };
+      document.head.append(script);
+    });
+  }
+  window.featuremapsNet = {ready: loadNet, Prep};  // the hook tests drive the page's network through
   const featureLink = (layer, n) => `#${layer}/${n}`;
   const classLink = c => `#class/${c}`;
   const classInputs = bytes(D.class_inputs), exampleInputs = bytes(D.example_inputs);
@@ -227,15 +241,26 @@
   // Grad-CAM (the predicted class or a chosen one) and every conv layer's maps, each linked to its feature.
   let editSource = null;  // {pixels, label} of the image an "edit this one" button chose
   function editable(t, pixels, label) {
-    if (!Net) return t;
+    if (!drawable) return t;
     const b = el("button", {class: "edit", text: "edit this one", "aria-label": `edit this ${label} image in the draw view`});
     b.addEventListener("click", () => { editSource = {pixels: Uint8Array.from(pixels), label}; location.hash = "#draw"; });
     t.append(b);
     return t;
   }
-  const mapShapes = Net ? Net.config.conv_channels.map((_, b) => entries[`conv${b + 1}`].shape) : [];
+  // The layers the draw view shows, with their map shapes, and the one its Grad-CAM weighs: every conv
+  // layer of the builtin network and its last; another model's extracted layers and its deepest.
+  function drawLayers(cfg) {
+    const names = cfg.graph ? D.layers : cfg.conv_channels.map((_, b) => `conv${b + 1}`);
+    return {names, shapes: names.map(l => entries[l].shape), cam: cfg.graph ? cfg.gradcam_layer : names[names.length - 1]};
+  }
 
   function showDraw() {
+    const view = document.getElementById("view");
+    if (!Net) view.replaceChildren(el("p", {class: "muted", text: "loading the network\u2026"}));
+    loadNet().then(() => { if (location.hash === "#draw") drawView(); },
+                   e => view.replaceChildren(el("p", {class: "route-note", role: "status", text: e.message})));
+  }
+  function drawView() {
     const view = document.getElementById("view"), s = Math.max(1, Math.floor(280 / Math.max(H, W))), ph = H * s, pw = W * s;
     const base = editSource; editSource = null;
     const fitted = !base && C === 1;  // a grey drawing from scratch is fitted as featuremaps image fits a digit
@@ -252,19 +277,19 @@
     erase.addEventListener("click", () => erase.setAttribute("aria-pressed", erase.getAttribute("aria-pressed") === "true" ? "false" : "true"));
 
     // The output is built once; each update repaints its canvases and rewrites its numbers.
-    const [, ch, cw] = mapShapes[mapShapes.length - 1];
+    const shown = drawLayers(Net.config), [, ch, cw] = entries[shown.cam].shape;
     const prediction = el("p", {id: "prediction"}), camTitle = el("span", {});
     const rows = D.classes.map(name => ({bar: el("span", {class: "bar"}), pct: el("td", {}), name}));
     const inputCanvas = picture(new Uint8Array(H * W * C), H, W, "image"), camCanvas = picture(new Uint8Array(ch * cw), ch, cw, "heat", 0, Math.max(2, Math.round(84 / ch)));
     inputCanvas.id = "draw-input"; camCanvas.id = "draw-cam";
-    const layerViews = mapShapes.map(([F, mh, mw], b) => {
-      const layer = `conv${b + 1}`, title = el("h3", {}), linked = !!D.features[layer];
+    const layerViews = shown.shapes.map(([F, mh, mw], b) => {
+      const layer = shown.names[b], title = el("h3", {}), linked = !!D.features[layer];
       const canvases = Array.from({length: F}, () => picture(new Uint8Array(mh * mw), mh, mw, "heat", 0, Math.max(2, Math.round(56 / mh))));
       return {layer, F, hw: mh * mw, title, canvases, bytes: new Uint8Array(F * mh * mw),
               node: el("section", {}, title, el("div", {class: "grid"}, ...canvases.map((c, f) => tile(c, `${f + 1}`, linked ? featureLink(layer, f + 1) : null))))};
     });
     const table = el("table", {}, ...rows.map(r => el("tr", {}, el("th", {text: r.name}), el("td", {}, r.bar), r.pct)));
-    const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of conv${mapShapes.length} (${camMaps}) `, camTitle),
+    const camSection = el("section", {}, el("h3", {}, `The input as the model sees it, and Grad-CAM of ${shown.cam} (${Net.config.graph ? "of its maps as the layer gives them" : camMaps}) `, camTitle),
       el("div", {class: "grid"}, tile(inputCanvas, "input"), tile(camCanvas, "Grad-CAM")));
     const controls = el("div", {}, pad,
       el("p", {class: "controls"}, el("label", {}, "stroke width ", width), " ", ...(C > 1 ? [el("label", {}, "colour ", colour), " "] : []),
@@ -286,8 +311,11 @@
         ctx.stroke();
       }
     }
+    // Live on every frame while the network runs within a frame (16 ms), else at the end of each stroke.
+    const speed = el("p", {id: "draw-speed", class: "muted"});
+    let live = true, fastest = Infinity;  // the fastest run so far: the first pays for the script's compilation
     function update() {
-      const rgba = ctx.getImageData(0, 0, pw, ph).data;
+      const started = performance.now(), rgba = ctx.getImageData(0, 0, pw, ph).data;
       const input = fitted ? Prep.digit(Prep.grey(rgba), ph, pw, [H, W], D.network.margin) : Prep.blocks(rgba, H, W, s, C);
       const r = Net.forward(input, true), logits = r.logits, top = Math.max(...logits);
       const probs = Array.from(logits, v => Math.exp(v - top)), total = probs.reduce((a, b) => a + b, 0);
@@ -303,12 +331,17 @@
         for (const x of m) mtop = Math.max(mtop, x);
         for (let i = 0; i < m.length; i++) v.bytes[i] = mtop > 0 ? Math.round(255 * Math.max(0, m[i]) / mtop) : 0;
         v.canvases.forEach((c, f) => repaint(c, v.bytes, "heat", f * v.hw));
-        v.title.textContent = `${v.layer}: each feature's map, rectified, before pooling (one scale, up to ${mtop.toPrecision(3)}); open one for its view`;
+        v.title.textContent = `${v.layer}: each feature's map, rectified, ${Net.config.graph ? "as the layer gives it" : "before pooling"} (one scale, up to ${mtop.toPrecision(3)}); open one for its view`;
       }
+      const ms = performance.now() - started;
+      fastest = Math.min(fastest, ms);
+      live = fastest <= 16;
+      speed.textContent = live ? `The network runs on every frame as you draw (${ms.toFixed(1)} ms a run).` :
+        `The network runs at the end of each stroke (${ms.toFixed(0)} ms a run, longer than a 16 ms frame).`;
       out.dataset.shown = drawing ? "" : String(strokes.length);  // what tests wait for: every stroke shown
       return {input, logits, pred, target, cam};
     }
-    const refresh = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; paint(); update(); }); };
+    const refresh = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; paint(); if (live || !drawing) update(); }); };
     const at = e => { const b = pad.getBoundingClientRect(); return [(e.clientX - b.left) * pw / b.width, (e.clientY - b.top) * ph / b.height]; };
     pad.addEventListener("pointerdown", e => {
       pad.setPointerCapture(e.pointerId);
@@ -325,7 +358,7 @@
       : C > 1 ? `This network takes colour images: paint with any colour; the network sees the mean of each ${s}x${s} block of the pad. Dataset images open here with "edit this one".`
       : "Draw with a mouse, a finger or a pen. The drawing is prepared as featuremaps image prepares a file (cropped to the ink, fitted in a box, centred by its centre of mass); the network runs in this page on every stroke.";
     view.replaceChildren(el("p", {class: "viewnav"}, el("a", {href: "#", text: "\u2190 overview"})),
-      el("h2", {text: base ? "Edit an image" : "Draw"}), el("p", {class: "muted", text: about}),
+      el("h2", {text: base ? "Edit an image" : "Draw"}), el("p", {class: "muted", text: about}), speed,
       out);
     window.featuremapsNet.draw = {update};  // the hook the speed benchmark times
     paint(); update();
@@ -337,7 +370,7 @@
     const m = location.hash.match(/^#([^/]+)\/(\d+)$/), view = document.getElementById("view");
     const overview = document.getElementById("overview");
     current = null;
-    if (location.hash === "#draw" && Net) showDraw();
+    if (location.hash === "#draw" && drawable) showDraw();
     else if (m && m[1] === "class" && +m[2] < D.classes.length) showClass(+m[2]);
     else if (m && D.features[m[1]] && +m[2] >= 1 && +m[2] <= D.features[m[1]].length) {
       const [layer, n] = [m[1], +m[2]], asked = location.hash;
@@ -361,7 +394,7 @@
     if (!note) { note = el("p", {id: "route-note", class: "route-note", role: "status"}); overview.before(note); }
     const layers = D.layers.map(l => `${l} (features 1-${D.features[l].length})`).join(", ");
     note.textContent = `No view ${hash} in this report: its layers are ${layers}; classes 0-${D.classes.length - 1}` +
-      `${Net ? "; #draw" : ""}. Showing the overview.`;
+      `${drawable ? "; #draw" : ""}. Showing the overview.`;
     note.hidden = false;
   }
   document.addEventListener("keydown", e => {
@@ -369,7 +402,7 @@
     const link = document.querySelectorAll("#view .viewnav a")[e.key === "ArrowLeft" ? 1 : 2];
     location.hash = link.getAttribute("href");
   });
-  if (!Net) {  // a model the page cannot run: say why where the draw view's link would be
+  if (!drawable) {  // a model the page cannot run: say why where the draw view's link would be
     const link = document.getElementById("draw-link"), cfg = D.network ? JSON.parse(D.network.config) : {};
     if (link) link.textContent = `No draw view for this model: ${cfg.reason || "the page has no network to run"}.`;
   }

@@ -9,5 +9,6 @@ step between features.
 from featuremaps.drawing.web import HELPERS, STYLE, package_text  # noqa: F401: STYLE is the page's too
 
 SCRIPT = (package_text("featuremaps.report", "explorer_app.js").replace("/*@helpers.js@*/", HELPERS)
+          .replace("/*@graph.js@*/", package_text("featuremaps.report", "graph.js"))
           .replace("/*@network.js@*/", package_text("featuremaps.report", "network.js"))
           .replace("/*@prepare.js@*/", package_text("featuremaps.report", "prepare.js")))

@@ -2,11 +2,14 @@
   // normalise, then per block conv -> [batch norm] -> max pool 2 -> ReLU, then the fully connected
   // layers. Float32 storage, float64 sums. Net.forward(pixels) takes uint8 [H*W*C] (row-major, channels
   // last) and returns {logits, maps: {convN: Float32Array [F*h*w], the map before pool and ReLU}}.
-  const Net = (() => {
-    if (!D.network || JSON.parse(D.network.config).draw === false) return null;
+  // buildNet(): the network of D.network, once its tensors are there (the explorer loads them with the
+  // draw view); Net: built at once where the page holds them, else null until then.
+  function buildNet() {
+    if (!D.network || !D.network.tensors || JSON.parse(D.network.config).draw === false) return null;
     const f32 = s => { const b = Uint8Array.from(atob(s), c => c.charCodeAt(0)); return new Float32Array(b.buffer); };
     const cfg = JSON.parse(D.network.config), T = {};
     for (const [k, v] of Object.entries(D.network.tensors)) T[k] = f32(v);
+    if (cfg.graph) return graphNet(cfg, T);  // any other model: its traced graph (graph.js)
     const [H0, W0] = cfg.image_shape, C0 = cfg.in_channels, k = cfg.kernel_size, pad = Math.floor(k / 2);
     function conv(x, C, H, W, w, b, F) {
       const out = new Float32Array(F * H * W);
@@ -92,4 +95,5 @@
       return keep ? {logits: x, maps, saved} : {logits: x, maps};
     }
     return {forward, gradcam, config: cfg};
-  })();
+  }
+  let Net = buildNet();
