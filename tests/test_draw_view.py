@@ -19,8 +19,12 @@ SHOWN = "n => document.getElementById('draw-out') && document.getElementById('dr
 
 
 def page_data() -> dict:
+    """explorer.js's data, with the network's tensors from the script the draw view loads them from."""
     text = (REPORTS / "explorer.js").read_text()
-    return json.loads(text[text.index("{"):text.rindex("}") + 1])
+    data = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    weights = (REPORTS / data["network"]["script"]).read_text()
+    data["network"]["tensors"] = json.loads(weights[weights.index("{"):weights.rindex("}") + 1])
+    return data
 
 
 def page_model(data: dict) -> ConvNet:
