@@ -127,6 +127,16 @@ def test_wide_heatmaps_wrap_and_draw_within_the_budget(tmp_path):
     # up to WRAP_CHANNELS together, one row as before: the default network's figure is unchanged
     assert figures.heatmap_rows([6, 16]) == [[(0, 0, 6), (1, 0, 16)]]
     assert figures.selectivity_figsize([6, 16], 10) == (22 * 0.38 + 5.6, 10 * 0.36 + 1.6)
+    # many narrower layers (a ResNet's, 32 drawn each) share rows; a wider one takes rows of its own
+    assert figures.heatmap_rows([32] * 5) == [[(0, 0, 32), (1, 0, 32)], [(2, 0, 32), (3, 0, 32)], [(4, 0, 32)]]
+    assert figures.heatmap_rows([6, 100, 20, 50]) == [[(0, 0, 6)], [(1, 0, 64)], [(1, 64, 100)], [(2, 0, 20)],
+                                                      [(3, 0, 50)]]
+    drops = {f"layer{i}": rng.random((11, 32)) for i in range(20)}
+    size = figures.ablation_figsize([32] * 20, 11)
+    assert fits(Figure("f.png", "", "", "", None, lambda p, s=size: s), RenderParams())
+    figures.ablation_figure(tmp_path / "a.png", params, size, "t", drops, [str(c) for c in range(11)])
+    with Image.open(tmp_path / "a.png") as drawn:
+        assert drawn.size == (int(size[0] * 40 + 1e-6), int(size[1] * 40 + 1e-6))
 
 
 def test_a_folder_too_large_names_data_image_size_and_the_largest_size_that_fits():

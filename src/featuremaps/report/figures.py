@@ -89,7 +89,7 @@ def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weig
         for o in range(n_out):
             for i in range(n_in):
                 ax.text(PAD + (tile_px[1] + PAD) * i + 1, PAD + (tile_px[0] + PAD) * o + 1, f"in {inputs[o, i] + 1}",
-                        fontsize=5, va="top", ha="left", color="black",
+                        fontsize=5, va="top", ha="left", color="black", in_layout=False, clip_on=True,
                         bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7))
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.02)
     bar.set_label("weight")
@@ -155,11 +155,22 @@ COLUMN_INCHES, ROW_INCHES, WRAP_CHANNELS = 0.38, 0.36, 64
 
 
 def heatmap_rows(n_channels: list) -> list:
-    """Rows of panels, each panel (layer position, first channel, end channel)."""
+    """Rows of panels, each panel (layer position, first channel, end channel): a layer wider than
+    WRAP_CHANNELS in pieces of its own rows, narrower layers side by side while a row holds them
+    (a ResNet's 20 layers must not make 20 rows)."""
     if sum(n_channels) <= WRAP_CHANNELS:
         return [[(i, 0, n) for i, n in enumerate(n_channels)]]
-    return [[(i, start, min(start + WRAP_CHANNELS, n))] for i, n in enumerate(n_channels)
-            for start in range(0, n, WRAP_CHANNELS)]
+    rows, row = [], []
+    for i, n in enumerate(n_channels):
+        if n > WRAP_CHANNELS:
+            rows += ([row] if row else []) + [[(i, start, min(start + WRAP_CHANNELS, n))] for start in range(0, n, WRAP_CHANNELS)]
+            row = []
+        elif sum(stop - start for _, start, stop in row) + n > WRAP_CHANNELS:
+            rows.append(row)
+            row = [(i, 0, n)]
+        else:
+            row.append((i, 0, n))
+    return rows + ([row] if row else [])
 
 
 def heatmap_figsize(n_channels: list, n_rows: int, extra_height: float) -> tuple[float, float]:
@@ -181,8 +192,14 @@ def heatmap_axes(fig, n_channels: list) -> list:
     if len(rows) == 1:
         axes = fig.subplots(1, len(n_channels), squeeze=False, width_ratios=[n + 2 for n in n_channels])
         return [(axes[0, i], i, start, stop) for i, start, stop in rows[0]]
-    grid = fig.add_gridspec(len(rows), WRAP_CHANNELS + 2)
-    return [(fig.add_subplot(grid[r, :stop - start + 2]), i, start, stop) for r, [(i, start, stop)] in enumerate(rows)]
+    grid = fig.add_gridspec(len(rows), max(sum(stop - start + 2 for _, start, stop in row) for row in rows))
+    panels = []
+    for r, row in enumerate(rows):
+        at = 0
+        for i, start, stop in row:
+            panels.append((fig.add_subplot(grid[r, at:at + stop - start + 2]), i, start, stop))
+            at += stop - start + 2
+    return panels
 
 
 def selectivity_figure(path: Path, params: RenderParams, figsize, heading: str, layer_means: dict,
