@@ -51,11 +51,12 @@ def build(folder: Path) -> None:
 def sizes(folder: Path) -> None:
     reports = folder / "reports"
     total = sum(p.stat().st_size for p in reports.rglob("*") if p.is_file())
-    layer_scripts = sorted((reports / "explorer").iterdir(), key=lambda p: p.stat().st_size)
+    layer_scripts = sorted((reports / "explorer/layer").iterdir(), key=lambda p: p.stat().st_size)
     figures = list((reports / "figures").glob("*.png"))
-    print(f"reports/: {total / 2**20:.1f} MiB; explorer.js {(reports / 'explorer.js').stat().st_size / 2**20:.1f} MiB; "
-          f"{len(layer_scripts)} layer scripts, {layer_scripts[0].stat().st_size / 2**20:.2f} to "
-          f"{layer_scripts[-1].stat().st_size / 2**20:.2f} MiB ({layer_scripts[-1].name}); "
+    mib = lambda p: p.stat().st_size / 2**20  # noqa: E731
+    print(f"reports/: {total / 2**20:.1f} MiB; explorer.js {mib(reports / 'explorer.js'):.1f} MiB (the first paint's); "
+          f"{len(layer_scripts)} layer scripts, {mib(layer_scripts[0]):.2f} to {mib(layer_scripts[-1]):.2f} MiB "
+          f"({layer_scripts[-1].name}); the draw view's weights {mib(reports / 'explorer/network.js'):.1f} MiB; "
           f"{len(figures)} figures, {sum(p.stat().st_size for p in figures) / 2**20:.1f} MiB")
 
 

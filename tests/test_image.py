@@ -49,7 +49,7 @@ def test_a_dataset_image_gives_the_pipelines_own_answer(stage_outputs, tmp_path,
 
     prepared, notes = prepared_input(opened_image(tmp_path / "digit.png"), tuple(pixels.shape), 4)
     assert np.array_equal(prepared, pixels)
-    seen = response(model, prepared[None], "relu")
+    seen = response(model, prepared[None], "relu", ["conv1", "conv2"])
     for layer in ("conv1", "conv2"):
         assert np.allclose(seen.maps[layer][0], examples[layer][c], atol=1e-5)
         assert seen.gradcam[layer].shape == (1, *pixels.shape) and (seen.gradcam[layer] >= 0).all()

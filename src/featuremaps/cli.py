@@ -17,7 +17,7 @@ from pathlib import Path
 from featuremaps import paths
 from featuremaps.compare import REPRESENTATIONS
 from featuremaps.errors import FeaturemapsError
-from featuremaps.params import Params, load_params
+from featuremaps.params import Params, load_params, reported_as
 
 COMPARE_EXAMPLE = """\
 example:
@@ -119,21 +119,23 @@ def image(args) -> int:
     from featuremaps.command_output import checked_folder, command_folder
     from featuremaps.image.page import summary_line
     from featuremaps.data.margin import default_margin
-    from featuremaps.image.report import check_figure_budget, prepared_images, write_image_report
+    from featuremaps.image.report import check_figure_budget, image_layers, prepared_images, write_image_report
 
     repo = Path(args.repo)
     out = checked_folder(args.out if args.out is not None else repo / paths.IMAGES, "image", repo)
     params = load_params(repo / paths.PARAMS) if (repo / paths.PARAMS).exists() else Params()
     with command_folder(out, "image") as (building, scratch):
         model, ckpt, model_name = image_model(repo, args, scratch)
-        check_figure_budget(model, len(ckpt["classes"]), params.render, out)
         size = tuple(ckpt["config"]["image_shape"])
+        with reported_as("extract.layers", params.extract.layers):
+            shown = image_layers(model, params.extract.layers, size)
+        check_figure_budget(model, shown, size, len(ckpt["classes"]), params.render, out)
         margin = default_margin(ckpt["classes"], size) if args.margin is None else args.margin
         images, errors = prepared_images(args.paths, size, margin, ckpt["config"]["in_channels"])
         records = []
         if images:
             records, failed = write_image_report(images, model, ckpt, model_name, building, params.render,
-                                                 params.extract.activation)
+                                                 params.extract.activation, shown)
             errors += failed
         if not records:
             raise_nothing_done(errors)
@@ -153,15 +155,19 @@ def raise_nothing_done(errors: list) -> None:
 
 def image_model(repo: Path, args, scratch: Path):
     """(model, checkpoint, how to name it): --model's file, or data/model/model.pt of --rev through DVC."""
-    from featuremaps.model.checkpoint import load_checkpoint
+    from featuremaps.model.checkpoint import load_checkpoint, read_checkpoint
+    from featuremaps.model.sources import factory_file
     if args.rev is None:
         path = Path(args.model) if args.model else repo / paths.MODEL
-        model, ckpt = load_checkpoint(path)
+        model, ckpt = load_checkpoint(path, root=repo)  # a model.factory file is the project's
         return model, ckpt, str(path)
     from featuremaps.revisions import fetch, open_revision
     fs, commit = open_revision(repo, args.rev)
     fetch(fs, args.rev, paths.MODEL, scratch)
-    model, ckpt = load_checkpoint(scratch / paths.MODEL)
+    made_by = factory_file(read_checkpoint(scratch / paths.MODEL)["config"])
+    if made_by is not None:  # the model's code as the revision has it, not the working folder's
+        fetch(fs, args.rev, made_by, scratch)
+    model, ckpt = load_checkpoint(scratch / paths.MODEL, root=scratch)
     return model, ckpt, f"{paths.MODEL} of {args.rev} ({commit[:10]})"
 
 

@@ -34,7 +34,7 @@ def image_inches(n_maps: list, n_classes: int) -> tuple[float, float]:
 
 def image_figure(path: Path, render: RenderParams, name: str, original: np.ndarray, prepared: np.ndarray,
                  notes: list, probabilities: np.ndarray, classes: list, maps: dict, cams: dict,
-                 activation: str) -> None:
+                 activation: str, totals: dict | None = None) -> None:
     """Top: the file, the model's input, Grad-CAM of each conv layer; then the probabilities; then
     each conv layer's maps, MAPS_PER_ROW to a row."""
     layers = list(maps)
@@ -69,7 +69,10 @@ def image_figure(path: Path, render: RenderParams, name: str, original: np.ndarr
         tiles, cmap, norm = map_tiles(prepared[None].astype(np.float64), layer_maps[None], scale, render)
         ax = fig.add_subplot(grid[row, :])
         ax.imshow(mosaic(tiles[1:], MAPS_PER_ROW, layer_maps.shape[1:]), interpolation="nearest")
-        ax.set_title(f"{layer}: {len(layer_maps)} feature maps, 1 to {len(layer_maps)} left to right "
+        total = (totals or {}).get(layer, len(layer_maps))
+        count = f"{len(layer_maps)} feature maps" if total == len(layer_maps) else \
+            f"the first {len(layer_maps)} of its {total} feature maps (render.figure_features)"
+        ax.set_title(f"{layer}: {count}, 1 to {len(layer_maps)} left to right "
                      f"({activation_label(activation)}, one scale up to {norm.vmax:.3g})", fontsize=9, loc="left")
         ax.axis("off")
     fig.suptitle(f"{name}: what the network sees", fontsize=12)

@@ -17,6 +17,7 @@ from featuremaps.data.decode import ImageError, opened_image, shown_name
 from featuremaps.image.prepare import prepared_colour, prepared_input
 from featuremaps.image.response import response
 from featuremaps.model.network import conv_layer_names
+from featuremaps.model.seam import chosen_layers, is_builtin, map_channels
 from featuremaps.params import RenderParams
 from featuremaps.drawing.budget import Sized, check_pixel_budget
 from featuremaps.drawing.pool import fork_map
@@ -55,27 +56,35 @@ def prepared_images(paths: list, size: tuple, margin: int, channels: int = 1) ->
     return done, errors
 
 
-def check_figure_budget(model, n_classes: int, render: RenderParams, out: Path) -> None:
-    """ParamsError before any work when an image's figure would exceed render's pixel budget."""
-    modules = dict(model.named_modules())
-    n_maps = [modules[name].out_channels for name in conv_layer_names(model)]
+def image_layers(model, extract_layers, image_shape) -> list:
+    """The layers an image's figure shows: the builtin network's every conv layer; another model's
+    extract.layers (as the run analysed it; `all`: every conv call)."""
+    return conv_layer_names(model) if is_builtin(model) else chosen_layers(model, extract_layers, image_shape)
+
+
+def check_figure_budget(model, layers: list, image_shape, n_classes: int, render: RenderParams, out: Path) -> None:
+    """ParamsError before any work when an image's figure would exceed render's pixel budget (at most
+    render.figure_features maps of a layer are drawn)."""
+    n_maps = [min(n, render.figure_features) for n in map_channels(model, layers, image_shape).values()]
     check_pixel_budget([Sized("<image>.png", lambda p: image_inches(n_maps, n_classes))], render, out)
 
 
 def write_image_report(images: list, model, ckpt: dict, model_name: str, out: Path, render: RenderParams,
-                       activation: str) -> tuple[list, list]:
+                       activation: str, layers: list) -> tuple[list, list]:
     """Figures, page and numbers of the prepared `images` under `out`: (records of those drawn,
     one-line errors for those that could not be)."""
     classes = ckpt["classes"]
-    seen = response(model, np.stack([p.pixels for p in images]), activation)
+    seen = response(model, np.stack([p.pixels for p in images]), activation, layers)
+    shown = render.figure_features
     names = figure_names([p.path for p in images])
 
     def draw(i):
         p = images[i]
         try:
             image_figure(out / names[i], render, shown_name(p.path.name), p.original, p.pixels, p.notes,
-                         seen.probabilities[i], classes, {layer: m[i] for layer, m in seen.maps.items()},
-                         {layer: c[i] for layer, c in seen.gradcam.items()}, activation)
+                         seen.probabilities[i], classes, {layer: m[i, :shown] for layer, m in seen.maps.items()},
+                         {layer: c[i] for layer, c in seen.gradcam.items()}, activation,
+                         {layer: m.shape[1] for layer, m in seen.maps.items()})
         except Exception as exc:  # noqa: BLE001: reported for this image; the others are still drawn
             return f"{shown_name(p.path)}: its figure could not be drawn ({type(exc).__name__}: {first_line(exc)})"
         return None

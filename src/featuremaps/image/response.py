@@ -1,6 +1,6 @@
 """The trained network's response to prepared images: each class's probability, the maps of
-every conv layer (the activation extract records), and Grad-CAM of each conv layer for the
-predicted class (featuremaps.analysis.attribution, through Captum)."""
+its layers (the activation extract records), and Grad-CAM of each layer for the predicted class
+(featuremaps.analysis.attribution, through Captum)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ import torch
 
 from featuremaps.analysis.activations import hooked_layers
 from featuremaps.analysis.attribution import gradcam
-from featuremaps.model.network import conv_layer_names, normalised_images
+from featuremaps.model.network import normalised_images
 
 
 @dataclass
@@ -20,9 +20,9 @@ class Response:
     gradcam: dict               # layer -> [N, H, W] for the predicted class
 
 
-def response(model, images: np.ndarray, activation: str) -> Response:
-    """images: uint8 [N, H, W(, C)] as prepared; the model in eval mode on the CPU."""
-    layers = conv_layer_names(model)
+def response(model, images: np.ndarray, activation: str, layers: list) -> Response:
+    """images: uint8 [N, H, W(, C)] as prepared; the model in eval mode on the CPU; `layers` checked
+    (featuremaps.model.seam.chosen_layers)."""
     x = normalised_images(model, images)
     with torch.inference_mode(), hooked_layers(model, layers, activation) as captured:
         probabilities = torch.softmax(model(x).double(), 1).numpy()

@@ -65,6 +65,13 @@ def _torchvision_model(name: str, n_classes: int, kwargs: dict) -> nn.Module:
         raise ArgumentError(f"torchvision's {name} refused its arguments ({first_line(exc)})") from None
 
 
+def factory_file(config: dict) -> Path | None:
+    """The project file a model's config builds it from (model.factory "models/mynet.py:make_net"),
+    or None (builtin, torchvision, an importable package)."""
+    where = str(config.get("factory", "")).rpartition(":")[0]
+    return Path(where) if config.get("source") == "module" and where.endswith(".py") else None
+
+
 def factory_callable(factory: str, root: Path = Path(".")):
     """The callable `factory` names: "file.py:name" (relative to `root`) or "package.module:name"."""
     where, sep, attr = factory.rpartition(":")
