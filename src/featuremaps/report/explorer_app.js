@@ -1,20 +1,23 @@
 
 (() => {
   const D = window.FEATUREMAPS;/*@helpers.js@*//*@graph.js@*//*@network.js@*//*@prepare.js@*/
-  // The draw view's network: its weights in their own script, loaded the first time the view opens.
-  const drawable = !!D.network && JSON.parse(D.network.config).draw !== false;
-  let netLoading = null;
-  window.FEATUREMAPS_NETWORK = tensors => { D.network.tensors = tensors; };
-  function loadNet() {
-    if (Net || !drawable) return Promise.resolve(Net);
-    return netLoading = netLoading || new Promise((resolve, reject) => {
-      const script = el("script", {src: D.network.script});
-      script.onload = () => (Net = buildNet()) ? resolve(Net) : reject(new Error(`${D.network.script} holds no network`));
-      script.onerror = () => { netLoading = null; script.remove();
-        reject(new Error(`could not load ${D.network.script} (beside this page): rerun the render stage`)); };
+  // What a view needs beyond explorer.js is in scripts beside the page (fetch cannot read file://),
+  // each loaded once, the first time it is needed: pending[src] is its promise until it has run.
+  const pending = {};
+  function loaded(src, done) {
+    if (done()) return Promise.resolve();
+    return pending[src] = pending[src] || new Promise((resolve, reject) => {
+      const script = el("script", {src});
+      script.onload = () => done() ? resolve() : reject(new Error(`${src} holds no data for this page: rerun the render stage`));
+      script.onerror = () => { delete pending[src]; script.remove();
+        reject(new Error(`could not load ${src} (beside this page): rerun the render stage`)); };
       document.head.append(script);
     });
   }
+  // The draw view's network: its weights, loaded the first time the view opens.
+  const drawable = !!D.network && JSON.parse(D.network.config).draw !== false;
+  window.FEATUREMAPS_NETWORK = tensors => { D.network.tensors = tensors; Net = buildNet(); };
+  const loadNet = () => drawable ? loaded(D.network.script, () => Net).then(() => Net) : Promise.resolve(null);
   window.featuremapsNet = {ready: loadNet, Prep};  // the hook tests drive the page's network through
   const featureLink = (layer, n) => `#${layer}/${n}`;
   const classLink = c => `#class/${c}`;
@@ -24,22 +27,12 @@
   const section = (title, ...kids) => el("section", {}, el("h3", {text: title}), ...kids);
 
   // A layer's feature views beyond the overview's (optimised inputs, top images, maps, histograms) are
-  // in its own script, explorer/<layer>.js, loaded the first time one of its features is opened.
-  const loading = {};
+  // in its own script, explorer/layer/<layer>.js, loaded the first time one of its features is opened.
   window.FEATUREMAPS_LAYER = (layer, views) => {
     views.forEach((v, i) => Object.assign(D.features[layer][i], v));
     D.features[layer].loaded = true;
   };
-  function loadLayer(layer) {
-    if (D.features[layer].loaded) return Promise.resolve();
-    return loading[layer] = loading[layer] || new Promise((resolve, reject) => {
-      const script = el("script", {src: D.layer_scripts[layer]});
-      script.onload = () => D.features[layer].loaded ? resolve() : reject(new Error(`${D.layer_scripts[layer]} holds no views of ${layer}`));
-      script.onerror = () => { delete loading[layer]; script.remove();
-        reject(new Error(`could not load ${D.layer_scripts[layer]} (beside this page): rerun the render stage`)); };
-      document.head.append(script);
-    });
-  }
+  const loadLayer = layer => loaded(D.layer_scripts[layer], () => D.features[layer].loaded);
   // The kernels of a feature, one tile per input channel drawn (every one, or its strongest: then labelled
   // with their channel); `offset`: the first value of this epoch's kernels.
   function kernelTiles(filter, data, offset = 0) {
