@@ -3,7 +3,6 @@ PyTorch in headless Chromium: logits, every extracted layer's map and Grad-CAM (
 on ResNet-18, MobileNetV2 and a module of the user's own; what the page lacks, said in one line."""
 import base64
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +47,11 @@ def trained_like(model):
     return model
 
 
-CASES = {"resnet18": (lambda: torchvision_model("resnet18"), ["layer1.0.conv1", "layer1.0.relu:2", "layer2", "layer4.1.conv2"]),
+CASES = {"resnet18": (lambda: torchvision_model("resnet18"), ["layer1.0.conv1", "layer1.0.relu:2", "layer2.0.downsample.0",
+                                                               "layer2"]),
          "mobilenet_v2": (lambda: torchvision_model("mobilenet_v2"), ["features.1.conv.0.0", "features.4", "features.17"]),
+         # ceil-mode max pooling and concatenated branches (Fire modules)
+         "squeezenet1_1": (lambda: torchvision_model("squeezenet1_1"), ["features.0", "features.3", "features.7"]),
          "own module": (mynet, ["stem", "block.bn1", "block.relu:2", "block"])}
 
 

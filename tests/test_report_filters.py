@@ -46,3 +46,19 @@ def test_the_figure_of_strongest_inputs_is_drawn_with_their_channels(tmp_path):
     image = np.asarray(Image.open(tmp_path / "f.png").convert("RGB"))
     assert image.shape[:2] == (int(size[1] * params.dpi), int(size[0] * params.dpi))
     assert (image.std(axis=(0, 1)) > 0).all()
+
+
+def test_a_first_layer_on_colour_is_drawn_in_the_colour_it_answers_to():
+    from matplotlib import pyplot as plt
+
+    from featuremaps.drawing.tiles import PAD, filter_mosaic
+    weights = np.zeros((3, 3, 3, 3))
+    weights[0, 0], weights[0, 1:] = 1.0, -1.0       # for red, against green and blue: red
+    weights[1, 2] = 0.5                              # for blue only (half as strong): light blue on grey
+    weights[2] = -2.0                                # against everything: black
+    image = filter_mosaic(weights, 2.0, plt.get_cmap("RdBu_r"), px=4, colour=True)
+    assert image.shape[1] == PAD + 4 * (12 + PAD)   # the colour column, then the 3 input channels
+    tile = lambda row: image[PAD + row * (12 + PAD) + 6, PAD + 6, :3]  # noqa: E731: the centre of a row's colour tile
+    np.testing.assert_allclose(tile(0), [1, 0, 0])
+    np.testing.assert_allclose(tile(1), [0.5, 0.5, 1])  # each feature on its own scale
+    np.testing.assert_allclose(tile(2), [0, 0, 0])

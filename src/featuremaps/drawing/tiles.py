@@ -48,13 +48,21 @@ def mosaic(tiles, n_cols: int, tile_px: tuple, pad_value: float = 1.0) -> np.nda
     return grid
 
 
-def filter_mosaic(weights: np.ndarray, limit: float, cmap, px: int = 8) -> np.ndarray:
+def filter_mosaic(weights: np.ndarray, limit: float, cmap, px: int = 8, colour: bool = False) -> np.ndarray:
     """RGBA mosaic of kernels [out, in, k, k]: rows = output features, columns = input channels, each
-    weight px x px, coloured by `cmap` from -limit to +limit, grey gaps (white is a zero weight)."""
+    weight px x px, coloured by `cmap` from -limit to +limit, grey gaps (white is a zero weight). With
+    `colour` (a first layer's 3 input channels), a first column shows each kernel as the colour it
+    answers to: RGB = 0.5 + w / (2 max|w|) per feature, grey where it is indifferent."""
     n_out, n_in = weights.shape[:2]
     norm = mcolors.Normalize(-limit, limit)
-    tiles = [rgba(weights[o, i], cmap, norm) for o in range(n_out) for i in range(n_in)]
-    return mosaic(tiles, n_in, (weights.shape[2] * px, weights.shape[3] * px), pad_value=0.55)
+    tiles = []
+    for o in range(n_out):
+        if colour:
+            top = float(np.abs(weights[o]).max()) or 1.0
+            tiles.append(np.concatenate([np.clip(0.5 + weights[o].transpose(1, 2, 0) / (2 * top), 0, 1),
+                                         np.ones((*weights.shape[2:], 1))], -1))
+        tiles += [rgba(weights[o, i], cmap, norm) for i in range(n_in)]
+    return mosaic(tiles, n_in + colour, (weights.shape[2] * px, weights.shape[3] * px), pad_value=0.55)
 
 
 def rgba(values: np.ndarray, cmap, norm) -> np.ndarray:

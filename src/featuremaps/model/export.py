@@ -27,12 +27,20 @@ def network_config(model, image_shape) -> dict:
             "fc_units": [getattr(model, fc).out_features for fc in model.fc_layers[:-1]]}
 
 
+DRAW_WEIGHTS_MAX = 64 * 2**20  # bytes of float32 weights a page loads for its draw view (ResNet-18: 45 MB)
+
+
 def graph_config(model, image_shape, layers: list) -> dict:
     """Another model's forward as the ops of featuremaps.model.graph (its maps of `layers` marked, Grad-CAM
     on the deepest of them), or {"draw": false, "reason": why the page cannot run it}."""
     ops, reason = page_graph(model, layers)
     if ops is None:
         return {"draw": False, "reason": reason}
+    state = model.state_dict()
+    size = 4 * sum(state[key].numel() for key in {k for op in ops for k in op.get("w", {}).values()})
+    if size > DRAW_WEIGHTS_MAX:  # VGG-11's 129 M parameters would be half a gigabyte of script
+        return {"draw": False, "reason": f"its weights are {size / 2**20:,.0f} MiB, more than the "
+                                         f"{DRAW_WEIGHTS_MAX // 2**20} MiB a page loads to run it"}
     depth = {name: i for i, op in enumerate(ops) for name in op.get("maps", [])}
     return {"image_shape": [int(s) for s in image_shape[:2]], "in_channels": input_channels(model), "graph": ops,
             "gradcam_layer": max(reversed(layers), key=depth.get) if layers else None}  # ties: the last named

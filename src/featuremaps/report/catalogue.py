@@ -188,12 +188,17 @@ def filters(inp: Inputs, params: RenderParams, layer: str) -> Figure | None:
     columns = ("one column per input channel" if every_input else
                f"its {inputs.shape[1]} strongest of {in_channels} input channels (largest L2 norm of the kernel), "
                f"strongest first, each tile labelled with its input channel")
+    first = next((e["name"] for e in inp.architecture.get("layers", []) if e["kind"] == "Conv2d"), None)
+    colour = layer == first and in_channels == 3 and int(inp.meta.get("channels", 1)) == 3
+    if colour:
+        columns = ("first its kernel in colour (the colour it answers to: mid-grey where it is indifferent, its "
+                   "own scale), then " + columns)
     return Figure(
         figure_file(layer, "filters"), f"{layer} filters", f"{layer} filters ({kh}x{kw})",
         f"The learned {layer} kernels: one row per output feature, {columns}; red "
         f"positive, blue negative, white zero." + cut_words(n, total),
-        fig.filters_figure, lambda p: fig.grid_figsize(n, max(inputs.shape[1], 3), p.tile_inches * 0.6),
-        dict(weights=drawn_kernels(weights, inputs), inputs=None if every_input else inputs))
+        fig.filters_figure, lambda p: fig.grid_figsize(n, max(inputs.shape[1] + colour, 3), p.tile_inches * 0.6),
+        dict(weights=drawn_kernels(weights, inputs), inputs=None if every_input else inputs, colour=colour))
 
 
 def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:

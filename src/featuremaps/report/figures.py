@@ -70,21 +70,22 @@ def map_grid_figure(path: Path, params: RenderParams, figsize, heading: str, inp
 
 
 def filters_figure(path: Path, params: RenderParams, figsize, heading: str, weights: np.ndarray,
-                   inputs: np.ndarray | None = None) -> None:
+                   inputs: np.ndarray | None = None, colour: bool = False) -> None:
     """Kernels [out, in, k, k]: rows = output features, columns = input channels, centred on zero;
     with `inputs` [out, m], column j of a row is that feature's input channel inputs[row, j] (its
-    j-th strongest), written on the tile."""
+    j-th strongest), written on the tile; with `colour` (a first layer on RGB), a first column of
+    each kernel in colour."""
     n_out, n_in = weights.shape[:2]
     m = float(np.abs(weights).max()) or 1.0
     cmap, norm = plt.get_cmap(params.diverging_cmap), mcolors.Normalize(-m, m)
     tile_px = (weights.shape[2] * 8, weights.shape[3] * 8)
-    image = filter_mosaic(weights, m, cmap)
+    image = filter_mosaic(weights, m, cmap, colour=colour)
     fig = plt.figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(image, interpolation="nearest")
-    _label_grid(ax, n_out, n_in, tile_px, [f"Feature {o + 1}" for o in range(n_out)],
-                ["input" if n_in == 1 and inputs is None else f"in {i + 1}" if inputs is None else f"#{i + 1}"
-                 for i in range(n_in)], fontsize=8)
+    _label_grid(ax, n_out, n_in + colour, tile_px, [f"Feature {o + 1}" for o in range(n_out)],
+                ["colour"] * colour + ["input" if n_in == 1 and inputs is None else f"in {i + 1}" if inputs is None
+                                       else f"#{i + 1}" for i in range(n_in)], fontsize=8)
     if inputs is not None:
         for o in range(n_out):
             for i in range(n_in):
