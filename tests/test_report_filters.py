@@ -4,7 +4,7 @@ from PIL import Image
 
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
-from featuremaps.report.filters import FILTER_INPUTS, all_inputs_drawn, drawn_kernels, strongest_inputs
+from featuremaps.drawing.filters import FILTER_INPUTS, all_inputs_drawn, drawn_kernels, strongest_inputs
 
 
 def test_a_narrow_filter_keeps_every_input_in_order():

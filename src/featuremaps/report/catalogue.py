@@ -27,7 +27,7 @@ from featuremaps.analysis.store import layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.drawing.budget import check_pixel_budget
-from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
+from featuremaps.drawing.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import timelapse_figures
 from featuremaps.drawing.pool import fork_map

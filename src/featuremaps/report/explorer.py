@@ -28,7 +28,7 @@ from featuremaps.data.margin import default_margin
 from featuremaps.params import RenderParams
 from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
 from featuremaps.report.figures import histogram_edges
-from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
+from featuremaps.drawing.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import slider_data
 
@@ -43,7 +43,7 @@ def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int)
 
 def filter_view(weights: np.ndarray) -> dict:
     """One feature's kernels [in, kh, kw] as the page draws them: every input channel, or the
-    strongest FILTER_INPUTS with their indices (featuremaps.report.filters)."""
+    strongest FILTER_INPUTS with their indices (featuremaps.drawing.filters)."""
     inputs = strongest_inputs(weights[None])
     every = all_inputs_drawn(weights[None], inputs)
     kernels = drawn_kernels(weights[None], inputs)[0]

@@ -19,7 +19,7 @@ from featuremaps.paths import layer_file_stem
 from featuremaps.drawing.encode import b64, signed_b64
 from featuremaps.drawing.tiles import mosaic, rgba, save
 from featuremaps.params import RenderParams
-from featuremaps.report.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
+from featuremaps.drawing.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 
 FILTER_COLUMNS = 8    # epochs drawn in a filters-by-epoch figure
 EMBEDDED_EPOCHS = 31  # epochs the explorer's sliders hold at most (evenly spread, the vis epochs kept)
