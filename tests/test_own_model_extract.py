@@ -243,6 +243,8 @@ def test_the_report_draws_each_layer_by_its_name(run):
             assert (figures / f"{stem}_{what}.png").is_file(), (layer, what)
         assert (figures / f"{stem}_filters.png").is_file() == (layer in CONVS), layer
     assert not any(":" in p.name for p in figures.iterdir())
+    live = {p.name for p in (run / "live/plots/images").iterdir()}  # DVCLive's step images, as folders
+    assert "block.relu-2_optimised" in live and "block.depthwise_filters" in live and not any(":" in n for n in live)
     page = (run / "reports/index.html").read_text()
     # render.figure_features: 5 of each layer's 8 features drawn, and the caption says so
     assert page.count("Only features 1-5 of its 8 are drawn (render.figure_features)") >= 5 * len(LAYERS)
