@@ -61,6 +61,9 @@ def test_compare_under_dvc(baseline, tmp_path, capsys):
                                                      if n not in dead]
         assert all(p["correlation"] == pytest.approx(1.0) for p in pairs)
     assert same["changed_params"] == []
+    assert same["a"]["family"] == same["b"]["family"] == "builtin"
+    # each layer of A with B's most like it, on the page too
+    assert "<td>conv2</td><td>conv2</td><td>1.000</td>" in (tmp_path / "self/index.html").read_text()
     seen = open_offline(tmp_path / "self/index.html", tmp_path / "self.png", graphics=51)
     assert seen["external"] == [] and seen["console_errors"] == []
     assert all(ok for _, ok in seen["images_loaded"]) and seen["svg_or_canvas_with_content"] > 50

@@ -10,7 +10,7 @@ import json
 from featuremaps.analysis.feature_vis_store import layer_visualization
 from featuremaps.analysis.store import layer_class_means
 from featuremaps.compare import REPRESENTATIONS
-from featuremaps.compare.comparison import Comparison, changed_params, json_number
+from featuremaps.compare.comparison import Comparison, changed_params, json_number, most_similar
 from featuremaps.compare.sides import Side
 from featuremaps.params import RenderParams
 from featuremaps.drawing.encode import b64, colour_table_b64, scaled_b64
@@ -135,6 +135,10 @@ channels included), lower the more they differ. On a finite number of images it 
 "debiased" is CKA from the unbiased HSIC estimator (Kornblith et al. 2019), near 0 for unrelated layers. Channels are matched one to one to maximise the summed correlation
 (Hungarian method); a pair correlated under {c.threshold:g} is no good match.</p>
 {table_html(["layer", "CKA", "debiased", "chance", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}
+<p>Each layer of A and the layer of B most like it (linear CKA), whatever their names: how two architectures' layers
+correspond.</p>
+{table_html(["layer of A", "most similar layer of B", "CKA"],
+            [[la, lb or "-", "-" if lb is None else f"{v:.3f}"] for la, (lb, v) in most_similar(c).items()])}
 <figure><img src="{FIGURE}" alt="CKA and matched correlations"><figcaption>Left: CKA of every layer of A with every
 layer of B. Then, per layer, the correlation of each of A's channels (rows) with B's (columns), B's reordered so that
 each row's partner sits on the diagonal; grey: a dead channel.</figcaption></figure>
