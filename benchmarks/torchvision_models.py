@@ -66,15 +66,12 @@ def project(base: Path) -> Project:
     return proj
 
 
-def stage_lines(output: str) -> dict:
-    """{stage: (seconds to run, peak MiB)} from dvc repro's output of the stages' log lines."""
-    found, stage = {}, None
-    for line in output.splitlines():
-        if m := re.match(r"Running stage '(\w+)'", line):
-            stage = m.group(1)
-        elif stage and (m := re.search(r"peak memory (\d+) MiB; [\d.]+ s to start, ([\d.]+) s to run", line)):
-            found[stage] = (float(m.group(2)), int(m.group(1)))
-    return found
+def stage_lines(stdout: str, stderr: str) -> dict:
+    """{stage: (seconds to run, peak MiB)}: dvc names each stage it runs on stdout, and each stage's
+    last log line (featuremaps.stage) on stderr says its peak memory and time, in the same order."""
+    ran = re.findall(r"Running stage '(\w+)'", stdout)
+    lines = re.findall(r"peak memory (\d+) MiB; [\d.]+ s to start, ([\d.]+) s to run", stderr)
+    return {stage: (float(seconds), int(mib)) for stage, (mib, seconds) in zip(ran, lines)}
 
 
 def explorer_check(page_path: Path, layer: str) -> str:
@@ -107,7 +104,7 @@ def main():
             start = time.perf_counter()
             proc = proj.dvc("exp", "run", "-n", name, "-S", "model.source=torchvision", "-S", f"model.name={name}",
                             "-S", f"extract.layers=[{','.join(LAYERS[name])}]", timeout=7200)
-            stages = stage_lines(proc.stdout + proc.stderr)
+            stages = stage_lines(proc.stdout, proc.stderr)
             print(f"{name}: dvc exp run {time.perf_counter() - start:.0f} s; " + "; ".join(
                 f"{s} {t:.1f} s {m} MiB" for s, (t, m) in stages.items()), flush=True)
             print("  " + explorer_check((proj.path / "reports/index.html").resolve(), LAYERS[name][0]), flush=True)
