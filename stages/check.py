@@ -7,13 +7,14 @@ DVC reruns a stage only when the params it lists change, so a mistyped section
 whole file and stops `dvc repro` with one line naming the bad key. Its output only says
 the file was valid, so it never changes and never makes another stage rerun. It also refuses
 settings whose training or analysis would exceed the memory or time budget (featuremaps.cost),
-before the download: each torch stage checks again on the real dataset.
+and a dataset that would not fit the free disk, before the download: each torch stage checks the
+memory and time again on the real dataset.
 """
 from pathlib import Path
 
 from featuremaps import paths
 from featuremaps.data.folder import check_names
-from featuremaps.cost import check_costs
+from featuremaps.cost import check_costs, check_disk
 from featuremaps.data.expected import expected_data_shape
 from featuremaps.files import write_text
 from featuremaps.model.epochs import visualized_epochs
@@ -33,6 +34,7 @@ def main():
         from featuremaps.model.sizes import planned_sizes
         measured = planned_sizes(params, shape)
     check_costs(params, shape, measured)
+    check_disk(params, shape, paths.DATA)
     visualized_epochs(params.train.epochs, params.train.snapshot_every, params.timelapse.vis_epochs)
     write_text(paths.PARAMS_OK, "params.yaml is valid\n")
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_stage, stage_folder
-from featuremaps.cost import check_costs, stage_costs, with_setting
+from featuremaps.cost import GiB, check_costs, stage_costs, with_setting
 from featuremaps.data.expected import expected_data_shape
 from featuremaps.data.shape import DataShape, data_shape
 from featuremaps.errors import ParamsError
@@ -157,3 +157,48 @@ def test_a_folder_too_large_names_data_image_size_and_the_largest_size_that_fits
     fits = lambda hh: not _over(stage_costs(params, dc.replace(shape, height=hh, width=round(192 * hh / 256))),  # noqa: E731
                                 memory_budget())
     assert fits(h) and not fits(h + 1)  # the largest: one pixel more is over
+
+
+def test_a_dataset_larger_than_the_free_disk_is_refused_before_the_download(monkeypatch, tmp_path):
+    import types
+    from featuremaps import cost
+    from featuremaps.errors import ParamsError
+    from featuremaps.params import params_from_dict
+    params = params_from_dict({"data": {"source": "folder", "folder": "x", "image_size": [64, 64]}})
+    shape = DataShape(180_000, 20_000, 64, 64, 10, 3)
+    need = 2 * 200_000 * (64 * 64 * 3 + 2)  # by hand: both copies of every image's bytes and a 2-byte label
+    asked = []
+
+    def disk(free):
+        return lambda path: asked.append(path) or types.SimpleNamespace(total=10 * need, used=0, free=free)
+    monkeypatch.setattr(cost.shutil, "disk_usage", disk(need))
+    cost.check_disk(params, shape, tmp_path / "data")  # exactly enough
+    assert asked == [tmp_path]  # data/ does not exist yet: the disk it will be on
+    monkeypatch.setattr(cost.shutil, "disk_usage", disk(need - 1))
+    with pytest.raises(ParamsError) as info:
+        cost.check_disk(params, shape, tmp_path / "data")
+    message = str(info.value)
+    assert message.startswith("params.yaml: data.folder = 'x' and data.image_size = [64, 64]: 200,000 images of "
+                              f"64x64x3 take {need / GiB:.1f} GiB on disk (data/dataset and DVC's cache of it), and ")
+    h, w = (int(v) for v in message.split("image_size <= [")[1].split("]")[0].split(", "))
+    assert (h, w) == (63, 63) and cost.DISK_COPIES * cost.dataset_bytes(DataShape(180_000, 20_000, h, w, 10, 3)) < need
+    # a known dataset has no size to set: it says what is free and what to do
+    with pytest.raises(ParamsError, match=r"^params.yaml: data.source = 'auto': 70,000 images of 28x28 take 104.9 MiB .*"
+                                          r"; free disk space, or store data/ on a larger disk$"):
+        monkeypatch.setattr(cost.shutil, "disk_usage", disk(1000))
+        cost.check_disk(params_from_dict({}), DataShape(60_000, 10_000, 28, 28), tmp_path / "data")
+
+
+def test_the_check_stage_refuses_a_dataset_the_disk_cannot_hold_before_the_download(monkeypatch, tmp_path, idx_dir,
+                                                                                   capsys):
+    import types
+    from conftest import stage_exit
+    from featuremaps import cost
+    folder = stage_folder(tmp_path / "run", idx_dir)
+    monkeypatch.setattr(cost.shutil, "disk_usage", lambda path: types.SimpleNamespace(total=1 << 30, used=0, free=500_000))
+    status, err = stage_exit(folder, "check", capsys)
+    assert status == 1 and not (folder / "data/dataset").exists() and not (folder / "data/params.ok").exists()
+    # the idx folder's 300 + 100 images of 28x28, twice: 628,800 bytes
+    assert err.strip().splitlines()[-1] == (
+        f"error: params.yaml: data.source = 'idx': 400 images of 28x28 take 0.6 MiB on disk (data/dataset and DVC's "
+        f"cache of it), and 0.5 MiB are free at data; free disk space, or store data/ on a larger disk")

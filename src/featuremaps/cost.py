@@ -4,6 +4,7 @@ largest values that fit.
 
     check_costs(params, data_shape(meta))            # in every torch stage, on its real dataset
     check_costs(params, expected_data_shape(params))  # in the check stage, before the download
+    check_disk(params, expected_data_shape(params), paths.DATA)  # the check stage: the dataset on disk
 
 (data_shape: featuremaps.data.shape; expected_data_shape: featuremaps.data.expected.)
 
@@ -22,7 +23,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from featuremaps.data.shape import DataShape
 from featuremaps.errors import ParamsError
@@ -293,6 +296,46 @@ def describe(c: Cost) -> str:
     minutes = c.seconds / 60
     when = f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min" if minutes >= 1 else f"{c.seconds:.0f} s"
     return f"{c.stage} about {gib:.1f} GiB and {when}"
+
+
+DISK_COPIES = 2  # data/dataset and DVC's cache of it (DVC copies unless a reflink or link cache is set)
+
+
+def dataset_bytes(shape: DataShape) -> int:
+    """What data/dataset holds at most: every image's uint8 pixels and a label of up to two bytes."""
+    return shape.n_images * (shape.height * shape.width * shape.channels + 2)
+
+
+def free_disk(folder: Path) -> int:
+    """Free bytes on the disk `folder` is (or will be) on: its nearest existing parent's."""
+    folder = Path(folder).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def check_disk(params, shape: DataShape, folder: Path) -> None:
+    """ParamsError with one line, before the download, when the dataset and DVC's copy of it would not
+    fit the free disk under `folder` (data/), naming its size, what is free and, for a folder of
+    images, the largest data.image_size that fits."""
+    need, free = DISK_COPIES * dataset_bytes(shape), free_disk(folder)
+    if need <= free:
+        return
+    pixels = f"{shape.height}x{shape.width}" + (f"x{shape.channels}" if shape.channels > 1 else "")
+    what = (f"data.folder = {params.data.folder!r} and data.image_size = [{shape.height}, {shape.width}]"
+            if params.data.source == "folder" else f"data.source = {params.data.source!r}")
+    fix = "free disk space, or store data/ on a larger disk"
+    if params.data.source == "folder":
+        side = math.sqrt(free / need)  # the pixels scale with the square of the side
+        h, w = int(shape.height * side), int(shape.width * side)
+        if h >= 1 and w >= 1:
+            fix = f"it fits at data.image_size <= [{h}, {w}]; or " + fix
+    raise ParamsError(f"params.yaml: {what}: {shape.n_images:,} images of {pixels} take {disk_size(need)} on disk "
+                      f"(data/dataset and DVC's cache of it), and {disk_size(free)} are free at {folder}; {fix}")
+
+
+def disk_size(n: int) -> str:
+    return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / (1 << 20):.1f} MiB"
 
 
 def check_costs(params, shape: DataShape, measured: dict | None = None) -> None:
