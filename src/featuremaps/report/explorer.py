@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -187,14 +188,12 @@ def _js(value) -> str:
 
 
 def write_explorer_data(path, folder, data: dict) -> None:
-    """explorer.js at `path`, and in `folder`, replaced whole (no script of a layer no longer extracted
-    is left), one script per layer calling window.FEATUREMAPS_LAYER(layer, its features' views) and
-    the network's weights calling window.FEATUREMAPS_NETWORK(tensors)."""
+    """explorer.js at `path`, and in `folder` one script per layer calling window.FEATUREMAPS_LAYER(layer,
+    its features' views), in a folder replaced whole (no script of a layer no longer extracted is left),
+    and the network's weights calling window.FEATUREMAPS_NETWORK(tensors)."""
     main, rest = split_views(data)
-    with atomic_folder(folder) as out:
-        (out / LAYER_SCRIPTS).mkdir()
+    with atomic_folder(Path(folder) / LAYER_SCRIPTS) as out:
         for layer, views in rest.items():
-            write_text(out / LAYER_SCRIPTS / f"{paths.layer_file_stem(layer)}.js",
-                       f"window.FEATUREMAPS_LAYER({_js(layer)}, {_js(views)});\n")
-        write_text(out / NETWORK_SCRIPT, f"window.FEATUREMAPS_NETWORK({_js(data['network']['tensors'])});\n")
+            write_text(out / f"{paths.layer_file_stem(layer)}.js", f"window.FEATUREMAPS_LAYER({_js(layer)}, {_js(views)});\n")
+    write_text(Path(folder) / NETWORK_SCRIPT, f"window.FEATUREMAPS_NETWORK({_js(data['network']['tensors'])});\n")
     write_text(path, "window.FEATUREMAPS = " + _js(main) + ";\n")

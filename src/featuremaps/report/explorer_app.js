@@ -10,7 +10,7 @@
       const script = el("script", {src});
       script.onload = () => done() ? resolve() : reject(new Error(`${src} holds no data for this page: rerun the render stage`));
       script.onerror = () => { delete pending[src]; script.remove();
-        reject(new Error(`could not load ${src} (beside this page): rerun the render stage`)); };
+        reject(new Error(`could not load ${src} (beside this page): \`dvc pull\` it, or rerun the render stage (dvc repro)`)); };
       document.head.append(script);
     });
   }
