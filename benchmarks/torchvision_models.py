@@ -24,7 +24,7 @@ from common import ROOT  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from browser import offline_page  # noqa: E402
-from conftest import Project, PROJECT_FILES  # noqa: E402
+from conftest import Project, copied_project  # noqa: E402
 
 LAYERS = {"resnet18": ["layer1.0.conv1", "layer2"], "vgg11_bn": ["features.4", "features.12"],
           "mobilenet_v2": ["features.1.conv.0.0", "features.4"]}
@@ -47,18 +47,8 @@ def colour_folder(folder: Path) -> None:
 
 
 def project(base: Path) -> Project:
-    import shutil
-    proj = Project(base)
-    proj.path.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, proj.path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif src.exists():
-            (proj.path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, proj.path / name)
+    proj = copied_project(base)
     colour_folder(proj.path / "images")
-    proj.git("init", "-q", "-b", "main")
     proj.set_params(data={"source": "folder", "folder": "images"}, train={"epochs": 1, "batch_size": 64},
                     visualize={"steps": 64, "seeds": 2}, attribute={"ig_steps": 8},
                     timelapse={"probe_size": 100, "vis_epochs": [0, "last"]}, render={"dpi": 60})

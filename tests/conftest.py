@@ -122,7 +122,8 @@ def idx_dir(tmp_path) -> Path:
     return write_idx_folder(tmp_path / "idx", n_train=300, n_test=100, compress=True)
 
 
-def new_project(tmp: Path, idx: Path, **params) -> Project:
+def copied_project(tmp: Path) -> Project:
+    """A new git repo under `tmp` holding the project's files, nothing committed."""
     proj = Project(tmp)
     proj.path.mkdir(parents=True)
     for name in PROJECT_FILES:
@@ -133,6 +134,11 @@ def new_project(tmp: Path, idx: Path, **params) -> Project:
             (proj.path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, proj.path / name)
     proj.git("init", "-q", "-b", "main")
+    return proj
+
+
+def new_project(tmp: Path, idx: Path, **params) -> Project:
+    proj = copied_project(tmp)
     proj.set_params(data={"source": "idx", "idx_dir": str(idx)}, **{**SMALL, **params})
     proj.commit("project")
     return proj

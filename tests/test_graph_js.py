@@ -124,6 +124,18 @@ def test_what_the_page_lacks_is_named():
     assert page_graph(Gelu(), ["conv"]) == (None, "the page does not implement act (GELU)")
     ops, reason = page_graph(Branchy(), ["conv"])
     assert ops is None and reason.startswith("torch.fx cannot trace its forward (")
+    class MethodFlatten(nn.Module):  # x.flatten(1): the method's start dim, as torch.flatten(x, 1)'s
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3)
+            self.fc = nn.Linear(4 * 26 * 26, 10)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).flatten(1))
+
+    ops, reason = page_graph(MethodFlatten(), ["conv"])
+    assert reason is None and [op["op"] for op in ops] == ["input", "conv", "flatten", "linear"]
+    assert ops[1]["kernel"] == (3, 3) and ops[1]["stride"] == (1, 1) and ops[1]["groups"] == 1
     ops, reason = page_graph(mynet(), ["block"])
     assert reason is None and ops[0] == {"op": "input"} and ops[-1]["op"] == "linear"
     # the block's map is the output of its last op: the second call of its ReLU

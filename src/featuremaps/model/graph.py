@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from featuremaps.errors import first_line
-from featuremaps.model.layers import CALL
+from featuremaps.model.layers import CALL, module_geometry
 
 IDENTITY = (nn.Dropout, nn.Dropout2d, nn.Identity)
 FUNCTIONS = {operator.add: "add", torch.add: "add", torch.cat: "cat", torch.flatten: "flatten", F.relu: "relu",
@@ -30,9 +30,6 @@ METHODS = {"flatten": "flatten", "relu": "relu", "add": "add"}
 class Unsupported(Exception):
     """An operation the page does not implement; its message says which."""
 
-
-def _pair(v) -> list:
-    return [int(x) for x in v] if isinstance(v, (tuple, list)) else [int(v), int(v)]
 
 
 def _size(v) -> list:
@@ -48,8 +45,7 @@ def _module_op(module: nn.Module, path: str) -> dict:
     if isinstance(module, nn.Conv2d):
         if isinstance(module.padding, str) or module.padding_mode != "zeros":
             raise Unsupported(f"{path}: a Conv2d with padding {module.padding!r} ({module.padding_mode})")
-        return {"op": "conv", "F": int(module.out_channels), "k": _pair(module.kernel_size), "stride": _pair(module.stride), "padding": _pair(module.padding),
-                "dilation": _pair(module.dilation), "groups": int(module.groups),
+        return {"op": "conv", "F": int(module.out_channels), **module_geometry(module),
                 "w": {"weight": f"{path}.weight", **({"bias": f"{path}.bias"} if module.bias is not None else {})}}
     if isinstance(module, nn.BatchNorm2d):
         if module.running_mean is None:
@@ -67,15 +63,11 @@ def _module_op(module: nn.Module, path: str) -> dict:
     if isinstance(module, nn.MaxPool2d):
         if module.return_indices:
             raise Unsupported(f"{path}: a MaxPool2d returning indices")
-        return {"op": "maxpool", "kernel": _pair(module.kernel_size),
-                "stride": _pair(module.stride if module.stride is not None else module.kernel_size),
-                "padding": _pair(module.padding), "dilation": _pair(module.dilation), "ceil": bool(module.ceil_mode)}
+        return {"op": "maxpool", **module_geometry(module), "ceil": bool(module.ceil_mode)}
     if isinstance(module, nn.AvgPool2d):
         if module.divisor_override is not None:
             raise Unsupported(f"{path}: an AvgPool2d with divisor_override")
-        return {"op": "avgpool", "kernel": _pair(module.kernel_size),
-                "stride": _pair(module.stride if module.stride is not None else module.kernel_size),
-                "padding": _pair(module.padding), "ceil": bool(module.ceil_mode),
+        return {"op": "avgpool", **module_geometry(module), "ceil": bool(module.ceil_mode),
                 "include_pad": bool(module.count_include_pad)}
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return {"op": "adaptiveavg", "size": _size(module.output_size)}
@@ -96,9 +88,9 @@ def _function_op(node: fx.Node) -> dict:
     what = getattr(node.target, "__name__", str(node.target))
     if kind is None:
         raise Unsupported(f"{'the function' if node.op == 'call_function' else 'the tensor method'} {what}")
-    args = list(node.args[1:] if node.op == "call_method" else node.args)
+    args = list(node.args)  # a method's self first, as the function's tensor: the same positions
     if kind == "flatten":
-        start = node.kwargs.get("start_dim", args[1] if len(args) > 1 else (0 if node.op == "call_function" else 0))
+        start = node.kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
         if start != 1 or node.kwargs.get("end_dim", args[2] if len(args) > 2 else -1) != -1:
             raise Unsupported(f"{what} from dim {start} (the page flattens from dim 1)")
     if kind == "cat":

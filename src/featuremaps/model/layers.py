@@ -58,7 +58,8 @@ def _pair(value) -> tuple | None:
     return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value), int(value))
 
 
-def _geometry(module: nn.Module) -> dict:
+def module_geometry(module: nn.Module) -> dict:
+    """kernel, stride, padding, dilation (pairs) and groups of a conv or pooling module; {} for another."""
     if isinstance(module, nn.Conv2d):
         return {"kernel": _pair(module.kernel_size), "stride": _pair(module.stride), "padding": _pair(module.padding),
                 "dilation": _pair(module.dilation), "groups": int(module.groups)}
@@ -100,7 +101,7 @@ def module_calls(model: nn.Module, example: torch.Tensor) -> list[LayerCall]:
         def hook(module, args, output):
             counts[path] = counts.get(path, 0) + 1
             shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else None
-            found.append((path, counts[path], type(module).__name__, shape, _geometry(module)))
+            found.append((path, counts[path], type(module).__name__, shape, module_geometry(module)))
         return hook
 
     handles = [m.register_forward_hook(hook_for(path)) for path, m in model.named_modules() if path]

@@ -14,7 +14,7 @@
 
     function conv(op, x) {
       const w = T[op.w.weight], b = op.w.bias ? T[op.w.bias] : null, g = op.groups;
-      const cpg = x.c / g, [kh, kw] = op.k, Fo = op.F, fpg = Fo / g;
+      const cpg = x.c / g, [kh, kw] = op.kernel, Fo = op.F, fpg = Fo / g;
       const [sy, sx] = op.stride, [py, px] = op.padding, [dy, dx] = op.dilation;
       const h = outSize(x.h, kh, sy, py, dy, false), wd = outSize(x.w, kw, sx, px, dx, false), out = new Float32Array(Fo * h * wd);
       for (let f = 0; f < Fo; f++) {
@@ -35,7 +35,7 @@
       return {d: out, c: Fo, h, w: wd};
     }
     function convBack(op, x, g, gx) {
-      const w = T[op.w.weight], gr = op.groups, cpg = x.c / gr, [kh, kw] = op.k, Fo = op.F, fpg = Fo / gr;
+      const w = T[op.w.weight], gr = op.groups, cpg = x.c / gr, [kh, kw] = op.kernel, Fo = op.F, fpg = Fo / gr;
       const [sy, sx] = op.stride, [py, px] = op.padding, [dy, dx] = op.dilation, h = g.h, wd = g.w;
       for (let f = 0; f < Fo; f++) {
         const c0 = Math.floor(f / fpg) * cpg;
@@ -73,7 +73,7 @@
       }
       return {cells, h, w: wd};
     }
-    function pool(op, x, keep) {
+    function pool(op, x) {
       const {cells, h, w} = windows(op, x), out = new Float32Array(x.c * h * w), at = op.op === "maxpool" ? new Int32Array(out.length) : null;
       for (let c = 0; c < x.c; c++) cells.forEach(([y0, y1, x0, x1, dy, dx, n], k) => {
         let s = op.op === "maxpool" ? -Infinity : 0, best = -1;
@@ -97,7 +97,7 @@
     }
     const unary = (x, f) => ({d: Float32Array.from(x.d, f), c: x.c, h: x.h, w: x.w});
     const slope = (op, v) => op.op === "relu" ? (v > 0 ? 1 : 0) : op.op === "relu6" ? (v > 0 && v < 6 ? 1 : 0) : v > 0 ? 1 : op.slope;
-    function run(op, xs, keep) {
+    function run(op, xs) {
       const x = xs[0];
       switch (op.op) {
         case "conv": return conv(op, x);
@@ -110,7 +110,7 @@
         case "relu": return unary(x, v => Math.max(0, v));
         case "relu6": return unary(x, v => Math.min(6, Math.max(0, v)));
         case "leaky": return unary(x, v => v > 0 ? v : v * op.slope);
-        case "maxpool": case "avgpool": case "adaptiveavg": return pool(op, x, keep);
+        case "maxpool": case "avgpool": case "adaptiveavg": return pool(op, x);
         case "add": { const out = new Float32Array(x.d.length); for (let i = 0; i < out.length; i++) out[i] = x.d[i] + xs[1].d[i]; return {d: out, c: x.c, h: x.h, w: x.w}; }
         case "cat": { const out = new Float32Array(xs.reduce((a, v) => a + v.d.length, 0)); let o = 0;
           for (const v of xs) { out.set(v.d, o); o += v.d.length; }
@@ -130,7 +130,7 @@
       for (let c = 0; c < C0; c++) for (let i = 0; i < H0 * W0; i++) x[c * H0 * W0 + i] = (pixels[i * C0 + c] / 255 - mean[c]) / std[c];
       const vals = [{d: x, c: C0, h: H0, w: W0}], maps = {};
       for (let i = 1; i < ops.length; i++) {
-        vals.push(run(ops[i], ops[i].in.map(j => vals[j]), keep));
+        vals.push(run(ops[i], ops[i].in.map(j => vals[j])));
         for (const layer of ops[i].maps || []) maps[layer] = vals[i].d;
       }
       const logits = vals[vals.length - 1].d;

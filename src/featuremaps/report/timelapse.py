@@ -113,6 +113,11 @@ def _layers(stored: dict, report_layers: list) -> list:
     return [layer for layer in (str(x) for x in stored["layers"]) if layer in report_layers]
 
 
+def reference_index(epochs: list, reference: int) -> int:
+    """The position among the kept epochs of the best one (the last where it was not kept)."""
+    return epochs.index(reference) if reference in epochs else len(epochs) - 1
+
+
 def epoch_inputs(filters: np.ndarray, reference: int) -> np.ndarray | None:
     """[F, m] the input channels drawn of kernels by epoch [E, F, C_in, k, k]: the strongest at the
     reference epoch's index (one choice for every epoch, so the epochs compare); None: every one."""
@@ -157,7 +162,7 @@ def timelapse_figures(stored: dict | None, report_layers: list, make_figure, fea
     ]
     shown = spread_epochs(epochs, FILTER_COLUMNS, [reference])
     at = [epochs.index(e) for e in shown]
-    ref = epochs.index(reference) if reference in epochs else len(epochs) - 1
+    ref = reference_index(epochs, reference)
     for layer in (layer for layer in layers if is_conv(lapse[layer]["filters"])):
         all_filters = lapse[layer]["filters"]
         start = np.linalg.norm(all_filters[0]) or 1.0
@@ -197,7 +202,7 @@ def slider_data(stored: dict | None, report_layers: list, val_images: np.ndarray
     used = sorted({int(i) for layer in layers for i in lapse[layer]["top"][at].ravel()})
     slot = {p: i for i, p in enumerate(used)}
     probe = stored["probe_index"][used]
-    ref = epochs.index(reference) if reference in epochs else len(epochs) - 1
+    ref = reference_index(epochs, reference)
     features = {}
     for layer in layers:
         lp, views = lapse[layer], []
