@@ -17,7 +17,6 @@ from featuremaps.data.store import read_meta, read_split
 from featuremaps.model.architecture import architecture_record
 from featuremaps.model.checkpoint import save_checkpoint
 from featuremaps.model.device import device_name, select_device
-from featuremaps.model.network import normalised_images
 from featuremaps.model.settings import check_model_settings
 from featuremaps.model.sizes import measured_sizes
 from featuremaps.model.sources import source_config, starting_model
@@ -46,8 +45,7 @@ def main():
         check_costs(params, data_shape(meta), measured_sizes(model, meta["image_shape"]))
     snapshots = Snapshots(snapshot_epochs(params.train.epochs, params.train.snapshot_every))
     with LiveLog(paths.LIVE) as live:
-        result = fit(model, normalised_images(model, tr_x), torch.from_numpy(tr_y), normalised_images(model, va_x),
-                     torch.from_numpy(va_y), params.train, params.seed, device,
+        result = fit(model, tr_x, tr_y, va_x, va_y, params.train, params.seed, device,
                      after_epoch=lambda *epoch: (snapshots(*epoch), live(*epoch)))
     model.load_state_dict(result.best_state)
     write_snapshots(paths.SNAPSHOTS, snapshots.states)

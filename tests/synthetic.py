@@ -146,3 +146,21 @@ def bad_shape_folder(folder: str | Path, case: str) -> tuple[Path, dict]:
         import os
         os.rename(folder / "bar", os.path.join(os.fsencode(folder), b"bad\xff"))
     return folder, data
+
+
+def stored_dataset(params, download_dir: str | Path):
+    """The dataset `params` (DataParams) name, through load_dataset and write_dataset (into
+    download_dir/stored), read back whole: the Dataset's fields and meta, and train_images,
+    train_labels, val_images, val_labels as arrays."""
+    from types import SimpleNamespace
+    from featuremaps.data.sources import load_dataset
+    from featuremaps.data.store import read_split, write_dataset
+    ds = load_dataset(params, Path(download_dir))
+    out = Path(download_dir) / "stored"
+    meta = write_dataset(ds, out, params.source)
+    arrays = {}
+    for split in ("train", "val"):
+        images, labels = read_split(out, split)
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = images[:], labels
+    return SimpleNamespace(name=ds.name, classes=ds.classes, source=ds.source, val_origin=ds.val_origin,
+                           notes=ds.notes, meta=meta, **arrays)

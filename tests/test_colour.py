@@ -50,8 +50,7 @@ def test_class_means_of_the_input_are_the_folders_pixels_averaged(colour_run):
     assert meta["channels"] == 3 and meta["image_shape"] == [24, 24] and len(meta["mean"]) == 3
     means = read_npz(run / "data/activations/class_means.npz", ["input_means", "counts", "layers"])
     assert [str(x) for x in means["layers"]] == ["conv1", "conv2", "conv3"]
-    with np.load(run / "data/dataset/train.npz") as npz:  # which files went to train: by content
-        train = npz["images"]
+    train = np.load(run / "data/dataset/train_images.npy")  # which files went to train: by content
     for c, name in enumerate(meta["classes"]):
         # each file at 24x24: as it is, or resized with Pillow's bilinear filter
         pixels = [Image.open(p).convert("RGB") for p in sorted((folder / name).iterdir())]

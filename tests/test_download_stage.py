@@ -9,9 +9,9 @@ def test_download_stage_under_dvc(project):
     assert "Running stage 'download'" in out
     meta = json.loads((project.path / "data/dataset/meta.json").read_text())
     assert meta["source"] == "idx" and meta["counts"] == {"train": 300, "val": 100}
-    with np.load(project.path / "data/dataset/train.npz") as npz:
-        assert npz["images"].shape == (300, 28, 28) and npz["images"].dtype == np.uint8
-        assert npz["labels"].dtype == np.uint8
+    images = np.load(project.path / "data/dataset/train_images.npy")
+    assert images.shape == (300, 28, 28) and images.dtype == np.uint8
+    assert np.load(project.path / "data/dataset/train_labels.npy").dtype == np.uint8
     assert "/dataset" in (project.path / "data/.gitignore").read_text()
     again = project.repro("download").stdout
     assert "Running stage" not in again

@@ -355,8 +355,11 @@ def test_per_image_missing_columns(repo, capsys, drop, expect):
 
 
 @pytest.mark.parametrize("case, expect", [
-    ("truncated", "data/dataset/train.npz: not a dataset split with images and labels ("),
-    ("float-images", "data/dataset/train.npz: images float32 [300, 28, 28] and labels uint8 [300]; expected "
+    ("truncated", "data/dataset/train_images.npy: not a dataset split's images (uint8 .npy) (3000 bytes, but its "
+                  "header says 235328); rerun the download stage"),
+    ("float-images", "data/dataset/train_images.npy: not a dataset split's images (uint8 .npy) (float32 array; "
+                     "expected C-ordered uint8); rerun the download stage"),
+    ("labels-short", "data/dataset/train_images.npy: images uint8 [300, 28, 28] and labels uint8 [299]; expected "
                      "uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and uint8 or uint16 [N]; rerun the download stage"),
     ("meta-not-json", "data/dataset/meta.json: not valid JSON ("),
     ("meta-without-keys", "data/dataset/meta.json: missing keys image_shape, mean; expected dataset, source, "
@@ -365,11 +368,11 @@ def test_per_image_missing_columns(repo, capsys, drop, expect):
 def test_bad_dataset_files(repo, capsys, case, expect):
     folder = repo.path / "data/dataset"
     if case == "truncated":
-        (folder / "train.npz").write_bytes((folder / "train.npz").read_bytes()[:3000])
+        (folder / "train_images.npy").write_bytes((folder / "train_images.npy").read_bytes()[:3000])
     elif case == "float-images":
-        with np.load(folder / "train.npz") as npz:
-            images, labels = npz["images"], npz["labels"]
-        np.savez(folder / "train.npz", images=images.astype(np.float32), labels=labels)
+        np.save(folder / "train_images.npy", np.load(folder / "train_images.npy").astype(np.float32))
+    elif case == "labels-short":
+        np.save(folder / "train_labels.npy", np.load(folder / "train_labels.npy")[:-1])
     elif case == "meta-not-json":
         (folder / "meta.json").write_text('{"dataset": "mnist",')
     else:
@@ -381,10 +384,9 @@ def test_bad_dataset_files(repo, capsys, case, expect):
 
 def test_a_bad_dataset_file_stops_train_under_dvc(baseline):
     folder = baseline.path / "data/dataset"
-    with np.load(folder / "train.npz") as npz:
-        images, labels = npz["images"], npz["labels"]
-    np.savez(folder / "train.npz", images=images.astype(np.float32), labels=labels)
-    fails_cleanly(baseline, "--single-item", "train", expect=["data/dataset/train.npz: images float32 [300, 28, 28]"])
+    np.save(folder / "train_images.npy", np.load(folder / "train_images.npy").astype(np.float32))
+    fails_cleanly(baseline, "--single-item", "train",
+                  expect=["data/dataset/train_images.npy: not a dataset split's images (uint8 .npy) (float32 array"])
 
 
 @pytest.mark.parametrize("text, expect", [

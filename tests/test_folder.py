@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 from featuremaps.data import sources
-from featuremaps.data.folder import folder_images
+from featuremaps.data.folder import FolderImages
 from featuremaps.data.sources import load_dataset
 from featuremaps.errors import DatasetError
 from featuremaps.params import params_from_dict
-from synthetic import SHAPE_CLASSES, bad_shape_folder, write_shape_folder
+from synthetic import SHAPE_CLASSES, bad_shape_folder, stored_dataset, write_shape_folder
 
 
 def data_params(folder, **kw):
@@ -21,7 +21,7 @@ def data_params(folder, **kw):
 
 def test_class_folders_resized_to_one_size_in_colour(tmp_path):
     folder = write_shape_folder(tmp_path / "shapes", 8)
-    ds = load_dataset(data_params(folder, image_size=[20, 24]), tmp_path)
+    ds = stored_dataset(data_params(folder, image_size=[20, 24]), tmp_path)
     assert ds.classes == sorted(SHAPE_CLASSES) and ds.name == "shapes"
     assert ds.train_images.shape[1:] == (20, 24, 3) and ds.train_images.dtype == np.uint8
     assert len(ds.train_images) + len(ds.val_images) == 24
@@ -35,7 +35,7 @@ def test_class_folders_resized_to_one_size_in_colour(tmp_path):
 
 def test_train_and_val_folders_are_the_splits_and_grey_is_detected(tmp_path):
     folder = write_shape_folder(tmp_path / "grey", 8, sizes=((16, 16),), split=True, grey=True)
-    ds = load_dataset(data_params(folder), tmp_path)
+    ds = stored_dataset(data_params(folder), tmp_path)
     assert ds.train_images.shape == (18, 16, 16) and ds.val_images.shape == (6, 16, 16)
     assert ds.val_origin == "the source's test split"
     bar = ds.classes.index("bar")
@@ -45,11 +45,13 @@ def test_train_and_val_folders_are_the_splits_and_grey_is_detected(tmp_path):
 
 def test_channels_1_makes_colour_grey_as_pillow_does(tmp_path):
     folder = write_shape_folder(tmp_path / "shapes", 4, sizes=((16, 16),))
-    classes, splits = folder_images(folder, "auto", 1)
-    images, labels = splits["all"]
-    path = sorted((folder / classes[labels[0]]).iterdir())[0]
-    assert images.shape == (12, 16, 16)
-    assert np.array_equal(images[0], np.asarray(Image.open(path).convert("L")))
+    paths = sorted((folder / "bar").iterdir())
+    images = np.concatenate(list(FolderImages((16, 16), 1, rows=3).chunks(paths)))
+    assert images.shape == (4, 16, 16)
+    assert all(np.array_equal(x, np.asarray(Image.open(p).convert("L"))) for x, p in zip(images, paths))
+    # and so does the stored dataset with data.channels: 1
+    ds = stored_dataset(data_params(folder, channels=1), tmp_path)
+    assert ds.train_images.ndim == 3 and any(np.array_equal(images[0], x) for x in ds.train_images)
 
 
 @pytest.mark.parametrize("case, expect", [
@@ -65,7 +67,7 @@ def test_bad_folders_are_refused_in_one_line(tmp_path, case, expect):
     else:
         _, data = bad_shape_folder(tmp_path / "shapes", case)
     with pytest.raises(DatasetError) as info:
-        load_dataset(params_from_dict({"data": data}).data, tmp_path)
+        stored_dataset(params_from_dict({"data": data}).data, tmp_path)
     assert expect in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
@@ -80,7 +82,7 @@ def test_cifar10_through_torchvision_with_the_download_replaced(tmp_path, monkey
             self.targets = [i % 10 for i in range(n)]
 
     monkeypatch.setattr(sources, "_torchvision_class", lambda name: FakeCIFAR10)
-    ds = load_dataset(params_from_dict({"data": {"source": "torchvision", "dataset": "cifar10"}}).data, tmp_path)
+    ds = stored_dataset(params_from_dict({"data": {"source": "torchvision", "dataset": "cifar10"}}).data, tmp_path)
     assert ds.classes[0] == "airplane" and ds.classes[9] == "truck"
     assert ds.train_images.shape == (50, 32, 32, 3) and ds.val_images.shape == (20, 32, 32, 3)
     assert ds.train_labels.dtype == np.uint8 and ds.train_labels[:3].tolist() == [0, 1, 2]
@@ -88,7 +90,7 @@ def test_cifar10_through_torchvision_with_the_download_replaced(tmp_path, monkey
 
 def test_hidden_files_and_folders_are_skipped_at_every_depth(tmp_path):
     folder = write_shape_folder(tmp_path / "shapes", 4, sizes=((16, 16),))
-    plain = load_dataset(data_params(folder), tmp_path)
+    plain = stored_dataset(data_params(folder), tmp_path)
     (folder / ".git").mkdir()  # an empty .git at the root
     (folder / ".ipynb_checkpoints/x").mkdir(parents=True)  # a hidden folder that would be a class
     Image.new("L", (16, 16), 200).save(folder / ".ipynb_checkpoints/x/0.png")
@@ -96,7 +98,7 @@ def test_hidden_files_and_folders_are_skipped_at_every_depth(tmp_path):
     Image.new("L", (9, 9), 200).save(folder / "bar/.thumbnails/t.png")
     (folder / "bar/.thumbnails/index").write_text("not an image")
     (folder / "disc/.DS_Store").write_text("not an image")
-    ds = load_dataset(data_params(folder), tmp_path)
+    ds = stored_dataset(data_params(folder), tmp_path)
     assert ds.classes == plain.classes == sorted(SHAPE_CLASSES)
     assert np.array_equal(ds.train_images, plain.train_images) and np.array_equal(ds.val_labels, plain.val_labels)
 
@@ -111,7 +113,7 @@ def test_16_bit_images_are_scaled_not_clipped(tmp_path):
             pixels[0, 0] = 65535
             Image.fromarray(pixels).save(folder / f"c{c}/{i}.png")
     assert Image.open(folder / "c0/0.png").mode == "I;16"
-    ds = load_dataset(data_params(folder), tmp_path)
+    ds = stored_dataset(data_params(folder), tmp_path)
     images = np.concatenate([ds.train_images, ds.val_images])
     labels = np.concatenate([ds.train_labels, ds.val_labels])
     assert ds.train_images.ndim == 3 and set(images[labels == 0][:, 1, 1]) == {100}
@@ -125,12 +127,12 @@ def test_one_class_and_non_utf8_names_are_refused_in_one_line(tmp_path):
             f.unlink()
         (folder / name).rmdir()
     with pytest.raises(DatasetError, match=r"one: only one class folder, disc; expected at least 2 "):
-        load_dataset(data_params(folder), tmp_path)
+        stored_dataset(data_params(folder), tmp_path)
     folder = write_shape_folder(tmp_path / "bad", 3, sizes=((16, 16),))
     import os
     os.rename(folder / "bar", os.path.join(os.fsencode(folder), b"bad\xff"))
     with pytest.raises(DatasetError, match="bad\ufffd: a class folder whose name is not valid UTF-8; rename it"):
-        load_dataset(data_params(folder), tmp_path)
+        stored_dataset(data_params(folder), tmp_path)
 
 
 def test_more_than_256_classes_are_stored_with_their_labels(tmp_path):
@@ -158,7 +160,7 @@ def test_lossy_grey_stays_grey_and_a_class_without_val_is_named(tmp_path, caplog
     (folder / "lone").mkdir()
     Image.new("L", (16, 16), 90).save(folder / "lone/0.png")
     with caplog.at_level("WARNING"):
-        ds = load_dataset(data_params(folder), tmp_path)
+        ds = stored_dataset(data_params(folder), tmp_path)
     assert ds.train_images.ndim == 3  # grey: within the tolerance
     path = sorted((folder / "bar").iterdir())[0]
     luma = np.asarray(Image.open(path).convert("L"))
@@ -167,4 +169,4 @@ def test_lossy_grey_stays_grey_and_a_class_without_val_is_named(tmp_path, caplog
     assert any("lone" in note for note in ds.notes)
     # a real colour change (more than the tolerance) is colour
     Image.new("RGB", (16, 16), (120, 100, 100)).save(folder / "lone/1.png")
-    assert load_dataset(data_params(folder), tmp_path).train_images.ndim == 4
+    assert stored_dataset(data_params(folder), tmp_path).train_images.ndim == 4

@@ -35,6 +35,12 @@ def test_seed_architecture_by_default():
 
 
 def tiny_data(n=256, seed=0):
+    """(uint8 images, labels) as training takes them."""
+    return synthetic_images(n, seed=seed)
+
+
+def tiny_inputs(n=256, seed=0):
+    """(the model's float input, int64 labels) of tiny_data."""
     x, y = synthetic_images(n, seed=seed)
     return normalised_images(grey_model(), x), torch.from_numpy(y).long()
 
@@ -159,7 +165,7 @@ def test_pooling_before_relu_is_the_notebooks_network():
     """The notebook applied ReLU, then pooling; pooling first gives the same outputs and gradients."""
     torch.manual_seed(0)
     model = grey_model(ModelParams(dropout=0.0, dropout2d=0.0), (28, 28), 10)
-    x, y = tiny_data(64)
+    x, y = tiny_inputs(64)
     x[:, :, :6] = x[0, 0, 0, 0]  # a flat background: equal values in many pooling windows
 
     def notebook(m, inputs):
@@ -182,7 +188,7 @@ def test_bf16_precision_trains_and_the_step_stays_eager_on_the_cpu():
     model, result = run_fit(1, precision="bf16")
     assert np.isfinite(result.history[0]["train_loss"]) and 0 <= result.history[0]["val_accuracy"] <= 1
     step = TrainStep(model, torch.optim.AdamW(model.parameters()), TrainParams(batch_size=32), CPU)
-    x, y = tiny_data(32)
+    x, y = tiny_inputs(32)
     loss, logits = step(x, y)
     assert step.graph is None and not step.graphed and logits.shape == (32, 10) and loss.item() > 0
 
@@ -206,7 +212,7 @@ def test_checkpoint_round_trip(tmp_path):
     raw = torch.load(tmp_path / "model.pt", weights_only=True, map_location="cpu")
     assert raw["config"] == config and raw["classes"][3] == "3"
     loaded, ckpt = load_checkpoint(tmp_path / "model.pt", {"image_shape": [28, 28], "n_classes": 10})
-    x, _ = tiny_data(64)
+    x, _ = tiny_inputs(64)
     with torch.inference_mode():
         # same weights; the trained copy is channels-last, so allow float rounding
         np.testing.assert_allclose(loaded(x).numpy(), model(x).detach().numpy(), rtol=1e-4, atol=1e-6)

@@ -92,8 +92,7 @@ def trained():
     torch.manual_seed(0)
     model = grey_model()
     snapshots = Snapshots([0, 1, 2, 3])
-    result = fit(model, normalised_images(model, x), torch.from_numpy(y), normalised_images(model, vx),
-                 torch.from_numpy(vy), TrainParams(epochs=3, batch_size=32), 0, CPU, after_epoch=snapshots)
+    result = fit(model, x, y, vx, vy, TrainParams(epochs=3, batch_size=32), 0, CPU, after_epoch=snapshots)
     model.load_state_dict(result.best_state)
     return model, snapshots.states, result.best_epoch, vx, vy
 

@@ -1,12 +1,13 @@
 """Conv activations of every image, streamed batch by batch through forward hooks.
 
     from featuremaps.analysis.activations import extract_activations
-    result = extract_activations(model, splits, params.extract, classes, device)
+    result = extract_activations(model, splits, params.extract, classes, "per_image.parquet", device)
 
-The model runs in eval mode under torch.inference_mode(); each batch's maps are reduced
-(spatial sums per image, per-class sums) as soon as they are captured, so memory does
-not grow with the number of images. Sums are float64, divided by counts at the end, so
-per-class means are exact.
+The model runs in eval mode under torch.inference_mode(); each batch is read from the stored
+split as the one before runs, and its maps are reduced (spatial sums per image, per-class sums, a
+running top-k) as soon as they are captured; per-image values are written to per_image.parquet a
+row group at a time. So memory does not grow with the number of images. Sums are float64, divided
+by counts at the end, so per-class means are exact; the top-k is exact too (featuremaps.analysis.top_k).
 """
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from featuremaps.analysis.store import STATS, Extraction, feature_columns, layer_columns
+from featuremaps.analysis.store import Extraction, extraction_meta, feature_columns
+from featuremaps.analysis.top_k import RunningTopK
+from featuremaps.model.batches import pixel_batches
 from featuremaps.model.network import normalised_images
 from featuremaps.model.normalisation import normalise
+from featuremaps.tables import ParquetRowGroups
 from featuremaps.model.seam import chosen_layers, hooked, unit_boxes
 from featuremaps.params import ExtractParams
 
@@ -31,79 +35,112 @@ def hooked_layers(model, layers, activation: str = "relu"):
         yield captured
 
 
-def extract_activations(model, splits: dict, params: ExtractParams, classes: list,
+def extract_activations(model, splits: dict, params: ExtractParams, classes: list, per_image_path,
                         device=torch.device("cpu")) -> Extraction:
-    """Run `model` over every split in `splits` ({name: (images uint8, labels)})."""
+    """Run `model` over every split in `splits` ({name: (images uint8, labels)}); per_image.parquet is
+    written to `per_image_path` a row group at a time as the images pass."""
     model.eval().to(device)  # outside inference mode: see featuremaps.analysis.ablation.predictions
     with torch.inference_mode():
         image_shape = next(iter(splits.values()))[0].shape[1:3]
-        return _extraction(model, splits, chosen_layers(model, params.layers, image_shape), params, classes, device)
+        return _extraction(model, splits, chosen_layers(model, params.layers, image_shape), params, classes, device,
+                           per_image_path)
 
 
-def _extraction(model, splits, layers, params, classes, device) -> Extraction:
+ROW_GROUP_BYTES = 64 << 20  # per_image.parquet's rows are written in groups of about this many bytes
+
+
+class _PerImageRows:
+    """Each batch's per-image values kept on the device until a row group's worth is there, then
+    copied to the host once, written as a row group and passed to the running top-k (a GPU waits
+    for the host once per group, not once per batch; memory is one group, whatever the number of images)."""
+
+    def __init__(self, out: ParquetRowGroups, layers, params, label_dtype, pred_dtype):
+        self.out, self.layers, self.params = out, layers, params
+        self.label_dtype, self.pred_dtype = label_dtype, pred_dtype
+        self.batches, self.rows, self.group_rows, self.top = [], 0, None, {}
+
+    def add(self, split: str, index: np.ndarray, labels: np.ndarray, pred, stats: dict) -> None:
+        if self.group_rows is None:
+            row_bytes = 24 + 12 * sum(total.shape[1] for total, _, _ in stats.values())
+            self.group_rows = max(1, ROW_GROUP_BYTES // row_bytes)
+        self.batches.append((split, index, labels, pred, stats))
+        self.rows += len(index)
+        if self.rows >= self.group_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batches:
+            return
+        cat = lambda xs: torch.cat(xs).cpu().numpy()  # noqa: E731
+        columns = {"split": np.concatenate([np.full(len(b[1]), b[0], dtype=object) for b in self.batches]),
+                   "index": np.concatenate([b[1] for b in self.batches]).astype(np.int32),
+                   "label": np.concatenate([b[2] for b in self.batches]).astype(self.label_dtype),
+                   "pred": cat([b[3] for b in self.batches]).astype(self.pred_dtype)}
+        means = columns["split"] == self.params.means_split
+        for name in self.layers:
+            total, peak, at = (cat([b[4][name][i] for b in self.batches]) for i in range(3))
+            for stat, array in (("sum", total), ("max", peak), ("at", at)):
+                for j, col in enumerate(feature_columns(name, array.shape[1], stat)):
+                    columns[col] = array[:, j]
+            if means.any():
+                top = self.top.setdefault(name, RunningTopK(self.params.top_k, total.shape[1]))
+                top.update((total if self.params.top_k_by == "sum" else peak)[means],
+                           columns["index"][means].astype(np.int64), columns["label"][means], at[means])
+        self.out.write(columns)
+        self.batches, self.rows = [], 0
+
+    def top_k(self) -> dict:
+        rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": [], "at": []}
+        for name in self.layers:
+            if name in self.top:
+                for key, values in self.top[name].rows(name, self.params.means_split).items():
+                    rows[key] += values
+        return rows
+
+
+def _extraction(model, splits, layers, params, classes, device, per_image_path) -> Extraction:
     n_classes = len(classes)
     # float64 accumulation stays on the device where it is supported.
     acc_device = device if device.type in ("cpu", "cuda") else torch.device("cpu")
-    # Per-image outputs are allocated once, up front, and filled on the device: small arrays kept
-    # alive between the batches' large temporaries would fragment the heap and make memory grow
-    # with N, and a copy to the host per batch would make a GPU wait at every batch.
-    total = sum(len(labels) for _, labels in splits.values())
-    per_image = {"split": np.empty(total, dtype=object), "index": np.empty(total, dtype=np.int64),
-                 "label": np.empty(total, dtype=np.uint8)}
-    pred = torch.empty(total, dtype=torch.uint8, device=device)
-    layer_sums, layer_max, layer_at, map_shapes = {}, {}, {}, {}
-    class_sums, counts = {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
+    map_shapes, class_sums, counts = {}, {}, torch.zeros(n_classes, dtype=torch.int64, device=acc_device)
     means_images, means_labels = splits[params.means_split]
     input_sums = torch.zeros((n_classes, *means_images.shape[1:]), dtype=torch.float64, device=acc_device)
-    row = 0
-    with hooked_layers(model, layers, params.activation) as captured:
+    label_type = means_labels.dtype
+    pred_type = np.uint8 if n_classes <= 256 else np.uint16
+    total = sum(len(labels) for _, labels in splits.values())
+    with hooked_layers(model, layers, params.activation) as captured, \
+            ParquetRowGroups(per_image_path, extraction_meta(layers, params)) as out:
+        per_image = _PerImageRows(out, layers, params, label_type, pred_type)
         for split, (images, labels) in splits.items():
-            per_image["split"][row:row + len(labels)] = split
-            per_image["index"][row:row + len(labels)] = np.arange(len(labels))
-            per_image["label"][row:row + len(labels)] = labels
             split_labels = torch.from_numpy(labels.astype(np.int64)).to(acc_device)
-            # the split reaches the device once (a view on the CPU); batches are cut there
-            pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-            for start in range(0, len(labels), params.batch_size):
-                stop = min(start + params.batch_size, len(labels))
-                rows = slice(row + start, row + stop)
-                pred[rows] = model(normalise(model, pixels[start:stop])).argmax(1)
+            for pixels, rows in pixel_batches(images, None, params.batch_size, device):
+                pred = model(normalise(model, pixels)).argmax(1)
+                stats = {}
                 for name in layers:
                     act = captured[name]
-                    if name not in layer_sums:
+                    if name not in class_sums:
                         map_shapes[name] = tuple(act.shape[2:])
-                        layer_sums[name] = torch.empty((total, act.shape[1]), dtype=torch.float32, device=device)
-                        layer_max[name] = torch.empty((total, act.shape[1]), dtype=torch.float32, device=device)
-                        layer_at[name] = torch.empty((total, act.shape[1]), dtype=torch.int32, device=device)
                         class_sums[name] = torch.zeros((n_classes, *act.shape[1:]), dtype=torch.float64,
                                                        device=acc_device)
-                    layer_sums[name][rows] = act.sum((2, 3)).float()
                     # the strongest unit of each map; torch.max gives the first of equal maxima
-                    layer_max[name][rows], layer_at[name][rows] = act.flatten(2).max(2)
+                    peak, at = act.flatten(2).max(2)
+                    stats[name] = (act.sum((2, 3)).float(), peak.float(), at.int())
                     if split == params.means_split:
-                        class_sums[name].index_add_(0, split_labels[start:stop],
-                                                    act.to(acc_device, torch.float64))
+                        class_sums[name].index_add_(0, split_labels[rows], act.to(acc_device, torch.float64))
                 if split == params.means_split:
-                    yd = split_labels[start:stop]
+                    yd = split_labels[rows]
                     counts += torch.bincount(yd, minlength=n_classes)
-                    input_sums.index_add_(0, yd, pixels[start:stop].to(acc_device, torch.float64))
-            row += len(labels)
-        per_image["pred"] = pred.cpu().numpy()
-        for name, sums in layer_sums.items():
-            values = {"sum": sums.cpu().numpy(), "max": layer_max[name].cpu().numpy(),
-                      "at": layer_at[name].cpu().numpy()}
-            for stat, array in values.items():
-                for j, col in enumerate(feature_columns(name, array.shape[1], stat)):
-                    per_image[col] = array[:, j]
+                    input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
+                per_image.add(split, np.arange(rows.start, rows.stop), labels[rows], pred, stats)
+        per_image.flush()
         examples = example_maps(model, captured, means_images, means_labels, layers, n_classes, device)
-    table = top_k_table(per_image, layers, params.means_split, params.top_k, params.top_k_by)
     boxes = {name: (lambda units, name=name: unit_boxes(model, name, units, means_images.shape[1:3])) for name in layers}
     return Extraction(
         layers=list(layers), activation=params.activation, means_split=params.means_split,
-        top_k_by=params.top_k_by, classes=list(classes), per_image=per_image,
+        top_k_by=params.top_k_by, classes=list(classes), n_images=total,
         class_sums={k: v.cpu().numpy() for k, v in class_sums.items()},
         class_counts=counts.cpu().numpy(), input_sums=input_sums.cpu().numpy(), examples=examples,
-        top_k=located(table, map_shapes, boxes))
+        top_k=located(per_image.top_k(), map_shapes, boxes))
 
 
 def example_maps(model, captured, images, labels, layers, n_classes, device) -> dict:
@@ -122,32 +159,6 @@ def example_maps(model, captured, images, labels, layers, n_classes, device) -> 
         maps[index >= 0] = act
         out[name] = maps
     return out
-
-
-def top_k_table(per_image: dict, layers, split: str, k: int, by: str = "sum") -> dict:
-    """For each layer and feature, the k images of `split` with the largest summed activation
-    (by="sum") or the strongest single unit (by="max"), with that unit's flat position `at`
-    (-1 where per_image holds no positions)."""
-    rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": [], "at": []}
-    in_split = per_image["split"] == split
-    index, label = per_image["index"][in_split], per_image["label"][in_split]
-    for layer in layers:
-        n = len(layer_columns(per_image, layer))
-        for feature, (total, peak, at) in enumerate(zip(*(feature_columns(layer, n, stat) for stat in STATS)), 1):
-            values = per_image[total if by == "sum" else peak][in_split]
-            where = per_image[at][in_split] if at in per_image else np.full(len(values), -1)
-            # Largest first; ties broken by the lower index so the table is deterministic.
-            order = np.lexsort((index, -values.astype(np.float64)))[:k]
-            n_rows = len(order)
-            rows["layer"] += [layer] * n_rows
-            rows["feature"] += [feature] * n_rows
-            rows["rank"] += list(range(1, n_rows + 1))
-            rows["split"] += [split] * n_rows
-            rows["index"] += index[order].tolist()
-            rows["label"] += label[order].tolist()
-            rows["value"] += values[order].tolist()
-            rows["at"] += where[order].tolist()
-    return rows
 
 
 def located(table: dict, map_shapes: dict, boxes: dict) -> dict:

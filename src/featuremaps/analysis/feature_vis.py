@@ -57,12 +57,25 @@ def _ascent_target(maps: torch.Tensor, objective: str, activation: str) -> torch
     return feature_objective(F.leaky_relu(maps, LEAK), objective, "raw")
 
 
-def background_of(images: np.ndarray) -> np.ndarray:
+def background_of(images, batch_size: int = 8192) -> np.ndarray:
     """float64 [C]: each channel's median over the images' border pixels, in [0, 1]: what the frame
-    is padded with when the optimised input is moved, and what the L1 term pulls it towards."""
-    x = images if images.ndim == 4 else images[..., None]
-    border = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)  # [N, 2W + 2H, C]
-    return np.median(border.reshape(-1, x.shape[-1]), axis=0) / 255.0
+    is padded with when the optimised input is moved, and what the L1 term pulls it towards. Exact:
+    counted per grey level (uint8 images) a batch at a time, so memory does not grow with N."""
+    counts = None
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        x = x if x.ndim == 4 else x[..., None]
+        border = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1).reshape(-1, x.shape[-1])
+        batch = np.stack([np.bincount(border[:, c], minlength=256) for c in range(border.shape[1])])
+        counts = batch if counts is None else counts + batch
+    return np.array([_median_of_counts(c) for c in counts]) / 255.0
+
+
+def _median_of_counts(counts: np.ndarray) -> float:
+    """np.median of the values 0..255 counted in `counts`: the middle one, or the mean of the middle two."""
+    n, cumulative = int(counts.sum()), np.cumsum(counts)
+    value = lambda k: int(np.searchsorted(cumulative, k, side="right"))  # the k-th smallest, from 0  # noqa: E731
+    return float(value(n // 2)) if n % 2 else (value(n // 2 - 1) + value(n // 2)) / 2
 
 
 def transforms_of(params: VisualizeParams, generator: torch.Generator) -> list:

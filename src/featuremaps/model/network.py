@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from featuremaps.model.blocks import max_blocks
+from featuremaps.model.batches import pixel_batches
 from featuremaps.model.normalisation import attach_normalisation, input_channels, normalise, standardise
 from featuremaps.errors import ArgumentError
 from featuremaps.params import ModelParams
@@ -159,13 +160,11 @@ def receptive_field(path: list, y: int, x: int, image_shape) -> tuple[int, int, 
 
 
 def normalised_batches(model: nn.Module, images: np.ndarray, batch_size: int, device=torch.device("cpu")):
-    """(start, normalised batch) over uint8 images, batch_size at a time. The uint8 images reach the
-    device once (on the CPU a view, no copy; on a GPU a 60k split is 47 MB) and each batch is cut and
-    made float there: memory for floats does not grow with N, and nothing crosses to the device per
-    batch."""
-    source = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    for start in range(0, len(images), batch_size):
-        yield start, normalise(model, source[start:start + batch_size])
+    """(start, normalised batch) over uint8 images (an array or a stored split read from disk),
+    batch_size at a time, in order: each batch is read while the one before is used
+    (featuremaps.model.batches), so memory does not grow with N."""
+    for pixels, rows in pixel_batches(images, None, batch_size, device):
+        yield rows.start, normalise(model, pixels)
 
 
 def normalised_images(model: nn.Module, images: np.ndarray, device=torch.device("cpu")) -> torch.Tensor:

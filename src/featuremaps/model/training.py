@@ -1,9 +1,13 @@
-"""Training from memory: each split one normalised tensor on the training device for the whole
-run, batches sliced from a seeded per-epoch permutation (no Dataset, no DataLoader, no
-per-sample decoding, no host sync inside an epoch).
+"""Training on splits read a batch at a time: each epoch a seeded permutation of the train split's
+rows, cut into batches that are read (from disk, for a stored split) and normalised while the model
+works on the batch before (featuremaps.model.batches); the labels live on the device for the run.
+Memory is a few batches, whatever the number of images; the order of images and every input are
+those of permuting the whole split in memory. No host sync inside an epoch.
 
     from featuremaps.model.training import fit
-    result = fit(model, train_x, train_y, val_x, val_y, params.train, seed, device)
+    result = fit(model, train_images, train_labels, val_images, val_labels, params.train, seed, device)
+
+Images are uint8 [N, H, W] or [N, H, W, C] (a StoredImages or an array), labels integer arrays.
 
 AdamW + StepLR + gradient clipping as the seed notebook; every epoch evaluates the val
 split; the best epoch by val loss is kept.
@@ -23,6 +27,7 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 from tqdm import tqdm
 
+from featuremaps.model.batches import input_batches
 from featuremaps.model.step import TrainStep, autocast, uses_cuda_graph
 from featuremaps.params import TrainParams
 
@@ -45,32 +50,31 @@ class FitResult:
     train_images: int = 0
 
 
-def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
 PROGRESS_SECONDS = 0.5  # the progress bar reads the loss (a device sync) at most this often
 
 
-def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, device, progress=None,
+def labels_on(labels, device) -> torch.Tensor:
+    """Integer labels (array or tensor) as int64 on `device`."""
+    return torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels).long().to(device)
+
+
+def train_one_epoch(model, images, labels, optimizer, params: TrainParams, generator, device, progress=None,
                     step: TrainStep | None = None) -> EpochStats:
-    """One pass over (x, y), on `device`, in a random order drawn from `generator` (on the CPU, so
-    every device sees the same order); loss/accuracy are running means over batches, accumulated on
-    the device: nothing waits for the device inside the epoch but the progress bar, twice a second.
-    `step`: a TrainStep kept across epochs (fit's; one is made here otherwise)."""
+    """One pass over (images, labels), on `device`, in a random order drawn from `generator` (on the
+    CPU, so every device sees the same order); loss/accuracy are running means over batches,
+    accumulated on the device: nothing waits for the device inside the epoch but the progress bar,
+    twice a second. `step`: a TrainStep kept across epochs (fit's;
+    one is made here otherwise)."""
     model.train()
     step = step or TrainStep(model, optimizer, params, device)
-    with record_function("batch"):
-        # One gather per epoch; each batch is then a contiguous slice.
-        order = torch.randperm(len(x), generator=generator).to(device)
-        xs, ys = x[order], y[order]
+    labels = labels_on(labels, device)
+    order = torch.randperm(len(images), generator=generator).numpy()
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     shown = time.perf_counter()
-    for start in range(0, len(x), params.batch_size):
+    for xb, rows in input_batches(model, images, order, params.batch_size, device, params.channels_last):
         with record_function("batch"):
-            xb = _prepare(xs[start:start + params.batch_size], params.channels_last)
-            yb = ys[start:start + params.batch_size]
+            yb = labels[torch.from_numpy(rows).to(device)]
         loss, logits = step(xb, yb)
         with record_function("bookkeeping"):
             total_loss += loss.detach() * len(yb)
@@ -80,23 +84,24 @@ def train_one_epoch(model, x, y, optimizer, params: TrainParams, generator, devi
                 if time.perf_counter() - shown > PROGRESS_SECONDS:
                     progress.set_postfix(loss=f"{loss.item():.4f}")
                     shown = time.perf_counter()
-    return EpochStats(total_loss.item() / len(x), correct.item() / len(x))
+    return EpochStats(total_loss.item() / len(images), correct.item() / len(images))
 
 
 @torch.inference_mode()
-def evaluate(model, x, y, batch_size: int, device, channels_last: bool = True, precision: str = "fp32"):
-    """(EpochStats, predictions as numpy) of `model` in eval mode over (x, y), both on `device`;
+def evaluate(model, images, labels, batch_size: int, device, channels_last: bool = True, precision: str = "fp32"):
+    """(EpochStats, predictions as numpy) of `model` in eval mode over (images, labels), in order;
     one transfer to the host at the end."""
     model.eval()
+    labels = labels_on(labels, device)
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
-    preds = torch.empty(len(x), dtype=torch.int64, device=device)
-    for start in range(0, len(x), batch_size):
+    preds = torch.empty(len(images), dtype=torch.int64, device=device)
+    for x, rows in input_batches(model, images, None, batch_size, device, channels_last):
         with autocast(device, precision):
-            logits = model(_prepare(x[start:start + batch_size], channels_last)).float()
-        total_loss += F.cross_entropy(logits, y[start:start + batch_size], reduction="sum").double()
-        preds[start:start + batch_size] = logits.argmax(1)
-    correct = (preds == y).sum().item()
-    return EpochStats(total_loss.item() / len(x), correct / len(x)), preds.cpu().numpy()
+            logits = model(x).float()
+        total_loss += F.cross_entropy(logits, labels[rows], reduction="sum").double()
+        preds[rows] = logits.argmax(1)
+    correct = (preds == labels).sum().item()
+    return EpochStats(total_loss.item() / len(images), correct / len(images)), preds.cpu().numpy()
 
 
 def optimizer_and_schedule(model, params: TrainParams, device):
@@ -138,9 +143,7 @@ def fit(model, train_x, train_y, val_x, val_y, params: TrainParams, seed: int, d
         model.to(memory_format=torch.channels_last)
     optimizer, scheduler = optimizer_and_schedule(model, params, device)
     step = TrainStep(model, optimizer, params, device)
-    # The whole dataset on the device for the run (60k MNIST images are 188 MB as float32).
-    train_x, val_x = train_x.to(device), val_x.to(device)
-    train_y, val_y = train_y.long().to(device), val_y.long().to(device)
+    train_y, val_y = labels_on(train_y, device), labels_on(val_y, device)
     result = FitResult()
     best_loss = float("inf")
     interactive = sys.stderr.isatty()
