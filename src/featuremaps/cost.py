@@ -10,8 +10,10 @@ largest values that fit.
 
 Memory is an upper bound of the stage's peak resident memory (calibrated against it by
 benchmarks/cost_calibration.py and tests/test_cost.py): the process and its libraries, the
-dataset, the model with its gradients and optimiser state, and the activations of the largest
-batch each stage holds, with autograd's saved tensors. Time is rough (within a factor of about
+splits held in memory (those of up to featuremaps.data.shape.IN_MEMORY_BYTES; larger ones are read a
+batch at a time, so memory does not grow with the number of images), the model with its gradients and
+optimiser state, and the activations of the largest batch each stage holds, with autograd's saved
+tensors. Time is rough (within a factor of about
 three on the reference machine): the network's floating-point operations over the work a stage
 does, plus the memory traffic of layers too large for the cache, on the CPU unless the stage's
 device is set to cuda or mps. The budget: MEMORY_BUDGET (8 GiB, or half the machine's memory
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featuremaps.data.shape import DataShape
+from featuremaps.tables import ROW_GROUP_BYTES
 from featuremaps.errors import ParamsError
 from featuremaps.model.blocks import max_blocks
 from featuremaps.model.epochs import snapshot_epochs
@@ -133,7 +136,7 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     """[Cost] of train, extract, visualize, attribute and timelapse with these settings on data of this
     shape; `measured`: the sizes of a model other than the builtin network (featuremaps.model.sizes)."""
     s = _sizes(params, shape) if measured is None else _scaled(measured, shape)
-    px, n = shape.height * shape.width * shape.channels, shape.n_images
+    n = shape.n_images
     # every output training keeps: the builtin network's conv maps and fc outputs; a measured model's leaves
     act = sum(s["acts"]) + s["fc_acts"] if measured is None else s["leaf_acts"]
     names = s.get("names") or [f"conv{i + 1}" for i in range(len(params.model.conv_channels))]
@@ -150,7 +153,9 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
         train_act, infer_act = KEEP_TRAIN * act, KEEP_INFER * act
     else:
         train_act, infer_act = KEEP_TRAIN_MEASURED * act, KEEP_INFER_MEASURED * s["largest"]
-    train_bytes = (BASE_BYTES + n * px * (1 + FLOAT) + shape.n_train * px * FLOAT + 6 * FLOAT * s["params"]
+    # the splits held in memory (uint8); a larger split is read a batch at a time, its batches counted below
+    held = shape.held_bytes
+    train_bytes = (BASE_BYTES + held + 6 * FLOAT * s["params"]
                    + FLOAT * train_batch * train_act + FLOAT * eval_batch * infer_act)
     passes = t.epochs * (3 * shape.n_train + shape.n_val + (shape.n_train if t.rescore_train else 0))
     train_s = _seconds("train", passes * s["flops"], passes * _slow(s["acts"]), t.device)
@@ -158,7 +163,8 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
     channels = sum(s["channels"][i] for i in layers)
     extract_act = infer_act if measured is None else infer_act + sum(s["acts"][i] for i in layers)  # + the hooked maps
     # a measured model's weights twice: the model, and the checkpoint it is loaded from
-    extract_bytes = (BASE_BYTES + n * px * 2 + n * channels * 48 + FLOAT * extract_batch * extract_act
+    # per-image values: a row group of per_image.parquet at a time, on the device, the host and in Arrow
+    extract_bytes = (BASE_BYTES + held + min(n * channels * 48, 4 * ROW_GROUP_BYTES) + FLOAT * extract_batch * extract_act
                      + 2 * 8 * shape.n_classes * sum(s["acts"][i] for i in layers)
                      + FLOAT * s["params"] * (1 if measured is None else 2))
     extract_s = _seconds("extract", n * s["flops"], n * _slow(s["acts"]), e.device)
@@ -173,10 +179,10 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
         images = 3 * batch * v.steps + 2 * n_split[params.extract.means_split]
         vis_s += _seconds("visualize", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
                           v.device)
-    vis_bytes = BASE_BYTES + n * px * 2 + FLOAT * s["params"] + vis_batch_bytes
+    vis_bytes = BASE_BYTES + held + FLOAT * s["params"] + vis_batch_bytes
 
     split = n_split[a.split]
-    attr_bytes = (BASE_BYTES + n * px * 2 + FLOAT * s["params"] * 3
+    attr_bytes = (BASE_BYTES + held + FLOAT * s["params"] * 3
                   + FLOAT * max(attr_batch, min(1024, 32 * a.ig_steps)) * act
                   * (KEEP_TRAIN if measured is None else KEEP_TRAIN_MEASURED))
     images = split * (3 * len(layers) + 2 + channels) + 32 * a.ig_steps * 3
@@ -196,7 +202,7 @@ def stage_costs(params, shape: DataShape, measured: dict | None = None) -> list:
         tl_s += _seconds("timelapse", images * sum(s["conv_flops"][:i + 1]), images * _slow(s["acts"][:i + 1]),
                          tl.device)
     tl_s += snapshots * len(layers) * 2 * probe * probe * widest / CPU_FLOPS  # the Gram matrices
-    tl_bytes = (BASE_BYTES + TIMELAPSE_LIBRARIES + n * px * 2 + FLOAT * s["params"] * (snapshots + 2)
+    tl_bytes = (BASE_BYTES + TIMELAPSE_LIBRARIES + held + FLOAT * s["params"] * (snapshots + 2)
                 + max(FLOAT * 2 * probe * widest + 8 * 3 * probe * probe, tl_vis_bytes))
     costs = [Cost("train", train_bytes, train_s), Cost("extract", extract_bytes, extract_s),
              Cost("visualize", vis_bytes, vis_s), Cost("attribute", attr_bytes, attr_s),

@@ -22,6 +22,7 @@ from featuremaps.analysis.top_k import RunningTopK
 from featuremaps.model.batches import pixel_batches
 from featuremaps.model.network import normalised_images
 from featuremaps.model.normalisation import normalise
+from featuremaps import tables
 from featuremaps.tables import ParquetRowGroups
 from featuremaps.model.seam import chosen_layers, hooked, unit_boxes
 from featuremaps.params import ExtractParams
@@ -46,9 +47,6 @@ def extract_activations(model, splits: dict, params: ExtractParams, classes: lis
                            per_image_path)
 
 
-ROW_GROUP_BYTES = 64 << 20  # per_image.parquet's rows are written in groups of about this many bytes
-
-
 class _PerImageRows:
     """Each batch's per-image values kept on the device until a row group's worth is there, then
     copied to the host once, written as a row group and passed to the running top-k (a GPU waits
@@ -62,7 +60,7 @@ class _PerImageRows:
     def add(self, split: str, index: np.ndarray, labels: np.ndarray, pred, stats: dict) -> None:
         if self.group_rows is None:
             row_bytes = 24 + 12 * sum(total.shape[1] for total, _, _ in stats.values())
-            self.group_rows = max(1, ROW_GROUP_BYTES // row_bytes)
+            self.group_rows = max(1, tables.ROW_GROUP_BYTES // row_bytes)
         self.batches.append((split, index, labels, pred, stats))
         self.rows += len(index)
         if self.rows >= self.group_rows:

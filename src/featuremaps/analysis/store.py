@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from featuremaps import paths
 from featuremaps.errors import ArtifactError
@@ -113,6 +115,31 @@ def read_per_image(path: str | Path, layers=()) -> pd.DataFrame:
     frame = read_parquet(path, STAGE)
     require(path, frame.columns, BASE_COLUMNS + [feature_columns(layer, 1)[0] for layer in layers], "column", STAGE)
     return frame
+
+
+class PerImageTable:
+    """per_image.parquet read a few columns at a time, the rows of one split, as figures need them:
+    memory is those columns', not the table's (every feature's three statistics for every image)."""
+
+    def __init__(self, path: str | Path, columns: list):
+        self.path, self.columns = Path(path), columns
+
+    def __len__(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    def split_columns(self, split: str, columns: list) -> dict:
+        """{column: numpy array} over the rows of `split`, in the file's order."""
+        table = read_artifact(self.path, lambda p: pq.read_table(p, columns=columns, filters=[("split", "==", split)]),
+                              what="a readable Parquet file", stage=STAGE, errors=(OSError, pa.ArrowException, ValueError))
+        return {c: table.column(c).to_numpy() for c in columns}
+
+
+def per_image_table(path: str | Path, layers=()) -> PerImageTable:
+    """per_image.parquet, its columns checked from its schema (missing ones stop with their names)."""
+    columns = read_artifact(path, lambda p: pq.read_schema(p).names, what="a readable Parquet file", stage=STAGE,
+                            errors=(OSError, pa.ArrowException, ValueError))
+    require(path, columns, BASE_COLUMNS + [feature_columns(layer, 1)[0] for layer in layers], "column", STAGE)
+    return PerImageTable(path, columns)
 
 
 def layer_class_means(class_means: dict, layer: str) -> np.ndarray:

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A split of up to this many bytes is read into memory whole (as uint8): training's random batches
+# gather 20x faster from memory than with a read per row (the default's 15 epochs run about 9% faster
+# than when read from disk); a larger split is read from disk a batch at a time.
+IN_MEMORY_BYTES = 256 << 20
+
 
 @dataclass(frozen=True)
 class DataShape:
@@ -18,6 +23,16 @@ class DataShape:
     @property
     def n_images(self) -> int:
         return self.n_train + self.n_val
+
+    @property
+    def image_bytes(self) -> int:
+        return self.height * self.width * self.channels
+
+    @property
+    def held_bytes(self) -> int:
+        """The bytes of the splits a stage holds in memory: those of at most IN_MEMORY_BYTES (the rest
+        are read a batch at a time)."""
+        return sum(n * self.image_bytes for n in (self.n_train, self.n_val) if n * self.image_bytes <= IN_MEMORY_BYTES)
 
 
 def data_shape(meta: dict) -> DataShape:

@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from featuremaps import paths
+from featuremaps.data import shape
 from featuremaps.data.layout import planes
 from featuremaps.data.stored_images import StoredImages
 from featuremaps.errors import ArtifactError
@@ -37,10 +38,6 @@ STAGE = paths.WRITER[paths.DATASET]
 META_KEYS = ("dataset", "source", "classes", "image_shape", "channels", "counts", "mean", "std")
 MAX_CLASSES = 65536
 MEAN_STD_CHUNK = 8192  # images per chunk of the float64 mean/std
-# A split of up to this many bytes is read into memory whole (as uint8): training's random batches
-# gather 20x faster from memory than with a read per row (the default's 15 epochs run about 9% faster
-# than when read from disk); a larger split is read from disk a batch at a time.
-IN_MEMORY_BYTES = 256 << 20
 
 
 @dataclass
@@ -190,7 +187,7 @@ def _load_labels(path: Path) -> np.ndarray:
 
 def read_split(data_dir: str | Path, split: str):
     """(images, labels) of one stored split: images uint8 [N,H,W] or [N,H,W,C], an array when the split
-    takes at most IN_MEMORY_BYTES, else a StoredImages reader (read a batch at a time); labels uint8 or
+    takes at most featuremaps.data.shape.IN_MEMORY_BYTES, else a StoredImages reader (read a batch at a time); labels uint8 or
     uint16 [N], in memory."""
     images_file, labels_file = split_files(data_dir, split)
     images = read_artifact(images_file, StoredImages, what="a dataset split's images (uint8 .npy)", stage=STAGE)
@@ -201,4 +198,4 @@ def read_split(data_dir: str | Path, split: str):
         raise ArtifactError(f"{images_file}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
                             f"{list(labels.shape)}; expected uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and "
                             f"uint8 or uint16 [N]; rerun the {STAGE} stage")
-    return (images[:] if images.nbytes <= IN_MEMORY_BYTES else images), labels
+    return (images[:] if images.nbytes <= shape.IN_MEMORY_BYTES else images), labels

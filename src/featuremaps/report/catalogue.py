@@ -23,7 +23,7 @@ import pandas as pd
 from featuremaps import paths
 from featuremaps.analysis.attribution_store import layer_gradcam
 from featuremaps.analysis.feature_vis_store import layer_visualization
-from featuremaps.analysis.store import layer_class_means, layer_columns
+from featuremaps.analysis.store import PerImageTable, layer_class_means, layer_columns
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.drawing.budget import check_pixel_budget
@@ -58,9 +58,10 @@ def sample_indices(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(order[:n], dtype=np.int64)
 
 
-def split_predictions(per_image: pd.DataFrame, split: str) -> np.ndarray:
+def split_predictions(per_image: PerImageTable, split: str) -> np.ndarray:
     """The model's prediction for each image of `split`, in index order."""
-    return per_image[per_image["split"] == split].sort_values("index")["pred"].to_numpy()
+    rows = per_image.split_columns(split, ["index", "pred"])
+    return rows["pred"][np.argsort(rows["index"], kind="stable")]
 
 
 def confusion_matrix(confusion: pd.DataFrame, classes: list) -> np.ndarray:
@@ -71,9 +72,9 @@ def confusion_matrix(confusion: pd.DataFrame, classes: list) -> np.ndarray:
 
 def split_sums(inp: Inputs, layer: str) -> tuple[np.ndarray, np.ndarray]:
     """(each means-split image's summed activation per feature [N, F], its label [N])."""
-    rows = inp.per_image["split"] == inp.means_split
-    return (inp.per_image.loc[rows, layer_columns(inp.per_image.columns, layer)].to_numpy(),
-            inp.per_image.loc[rows, "label"].to_numpy())
+    columns = layer_columns(inp.per_image.columns, layer)
+    rows = inp.per_image.split_columns(inp.means_split, ["label"] + columns)
+    return np.stack([rows[c] for c in columns], 1), rows["label"]
 
 
 def class_feature_means(sums: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -10,8 +10,9 @@ import pandas as pd
 from featuremaps.analysis.attribution_store import read_attributions, read_claims, read_interpretability
 from featuremaps.analysis.feature_vis_store import read_visualizations
 from featuremaps.analysis.timelapse_store import read_timelapse
-from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, read_architecture, \
-    read_network, read_npz, read_per_image, read_top_k
+from featuremaps.analysis.store import CLASS_MEANS, EXAMPLES, FILTERS, PER_IMAGE, TOP_K, PerImageTable, \
+    read_architecture, \
+    per_image_table, read_network, read_npz, read_top_k
 from featuremaps.data.store import SPLITS, read_meta, read_split
 from featuremaps.drawing.fonts import drawable_names
 from featuremaps.model.records import read_confusion, read_history, read_metrics
@@ -21,7 +22,7 @@ from featuremaps.model.records import read_confusion, read_history, read_metrics
 class Inputs:
     meta: dict
     splits: dict            # split -> (images, labels)
-    per_image: pd.DataFrame
+    per_image: PerImageTable  # read a few columns at a time
     class_means: dict
     examples: dict
     top_k: pd.DataFrame
@@ -74,7 +75,7 @@ def load_inputs(dataset: Path, activations: Path, visualizations: Path, attribut
     return Inputs(
         meta=read_meta(dataset),
         splits={s: read_split(dataset, s) for s in SPLITS},
-        per_image=read_per_image(activations / PER_IMAGE, layers),
+        per_image=per_image_table(activations / PER_IMAGE, layers),
         class_means=class_means,
         examples=read_npz(activations / EXAMPLES, ["index", "input"] + layers),
         top_k=read_top_k(activations / TOP_K),
