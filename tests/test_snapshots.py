@@ -8,7 +8,6 @@ import torch
 
 from featuremaps.errors import ArtifactError
 from featuremaps.model.live import LiveLog
-from featuremaps.model.network import normalised_images
 from featuremaps.model.epochs import snapshot_epochs
 from featuremaps.model.snapshots import Snapshots, read_snapshots, write_snapshots
 from featuremaps.model.training import fit
@@ -32,8 +31,7 @@ def test_snapshots_hold_the_seeded_start_and_the_best_epoch_exactly(tmp_path):
     params = TrainParams(epochs=4, batch_size=32)
     snapshots = Snapshots(snapshot_epochs(params.epochs, 1))
     with LiveLog(tmp_path / "live") as live:
-        result = fit(model, normalised_images(model, x), torch.from_numpy(y), normalised_images(model, vx),
-                     torch.from_numpy(vy), params, 0, torch.device("cpu"),
+        result = fit(model, x, y, vx, vy, params, 0, torch.device("cpu"),
                      after_epoch=lambda *epoch: (snapshots(*epoch), live(*epoch)))
     write_snapshots(tmp_path / "snapshots.pt", snapshots.states)
     stored = read_snapshots(tmp_path / "snapshots.pt")
