@@ -6,8 +6,9 @@ before.
 
 `images` is uint8 [N, H, W] or [N, H, W, C]: a stored split (featuremaps.data.stored_images, read
 from disk) or an array. `order` gives the rows of each batch (a seeded permutation for training,
-None for the split in order). A background thread reads the next batch's rows (pinned on CUDA, so
-the copy to the device overlaps; a split held in memory goes to a GPU once instead); the batch is normalised on the device, with the arithmetic of
+None for the split in order). For a stored split, a background thread reads the next batch's rows
+(pinned on CUDA, so the copy to the device overlaps); a split held in memory goes to the device once
+and its batches are cut there. The batch is normalised on the device, with the arithmetic of
 featuremaps.model.normalisation, so every input is bit for bit what normalising the whole split
 would give. Memory is a few batches, whatever the number of images.
 """
@@ -34,12 +35,13 @@ def batch_rows(n: int, batch_size: int, order: np.ndarray | None = None) -> list
 
 
 def pixel_batches(images, order: np.ndarray | None, batch_size: int, device):
-    """(uint8 pixels on `device`, rows) for each batch of `images`, the next batch read meanwhile. A
-    split held in memory goes to a GPU once (uint8, at most featuremaps.data.shape.IN_MEMORY_BYTES) and
-    its batches are gathered there, so nothing crosses to the device per batch but the rows' indices."""
+    """(uint8 pixels on `device`, rows) for each batch of `images`. A stored split is read a batch at a
+    time, the next batch meanwhile; a split held in memory goes to the device once (uint8, at most
+    featuremaps.data.shape.IN_MEMORY_BYTES; on the CPU a view) and its batches are cut there, so nothing
+    crosses to the device per batch but the rows' indices."""
     batches = batch_rows(len(images), batch_size, order)
-    if isinstance(images, np.ndarray) and device.type == "cuda":
-        on_device = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    if isinstance(images, np.ndarray):  # in memory: the split on the device once, batches cut there
+        on_device = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # on the CPU a view
         for rows in batches:
             yield on_device[rows if isinstance(rows, slice) else torch.from_numpy(rows).to(device)], rows
         return
