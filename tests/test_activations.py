@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from featuremaps import tables
+from featuremaps import memory
 from featuremaps.analysis.activations import extract_activations, hooked_layers
 from featuremaps.analysis.top_k import RunningTopK
 from featuremaps.analysis.store import read_npz, read_per_image, write_extraction
@@ -210,7 +210,7 @@ def test_streamed_from_disk_in_row_groups_is_the_same_extraction(model, splits, 
         stored[split] = (StoredImages(tmp_path / f"{split}.npy"), labels)
     params = ExtractParams(batch_size=16, top_k=4)
     a = extract_activations(model, splits, params, CLASSES, tmp_path / "memory.parquet")
-    monkeypatch.setattr(tables, "ROW_GROUP_BYTES", 5000)  # 17 rows a group
+    monkeypatch.setattr(memory, "ROW_GROUP_BYTES", 5000)  # 17 rows a group
     b = extract_activations(model, stored, params, CLASSES, tmp_path / "streamed.parquet")
     assert pq.ParquetFile(tmp_path / "memory.parquet").num_row_groups == 1
     assert pq.ParquetFile(tmp_path / "streamed.parquet").num_row_groups > 187 // 32

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from featuremaps.analysis.feature_vis import background_of
-from featuremaps.data import shape as data_shape
+from featuremaps import memory
 from featuremaps.data import store
 from featuremaps.data.idx import idx_chunks, read_idx
 from featuremaps.data.sources import load_dataset
@@ -54,7 +54,7 @@ def test_a_split_larger_than_the_budget_is_read_from_disk(tmp_path, monkeypatch)
     store.write_dataset(load_dataset(DataParams(source="idx", idx_dir=str(folder)), tmp_path), tmp_path / "out", "idx")
     images, labels = store.read_split(tmp_path / "out", "train")
     assert isinstance(images, np.ndarray)  # 47 KB: read whole
-    monkeypatch.setattr(data_shape, "IN_MEMORY_BYTES", images.nbytes - 1)
+    monkeypatch.setattr(memory, "IN_MEMORY_BYTES", images.nbytes - 1)
     streamed, same_labels = store.read_split(tmp_path / "out", "train")
     assert isinstance(streamed, StoredImages)
     np.testing.assert_array_equal(streamed[:], images)

@@ -10,7 +10,7 @@ largest values that fit.
 
 Memory is an upper bound of the stage's peak resident memory (calibrated against it by
 benchmarks/cost_calibration.py and tests/test_cost.py): the process and its libraries, the
-splits held in memory (those of up to featuremaps.data.shape.IN_MEMORY_BYTES; larger ones are read a
+splits held in memory (those of up to featuremaps.memory.IN_MEMORY_BYTES; larger ones are read a
 batch at a time, so memory does not grow with the number of images), the model with its gradients and
 optimiser state, and the activations of the largest batch each stage holds, with autograd's saved
 tensors. Time is rough (within a factor of about
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featuremaps.data.shape import DataShape
-from featuremaps.tables import ROW_GROUP_BYTES
+from featuremaps.memory import ROW_GROUP_BYTES
 from featuremaps.errors import ParamsError
 from featuremaps.model.blocks import max_blocks
 from featuremaps.model.epochs import snapshot_epochs

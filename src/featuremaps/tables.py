@@ -19,9 +19,6 @@ def write_parquet(path: str | Path, columns: dict, metadata: dict) -> None:
         pq.write_table(table, tmp)
 
 
-ROW_GROUP_BYTES = 64 << 20  # a table written as its rows are computed: row groups of about this many bytes
-
-
 class ParquetRowGroups:
     """A Parquet file written a row group at a time, as rows are computed (memory: one group), and
     renamed into place atomically when the block ends without error:

@@ -22,7 +22,7 @@ from featuremaps.analysis.top_k import RunningTopK
 from featuremaps.model.batches import pixel_batches
 from featuremaps.model.network import normalised_images
 from featuremaps.model.normalisation import normalise
-from featuremaps import tables
+from featuremaps import memory
 from featuremaps.tables import ParquetRowGroups
 from featuremaps.model.seam import chosen_layers, hooked, unit_boxes
 from featuremaps.params import ExtractParams
@@ -60,7 +60,7 @@ class _PerImageRows:
     def add(self, split: str, index: np.ndarray, labels: np.ndarray, pred, stats: dict) -> None:
         if self.group_rows is None:
             row_bytes = 24 + 12 * sum(total.shape[1] for total, _, _ in stats.values())
-            self.group_rows = max(1, tables.ROW_GROUP_BYTES // row_bytes)
+            self.group_rows = max(1, memory.ROW_GROUP_BYTES // row_bytes)
         self.batches.append((split, index, labels, pred, stats))
         self.rows += len(index)
         if self.rows >= self.group_rows:

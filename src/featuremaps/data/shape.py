@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A split of up to this many bytes is read into memory whole (as uint8): training's random batches
-# gather 20x faster from memory than with a read per row (the default's 15 epochs run about 9% faster
-# than when read from disk); a larger split is read from disk a batch at a time.
-IN_MEMORY_BYTES = 256 << 20
+from featuremaps import memory
 
 
 @dataclass(frozen=True)
@@ -30,9 +27,9 @@ class DataShape:
 
     @property
     def held_bytes(self) -> int:
-        """The bytes of the splits a stage holds in memory: those of at most IN_MEMORY_BYTES (the rest
+        """The bytes of the splits a stage holds in memory: those of at most memory.IN_MEMORY_BYTES (the rest
         are read a batch at a time)."""
-        return sum(n * self.image_bytes for n in (self.n_train, self.n_val) if n * self.image_bytes <= IN_MEMORY_BYTES)
+        return sum(n * self.image_bytes for n in (self.n_train, self.n_val) if n * self.image_bytes <= memory.IN_MEMORY_BYTES)
 
 
 def data_shape(meta: dict) -> DataShape:

@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from featuremaps import paths
-from featuremaps.data import shape
+from featuremaps import memory
 from featuremaps.data.layout import planes
 from featuremaps.data.stored_images import StoredImages
 from featuremaps.errors import ArtifactError
@@ -187,7 +187,7 @@ def _load_labels(path: Path) -> np.ndarray:
 
 def read_split(data_dir: str | Path, split: str):
     """(images, labels) of one stored split: images uint8 [N,H,W] or [N,H,W,C], an array when the split
-    takes at most featuremaps.data.shape.IN_MEMORY_BYTES, else a StoredImages reader (read a batch at a time); labels uint8 or
+    takes at most featuremaps.memory.IN_MEMORY_BYTES, else a StoredImages reader (read a batch at a time); labels uint8 or
     uint16 [N], in memory."""
     images_file, labels_file = split_files(data_dir, split)
     images = read_artifact(images_file, StoredImages, what="a dataset split's images (uint8 .npy)", stage=STAGE)
@@ -198,4 +198,4 @@ def read_split(data_dir: str | Path, split: str):
         raise ArtifactError(f"{images_file}: images {images.dtype} {list(images.shape)} and labels {labels.dtype} "
                             f"{list(labels.shape)}; expected uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3) and "
                             f"uint8 or uint16 [N]; rerun the {STAGE} stage")
-    return (images[:] if images.nbytes <= shape.IN_MEMORY_BYTES else images), labels
+    return (images[:] if images.nbytes <= memory.IN_MEMORY_BYTES else images), labels

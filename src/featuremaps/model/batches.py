@@ -37,7 +37,7 @@ def batch_rows(n: int, batch_size: int, order: np.ndarray | None = None) -> list
 def pixel_batches(images, order: np.ndarray | None, batch_size: int, device):
     """(uint8 pixels on `device`, rows) for each batch of `images`. A stored split is read a batch at a
     time, the next batch meanwhile; a split held in memory goes to the device once (uint8, at most
-    featuremaps.data.shape.IN_MEMORY_BYTES; on the CPU a view) and its batches are cut there, so nothing
+    featuremaps.memory.IN_MEMORY_BYTES; on the CPU a view) and its batches are cut there, so nothing
     crosses to the device per batch but the rows' indices."""
     batches = batch_rows(len(images), batch_size, order)
     if isinstance(images, np.ndarray):  # in memory: the split on the device once, batches cut there
