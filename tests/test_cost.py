@@ -202,3 +202,19 @@ def test_the_check_stage_refuses_a_dataset_the_disk_cannot_hold_before_the_downl
     assert err.strip().splitlines()[-1] == (
         f"error: params.yaml: data.source = 'idx': 400 images of 28x28 take 0.6 MiB on disk (data/dataset and DVC's "
         f"cache of it), and 0.5 MiB are free at data; free disk space, or store data/ on a larger disk")
+
+
+def test_the_memory_estimate_stops_growing_once_the_splits_are_read_from_disk():
+    """Splits over featuremaps.memory.IN_MEMORY_BYTES are read a batch at a time: 4M and 40M images
+    cost the same memory; below the budget the held splits' bytes are counted, exactly."""
+    from featuremaps import memory
+    params = Params()
+    large = {c.stage: c.bytes for c in stage_costs(params, DataShape(3_600_000, 400_000, 28, 28))}
+    larger = {c.stage: c.bytes for c in stage_costs(params, DataShape(36_000_000, 4_000_000, 28, 28))}
+    assert large == larger
+    held = DataShape(100_000, 10_000, 28, 28)  # 78 MB and 8 MB: both in memory
+    assert held.held_bytes == 110_000 * 784
+    small = {c.stage: c.bytes for c in stage_costs(params, held)}
+    assert all(small[s] - large[s] == held.held_bytes for s in ("train", "visualize", "attribute", "timelapse"))
+    # 1M: the 100k val split (78 MB) is still read whole, the 900k train split (706 MB) is not
+    assert DataShape(900_000, 100_000, 28, 28).held_bytes == 100_000 * 784 < memory.IN_MEMORY_BYTES
