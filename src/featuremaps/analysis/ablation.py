@@ -38,8 +38,12 @@ def predictions(model, images: np.ndarray, batch_size: int, device) -> np.ndarra
     # Moved outside inference mode: parameters copied to a GPU inside it would be inference
     # tensors, which a later backward pass (Grad-CAM) cannot use.
     model.eval().to(device)
+    # filled in place: small tensors kept alive between the batches' large temporaries would fragment
+    # the heap and make memory grow with the number of images
+    preds = torch.empty(len(images), dtype=torch.int64, device=device)
     with torch.inference_mode():
-        preds = torch.cat([model(x).argmax(1) for _, x in normalised_batches(model, images, batch_size, device)])
+        for start, x in normalised_batches(model, images, batch_size, device):
+            preds[start:start + len(x)] = model(x).argmax(1)
     return preds.cpu().numpy()
 
 

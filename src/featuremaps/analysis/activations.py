@@ -48,35 +48,59 @@ def extract_activations(model, splits: dict, params: ExtractParams, classes: lis
 
 
 class _PerImageRows:
-    """Each batch's per-image values kept on the device until a row group's worth is there, then
-    copied to the host once, written as a row group and passed to the running top-k (a GPU waits
-    for the host once per group, not once per batch; memory is one group, whatever the number of images)."""
+    """Each batch's per-image values copied into buffers of one row group, allocated once on the
+    device; when they are full, copied to the host once, written as a row group and passed to the
+    running top-k (a GPU waits for the host once per group, not once per batch). Memory is one group
+    whatever the number of images; the buffers are allocated up front because small arrays kept alive
+    between the batches' large temporaries would fragment the heap and make memory grow with N."""
 
-    def __init__(self, out: ParquetRowGroups, layers, params, label_dtype, pred_dtype):
-        self.out, self.layers, self.params = out, layers, params
+    def __init__(self, out: ParquetRowGroups, layers, params, total: int, label_dtype, pred_dtype):
+        self.out, self.layers, self.params, self.total = out, layers, params, total
         self.label_dtype, self.pred_dtype = label_dtype, pred_dtype
-        self.batches, self.rows, self.group_rows, self.top = [], 0, None, {}
+        self.pred, self.rows, self.segments, self.top = None, 0, [], {}
 
-    def add(self, split: str, index: np.ndarray, labels: np.ndarray, pred, stats: dict) -> None:
-        if self.group_rows is None:
-            row_bytes = 24 + 12 * sum(total.shape[1] for total, _, _ in stats.values())
-            self.group_rows = max(1, memory.ROW_GROUP_BYTES // row_bytes)
-        self.batches.append((split, index, labels, pred, stats))
-        self.rows += len(index)
-        if self.rows >= self.group_rows:
-            self.flush()
+    def _allocate(self, pred, stats: dict) -> None:
+        row_bytes = 24 + 12 * sum(total.shape[1] for total, _, _ in stats.values())
+        self.group_rows = max(1, min(self.total, memory.ROW_GROUP_BYTES // row_bytes))
+        empty = lambda t: torch.empty((self.group_rows, *t.shape[1:]), dtype=t.dtype, device=t.device)  # noqa: E731
+        self.pred = empty(pred)
+        self.stats = {name: tuple(empty(t) for t in values) for name, values in stats.items()}
+        self.index = np.empty(self.group_rows, dtype=np.int32)
+        self.label = np.empty(self.group_rows, dtype=self.label_dtype)
+
+    def add(self, split: str, start: int, labels: np.ndarray, pred, stats: dict) -> None:
+        """The batch of `split` whose first image is `start`: its labels, predictions and {layer: (sum,
+        max, at)} per feature."""
+        if self.pred is None:
+            self._allocate(pred, stats)
+        done = 0
+        while done < len(pred):
+            n = min(len(pred) - done, self.group_rows - self.rows)
+            into, src = slice(self.rows, self.rows + n), slice(done, done + n)
+            self.pred[into] = pred[src]
+            for name, values in stats.items():
+                for buffer, value in zip(self.stats[name], values):
+                    buffer[into] = value[src]
+            self.index[into] = np.arange(start + done, start + done + n)
+            self.label[into] = labels[src]
+            if self.segments and self.segments[-1][0] == split:
+                self.segments[-1][1] += n
+            else:
+                self.segments.append([split, n])
+            self.rows, done = self.rows + n, done + n
+            if self.rows == self.group_rows:
+                self.flush()
 
     def flush(self) -> None:
-        if not self.batches:
+        if not self.rows:
             return
-        cat = lambda xs: torch.cat(xs).cpu().numpy()  # noqa: E731
-        columns = {"split": np.concatenate([np.full(len(b[1]), b[0], dtype=object) for b in self.batches]),
-                   "index": np.concatenate([b[1] for b in self.batches]).astype(np.int32),
-                   "label": np.concatenate([b[2] for b in self.batches]).astype(self.label_dtype),
-                   "pred": cat([b[3] for b in self.batches]).astype(self.pred_dtype)}
+        n = self.rows
+        columns = {"split": np.concatenate([np.full(k, split, dtype=object) for split, k in self.segments]),
+                   "index": self.index[:n], "label": self.label[:n],
+                   "pred": self.pred[:n].cpu().numpy().astype(self.pred_dtype)}
         means = columns["split"] == self.params.means_split
         for name in self.layers:
-            total, peak, at = (cat([b[4][name][i] for b in self.batches]) for i in range(3))
+            total, peak, at = (buffer[:n].cpu().numpy() for buffer in self.stats[name])
             for stat, array in (("sum", total), ("max", peak), ("at", at)):
                 for j, col in enumerate(feature_columns(name, array.shape[1], stat)):
                     columns[col] = array[:, j]
@@ -85,7 +109,7 @@ class _PerImageRows:
                 top.update((total if self.params.top_k_by == "sum" else peak)[means],
                            columns["index"][means].astype(np.int64), columns["label"][means], at[means])
         self.out.write(columns)
-        self.batches, self.rows = [], 0
+        self.rows, self.segments = 0, []
 
     def top_k(self) -> dict:
         rows = {"layer": [], "feature": [], "rank": [], "split": [], "index": [], "label": [], "value": [], "at": []}
@@ -108,7 +132,7 @@ def _extraction(model, splits, layers, params, classes, device, per_image_path) 
     total = sum(len(labels) for _, labels in splits.values())
     with hooked_layers(model, layers, params.activation) as captured, \
             ParquetRowGroups(per_image_path, extraction_meta(layers, params)) as out:
-        per_image = _PerImageRows(out, layers, params, label_type, pred_type)
+        per_image = _PerImageRows(out, layers, params, total, label_type, pred_type)
         for split, (images, labels) in splits.items():
             split_labels = torch.from_numpy(labels.astype(np.int64)).to(acc_device)
             for pixels, rows in pixel_batches(images, None, params.batch_size, device):
@@ -129,7 +153,7 @@ def _extraction(model, splits, layers, params, classes, device, per_image_path) 
                     yd = split_labels[rows]
                     counts += torch.bincount(yd, minlength=n_classes)
                     input_sums.index_add_(0, yd, pixels.to(acc_device, torch.float64))
-                per_image.add(split, np.arange(rows.start, rows.stop), labels[rows], pred, stats)
+                per_image.add(split, rows.start, labels[rows], pred, stats)
         per_image.flush()
         examples = example_maps(model, captured, means_images, means_labels, layers, n_classes, device)
     boxes = {name: (lambda units, name=name: unit_boxes(model, name, units, means_images.shape[1:3])) for name in layers}
