@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,7 +95,6 @@ def run(kind: str, n: int, work: Path, limit_gib: float | None) -> dict:
         group = memory_cgroup(limit_gib)
         command = ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec dvc repro']
     start = time.perf_counter()
-    import subprocess
     proc = subprocess.run(command, cwd=proj.path, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"})
     seconds = time.perf_counter() - start

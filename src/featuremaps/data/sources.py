@@ -213,7 +213,7 @@ def _folder_source(params: DataParams):
     train_files = listed.get("train", listed.get("all"))
     test = split_of(listed["val"]) if "val" in listed else None
     return (classes, split_of(train_files), test, lambda rows: split_of([train_files[i] for i in rows]),
-            lambda stored: decoder.grey_rewrite(params.folder))
+            lambda: decoder.grey_rewrite(params.folder))
 
 
 def load_dataset(params: DataParams, download_dir: Path) -> Dataset:

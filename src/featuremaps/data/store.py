@@ -60,9 +60,9 @@ def in_memory(images: np.ndarray, labels: np.ndarray, rows: int = 8192) -> Sourc
 @dataclass
 class Dataset:
     """Both splits as a source delivers them, plus what meta.json records about where they came from.
-    `finish(stored)`, when given, is called with the written splits' images before meta.json is
-    written; it may return a function that rewrites each split's images chunk by chunk (a folder's
-    grey images, known to be grey only once every image was seen)."""
+    `finish()`, when given, is called once every image is written, before meta.json; it may return
+    a function that rewrites each split's images chunk by chunk (a folder's grey images, known to be
+    grey only once every image was seen)."""
     name: str
     classes: list
     train: SourceSplit
@@ -140,7 +140,7 @@ def write_dataset(ds: Dataset, out_dir: Path, requested_source: str) -> dict:
     with atomic_folder(out_dir) as folder:
         digests = {split: _write_split(folder, split, s.shape, s.chunks(), s.labels) for split, s in splits.items()}
         stored = {split: StoredImages(split_files(folder, split)[0]) for split in splits}
-        rewrite = ds.finish(stored) if ds.finish else None
+        rewrite = ds.finish() if ds.finish else None
         if rewrite is not None:  # each split rewritten beside itself, then renamed over it
             for split, s in splits.items():
                 final, aside = split_files(folder, split)[0], folder / f".{split}.tmp"
