@@ -10,7 +10,8 @@ from PIL import Image
 from browser import is_blank, open_offline
 from conftest import copy_tree, run_stage
 from featuremaps.report import figures
-from featuremaps.analysis.store import layer_columns
+from featuremaps.analysis.store import layer_columns, per_image_table
+from featuremaps.report.distributions import layer_distribution
 from featuremaps.params import params_from_dict
 
 FIGURES = ["samples.png", "training_curves.png", "confusion_matrix.png", "class_feature_selectivity.png",
@@ -77,16 +78,17 @@ def test_grid_figures_have_the_size_of_their_grid(stage_outputs, render_params):
 def test_histogram_bins_cover_the_data(stage_outputs, render_params, tmp_path):
     frame = pd.read_parquet(stage_outputs / "data/activations/per_image.parquet")
     train = frame[frame["split"] == "train"]
-    cols = layer_columns(frame.columns, "conv2")
-    sums = train[cols].to_numpy()
-    edges = figures.histograms_figure(tmp_path / "h.png", render_params, figures.histogram_figsize(16), "h",
-                                      sums, train["label"].to_numpy(), [str(i) for i in range(10)])
-    assert len(edges) == 16
-    for j, e in enumerate(edges):
-        assert e[0] <= sums[:, j].min() and e[-1] >= sums[:, j].max()
-        assert len(e) == render_params.hist_bins + 1
+    sums = train[layer_columns(frame.columns, "conv2")].to_numpy()
+    dist = layer_distribution(per_image_table(stage_outputs / "data/activations/per_image.parquet"), "train",
+                              "conv2", 10, render_params.hist_bins)
+    assert dist.edges.shape == (16, render_params.hist_bins + 1)
+    for j, e in enumerate(dist.edges):
+        assert e[0] == sums[:, j].min() and e[-1] == sums[:, j].max()
         # every image falls in a bin: nothing clipped
-        assert np.histogram(sums[:, j], bins=e)[0].sum() == len(sums)
+        assert np.histogram(sums[:, j], bins=e)[0].sum() == len(sums) == dist.counts[j].sum()
+    figures.histograms_figure(tmp_path / "h.png", render_params, figures.histogram_figsize(16), "h", dist.edges,
+                              [dist.densities(f) for f in range(16)], [str(i) for i in range(10)])
+    assert size_of(tmp_path / "h.png") == expected_px(figures.histogram_figsize(16), render_params.dpi)
 
 
 def test_mosaic_places_tiles_in_a_grid():

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from featuremaps import paths
@@ -127,11 +128,18 @@ class PerImageTable:
     def __len__(self) -> int:
         return pq.ParquetFile(self.path).metadata.num_rows
 
-    def split_columns(self, split: str, columns: list) -> dict:
-        """{column: numpy array} over the rows of `split`, in the file's order."""
-        table = read_artifact(self.path, lambda p: pq.read_table(p, columns=columns, filters=[("split", "==", split)]),
-                              what="a readable Parquet file", stage=STAGE, errors=(OSError, pa.ArrowException, ValueError))
-        return {c: table.column(c).to_numpy() for c in columns}
+    def split_row_groups(self, split: str, columns: list):
+        """{column: numpy array} over the rows of `split`, one row group at a time in the file's order:
+        memory is one group's columns, whatever the number of images."""
+        file = self._read(pq.ParquetFile)
+        for group in range(file.num_row_groups):
+            table = self._read(lambda _: file.read_row_group(group, columns=list(columns) + ["split"]))
+            table = table.filter(pc.equal(table.column("split"), split))
+            yield {c: table.column(c).to_numpy() for c in columns}
+
+    def _read(self, read):
+        return read_artifact(self.path, read, what="a readable Parquet file", stage=STAGE,
+                             errors=(OSError, pa.ArrowException, ValueError))
 
 
 def per_image_table(path: str | Path, layers=()) -> PerImageTable:

@@ -23,11 +23,12 @@ import pandas as pd
 from featuremaps import paths
 from featuremaps.analysis.attribution_store import layer_gradcam
 from featuremaps.analysis.feature_vis_store import layer_visualization
-from featuremaps.analysis.store import PerImageTable, layer_class_means, layer_columns
+from featuremaps.analysis.store import PerImageTable, layer_class_means
 from featuremaps.params import RenderParams
 from featuremaps.report import figures as fig
 from featuremaps.drawing.budget import check_pixel_budget
 from featuremaps.drawing.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
+from featuremaps.report.distributions import class_feature_means, layer_distribution
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import timelapse_figures
 from featuremaps.drawing.pool import fork_map
@@ -58,29 +59,21 @@ def sample_indices(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(order[:n], dtype=np.int64)
 
 
-def split_predictions(per_image: PerImageTable, split: str) -> np.ndarray:
-    """The model's prediction for each image of `split`, in index order."""
-    rows = per_image.split_columns(split, ["index", "pred"])
-    return rows["pred"][np.argsort(rows["index"], kind="stable")]
+def predictions_of(per_image: PerImageTable, split: str, indices: np.ndarray) -> np.ndarray:
+    """The model's prediction for each image of `split` at `indices` (distinct), read a row group at a time."""
+    position = {int(index): k for k, index in enumerate(indices)}
+    preds = np.zeros(len(indices), np.int64)
+    for rows in per_image.split_row_groups(split, ["index", "pred"]):
+        keep = np.isin(rows["index"], indices)
+        for index, pred in zip(rows["index"][keep].tolist(), rows["pred"][keep].tolist()):
+            preds[position[index]] = pred
+    return preds
 
 
 def confusion_matrix(confusion: pd.DataFrame, classes: list) -> np.ndarray:
     """Counts [true, predicted] over the named classes, zero rows and columns kept."""
     return pd.crosstab(pd.Categorical(confusion["actual"], classes),
                        pd.Categorical(confusion["predicted"], classes), dropna=False).to_numpy()
-
-
-def split_sums(inp: Inputs, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    """(each means-split image's summed activation per feature [N, F], its label [N])."""
-    columns = layer_columns(inp.per_image.columns, layer)
-    rows = inp.per_image.split_columns(inp.means_split, ["label"] + columns)
-    return np.stack([rows[c] for c in columns], 1), rows["label"]
-
-
-def class_feature_means(sums: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Mean of each feature's summed activation per class [C, F]; NaN for a class with no image."""
-    return np.stack([sums[labels == c].mean(0, dtype=np.float64) if (labels == c).any()
-                     else np.full(sums.shape[1], np.nan) for c in range(n_classes)])
 
 
 def layer_top_k(top_k: pd.DataFrame, layer: str) -> pd.DataFrame:
@@ -113,7 +106,7 @@ def samples(inp: Inputs, params: RenderParams) -> Figure:
         f"{len(pick)} val images, the first of each class in turn, with their true label and the model's "
         f"prediction; wrong predictions are red.",
         fig.samples_figure, lambda p: fig.samples_figsize(min(p.n_samples, len(labels))),
-        dict(images=images[pick], labels=labels[pick], preds=split_predictions(inp.per_image, "val")[pick],
+        dict(images=images[pick], labels=labels[pick], preds=predictions_of(inp.per_image, "val", pick),
              classes=inp.labels))
 
 
@@ -203,10 +196,9 @@ def filters(inp: Inputs, params: RenderParams, layer: str) -> Figure | None:
 
 
 def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
-    every, labels = split_sums(inp, layer)
-    total = every.shape[1]
+    dist = layer_distribution(inp.per_image, inp.means_split, layer, len(inp.classes), params.hist_bins)
+    total = len(dist.edges)
     n = shown(total, params)
-    sums = every[:, :n]
     act = activation_label(inp.activation)
     return Figure(
         figure_file(layer, "histograms"), f"{layer} activation histograms",
@@ -214,8 +206,8 @@ def histograms(inp: Inputs, params: RenderParams, layer: str) -> Figure:
         f"For each {layer} feature, the distribution of each {inp.means_split} image's spatially summed {act} "
         f"activation, one outline per class, each normalised to unit area so classes of different sizes "
         f"compare. The x range covers all the data." + cut_words(n, total),
-        fig.histograms_figure, lambda p: fig.histogram_figsize(sums.shape[1]),
-        dict(sums=sums, labels=labels, classes=inp.labels))
+        fig.histograms_figure, lambda p: fig.histogram_figsize(n),
+        dict(edges=dist.edges[:n], densities=[dist.densities(f) for f in range(n)], classes=inp.labels))
 
 
 def top_example_tiles(rows: pd.DataFrame, images: np.ndarray, classes: list):
@@ -301,7 +293,7 @@ def feature_visualization(inp: Inputs, params: RenderParams, layer: str) -> Figu
 
 
 def selectivity(inp: Inputs, params: RenderParams) -> Figure:
-    every = {layer: class_feature_means(*split_sums(inp, layer), len(inp.classes)) for layer in inp.layers}
+    every = {layer: class_feature_means(inp.per_image, inp.means_split, layer, len(inp.classes)) for layer in inp.layers}
     layer_means = {layer: m[:, :shown(m.shape[1], params)] for layer, m in every.items()}
     n_features = [m.shape[1] for m in layer_means.values()]
     cut = [f"{layer} {m.shape[1]} of {every[layer].shape[1]}" for layer, m in layer_means.items()

@@ -27,19 +27,18 @@ from featuremaps import paths
 from featuremaps.files import atomic_folder, write_text
 from featuremaps.data.margin import default_margin
 from featuremaps.params import RenderParams
-from featuremaps.report.catalogue import class_feature_means, confusion_matrix, layer_top_k, split_sums
-from featuremaps.report.figures import histogram_edges
+from featuremaps.report.catalogue import confusion_matrix, layer_top_k
+from featuremaps.report.distributions import LayerDistribution, layer_distribution
 from featuremaps.drawing.filters import all_inputs_drawn, drawn_kernels, strongest_inputs
 from featuremaps.report.inputs import Inputs
 from featuremaps.report.timelapse import slider_data
 
 
 
-def _histograms(sums: np.ndarray, labels: np.ndarray, n_classes: int, bins: int) -> dict:
-    edges = histogram_edges(sums, bins)
-    density = [np.histogram(sums[labels == c], bins=edges, density=True)[0].round(6).tolist()
-               if (labels == c).any() else [] for c in range(n_classes)]
-    return {"lo": float(edges[0]), "hi": float(edges[-1]), "density": density}
+def _histogram(dist: LayerDistribution, feature: int) -> dict:
+    edges = dist.edges[feature]
+    return {"lo": float(edges[0]), "hi": float(edges[-1]),
+            "density": [[] if d is None else d.round(6).tolist() for d in dist.densities(feature)]}
 
 
 def filter_view(weights: np.ndarray) -> dict:
@@ -60,8 +59,8 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
     """One dict per feature of `layer`, in feature order: the SUMMARY keys go in explorer.js, the
     rest in the layer's own script (split_views)."""
     vis, classes = inp.visualizations, inp.classes
-    sums, labels = split_sums(inp, layer)
-    means = class_feature_means(sums, labels, len(classes))
+    dist = layer_distribution(inp.per_image, inp.means_split, layer, len(classes), params.hist_bins)
+    means = dist.class_means
     lo, hi = np.nanmin(means, 0), np.nanmax(means, 0)
     scaled_means = np.divide(means - lo, hi - lo, out=np.zeros_like(means), where=hi > lo)
     rows = layer_top_k(inp.top_k, layer)
@@ -93,7 +92,7 @@ def feature_views(inp: Inputs, params: RenderParams, layer: str) -> list:
                     for r in top.itertuples()],
             "class_means": {"data": class_data, "max": class_top, "shape": list(class_maps.shape[2:])},
             "examples": {"data": example_data, "max": example_top, "shape": list(example_maps.shape[2:])},
-            "histogram": _histograms(sums[:, f], labels, len(classes), params.hist_bins),
+            "histogram": _histogram(dist, f),
             "selectivity": [round(float(v), 4) for v in scaled_means[:, f]],
             "class_mean_sum": [round(float(v), 4) if np.isfinite(v) else None for v in means[:, f]],
             "accuracy_lost": [round(100 * float(drop.loc[c, "baseline"] - drop.loc[c, "accuracy"]), 3)

@@ -103,38 +103,26 @@ def histogram_layout(n_features: int) -> tuple[int, int]:
     return int(np.ceil(n_features / cols)), cols
 
 
-def histogram_edges(values: np.ndarray, bins: int) -> np.ndarray:
-    """Bin edges spanning the data's full range, min to max (nothing clipped)."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    if hi <= lo:
-        hi = lo + 1.0
-    return np.linspace(lo, hi, bins + 1)
-
-
 def histogram_figsize(n_features: int) -> tuple[float, float]:
     rows, cols = histogram_layout(n_features)
     return (cols * 2.6 + 1.8, rows * 1.9 + 0.9)
 
 
-def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, sums: np.ndarray,
-                      labels: np.ndarray, classes: list) -> list:
-    """One panel per feature: each class's density of per-image summed activation. Returns the edges."""
-    n_feat = sums.shape[1]
+def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, edges: np.ndarray,
+                      densities: list, classes: list) -> None:
+    """One panel per feature: each class's density of per-image summed activation over the feature's
+    bin edges (edges [F, bins + 1]; densities [F][class]: an array, or None for a class with no image)."""
+    n_feat = len(edges)
     rows, cols = histogram_layout(n_feat)
     fig, axes = plt.subplots(rows, cols, figsize=figsize, layout="constrained", squeeze=False)
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    all_edges = []
     for f, ax in enumerate(axes.flat):
         if f >= n_feat:
             ax.set_visible(False)
             continue
-        edges = histogram_edges(sums[:, f], params.hist_bins)
-        all_edges.append(edges)
         for c, name in enumerate(classes):
-            values = sums[labels == c, f]
-            if len(values):
-                density, _ = np.histogram(values, bins=edges, density=True)
-                ax.stairs(density, edges, color=colours(c % colours.N), linewidth=1.1, label=name)
+            if densities[f][c] is not None:
+                ax.stairs(densities[f][c], edges[f], color=colours(c % colours.N), linewidth=1.1, label=name)
         ax.set_title(f"Feature {f + 1}", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
@@ -146,7 +134,6 @@ def histograms_figure(path: Path, params: RenderParams, figsize, heading: str, s
     fig.legend(handles, names, loc="outside right center", fontsize=8, title="class")
     fig.suptitle(heading, fontsize=11, wrap=True)
     save(fig, path, params.dpi)
-    return all_edges
 
 
 # Class x channel heatmaps (selectivity, ablation): COLUMN_INCHES a channel, all layers side by side
