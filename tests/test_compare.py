@@ -3,6 +3,7 @@ its conv2 channels permuted, from a remote, and bad input (an experiment with an
 tests/test_pipeline.py)."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 from browser import open_offline
 from conftest import ROOT, ran
 from featuremaps.cli import main
+from featuremaps.compare.representations import image_keys
 from featuremaps.compare.sides import CompareError, Side, check_comparable
 from featuremaps.model.checkpoint import load_checkpoint, save_checkpoint
 
@@ -127,11 +129,10 @@ def test_compare_under_dvc(baseline, tmp_path, capsys):
 
 
 def side(layers, sha="a"):
-    per_image = {"split": ["val"] * 3, "index": [0, 1, 2]}
     return Side(name=f"rev-{sha}-{len(layers)}", commit="0" * 40, fs=None, folder=None,
                 meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}},
-                per_image=pd.DataFrame(per_image), class_means={"layers": np.array(layers)}, top_k=None,
-                visualizations=None, model={}, metrics={}, params={})
+                per_image=None, columns=[], image_keys=(3, "keys"), class_means={"layers": np.array(layers)},
+                top_k=None, visualizations=None, model={}, metrics={}, params={})
 
 
 def test_a_layer_missing_on_one_side_is_refused():
@@ -151,27 +152,31 @@ def test_compare_arguments_are_checked(capsys):
         assert stop.value.code == 2 and expected in capsys.readouterr().err
 
 
-def side_of(name, maps: dict):
-    """A side whose per_image holds each layer's [images, channels] values (as its max and its sum)."""
+def side_of(name, maps: dict, folder: Path):
+    """A side whose per_image holds each layer's [images, channels] values (as its max and its sum),
+    written in row groups of 16 images."""
     n = len(next(iter(maps.values())))
     per_image = {"split": ["val"] * n, "index": list(range(n))}
     for layer, values in maps.items():
         for j in range(values.shape[1]):
             per_image[f"{layer}_f{j + 1:02d}"] = values[:, j]
             per_image[f"{layer}_f{j + 1:02d}_max"] = values[:, j]
+    path = folder / f"{name}.parquet"
+    pd.DataFrame(per_image).to_parquet(path, row_group_size=16)
     return Side(name=name, commit="0" * 40, fs=None, folder=None, meta={"dataset": "mnist"},
-                per_image=pd.DataFrame(per_image), top_k=None, visualizations=None, model={"config": {}},
+                per_image=path, columns=list(per_image), image_keys=image_keys(path), top_k=None,
+                visualizations=None, model={"config": {}},
                 class_means={"layers": np.array(list(maps)), "activation": np.array("relu")}, metrics={}, params={})
 
 
-def test_layers_of_two_architectures_found_in_each_other_by_cka():
+def test_layers_of_two_architectures_found_in_each_other_by_cka(tmp_path):
     from featuremaps.compare.comparison import compare_sides, comparison_json, most_similar, summary_lines
     rng = np.random.default_rng(0)
     conv1, conv2 = rng.normal(size=(200, 6)), rng.normal(size=(200, 16))
-    ours = side_of("builtin", {"conv1": conv1, "conv2": conv2})
+    ours = side_of("builtin", {"conv1": conv1, "conv2": conv2}, tmp_path)
     # a ResNet's block output that holds conv2's channels reordered and scaled, and a stem unrelated to both
     theirs = side_of("resnet", {"conv1": rng.normal(size=(200, 64)),
-                                "layer1.0.relu:2": 3.0 * conv2[:, rng.permutation(16)]})
+                                "layer1.0.relu:2": 3.0 * conv2[:, rng.permutation(16)]}, tmp_path)
     assert theirs.channels("layer1.0.relu:2") == 16 and theirs.channels("conv1") == 64
     c = compare_sides(ours, theirs, [], 0.5)
     found = most_similar(c)
@@ -183,3 +188,27 @@ def test_layers_of_two_architectures_found_in_each_other_by_cka():
     itself = compare_sides(theirs, theirs, [], 0.5)
     assert [itself.cka[layer][layer] for layer in theirs.layers] == [1.0, 1.0]
     assert {la: lb for la, (lb, _) in most_similar(itself).items()} == {"conv1": "conv1", "layer1.0.relu:2": "layer1.0.relu:2"}
+
+
+def test_compare_streams_chunks_of_images_to_the_numbers_of_the_whole_arrays(tmp_path, monkeypatch):
+    """Both sides read 7 images at a time across row groups of 16: every number equals the one the
+    whole [images, channels] arrays give."""
+    from featuremaps.analysis.cka import chance_cka, debiased_cka, linear_cka
+    from featuremaps.compare import representations
+    from featuremaps.compare.comparison import compare_sides
+    from featuremaps.compare.similarity import match_channels
+    monkeypatch.setattr(representations, "chunk_rows", lambda n_columns: 7)
+    rng = np.random.default_rng(1)
+    x = {"conv1": rng.gamma(2.0, size=(300, 4)), "conv2": rng.normal(size=(300, 9))}
+    y = {"conv1": x["conv1"] @ rng.normal(size=(4, 4)) + rng.normal(size=(300, 4)),
+         "conv2": np.maximum(x["conv2"][:, ::-1], 0) + 0.1 * rng.normal(size=(300, 9))}
+    c = compare_sides(side_of("a", x, tmp_path), side_of("b", y, tmp_path), ["conv1", "conv2"], 0.5)
+    for la in x:
+        for lb in y:
+            assert c.cka[la][lb] == pytest.approx(linear_cka(x[la], y[lb]), rel=1e-10)
+        assert c.debiased[la] == pytest.approx(debiased_cka(x[la], y[la]), rel=1e-10)
+        assert c.shuffled[la] == pytest.approx(chance_cka(x[la], y[la]), rel=1e-10)
+        whole = match_channels(x[la], y[la], 0.5)
+        assert [p[:2] for p in c.matches[la].pairs] == [p[:2] for p in whole.pairs]
+        assert np.allclose(c.matches[la].correlation, whole.correlation, atol=1e-12)
+    assert [a for a, b, _ in c.matches["conv2"].pairs if a + b == 10] == list(range(1, 10))  # reversed channels found

@@ -1,11 +1,13 @@
 """Linear CKA and channel matching against known answers."""
+import itertools
 import math
 
 import numpy as np
 import pytest
 
-from featuremaps.analysis.cka import debiased_cka, linear_cka, shuffled_cka
-from featuremaps.compare.similarity import correlation_matrix, match_channels
+from featuremaps.analysis.cka import MomentsSum, chance_cka, chance_cka_of, cka_of, debiased_cka, debiased_cka_of, \
+    linear_cka
+from featuremaps.compare.similarity import channel_match, correlation_matrix, correlation_of, match_channels
 
 
 def test_cka_by_hand():
@@ -106,11 +108,46 @@ def test_debiased_cka_equals_the_gram_matrix_form_and_sits_near_zero_for_unrelat
     assert math.isnan(debiased_cka(x[:3], y[:3]))
 
 
-def test_the_shuffled_floor_falls_as_the_number_of_images_grows():
+def test_the_chance_floor_falls_as_the_number_of_images_grows():
     rng = np.random.default_rng(5)
-    floors = [shuffled_cka(rng.normal(size=(n, 10)), rng.normal(size=(n, 10))) for n in (32, 256, 2048)]
+    floors = [chance_cka(rng.normal(size=(n, 10)), rng.normal(size=(n, 10))) for n in (32, 256, 2048)]
     assert floors[0] > floors[1] > floors[2] > 0
     # independent features: the floor is what their own CKA reads (biased CKA about 0.2 at n = 32, 0.03 at 256)
     assert 0.1 < floors[0] < 0.4 and 0.01 < floors[1] < 0.08
     x = rng.normal(size=(500, 6))
-    assert shuffled_cka(x, x) < 0.1 < linear_cka(x, x)  # the same layer, images out of order: chance
+    assert chance_cka(x, x) < 0.1 < linear_cka(x, x)  # the same layer, images out of order: chance
+
+
+def test_the_chance_floor_is_the_mean_over_every_order_of_the_images():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(6, 3)), rng.gamma(1.0, size=(6, 2))
+    every = [linear_cka(x, y[list(order)]) for order in itertools.permutations(range(6))]
+    assert len(every) == 720
+    assert chance_cka(x, y) == pytest.approx(np.mean(every), rel=1e-12)
+
+
+def test_moments_summed_chunk_by_chunk_give_what_the_whole_representations_give():
+    """Several layers a side, every pair, chunks of 1, 7 and 64 images against the arrays whole."""
+    rng = np.random.default_rng(7)
+    n = 130
+    xs = {"conv1": rng.normal(size=(n, 3)), "conv2": rng.gamma(2.0, size=(n, 5)) * 1e3}
+    xs["conv2"][:, 4] = 2.5  # a dead channel
+    ys = {"conv1": xs["conv1"] @ rng.normal(size=(3, 4)), "conv2": np.tanh(xs["conv2"][:, :3] / 1e3),
+          "same": xs["conv1"].copy()}
+    pairs = [(a, b) for a in xs for b in ys]
+    for chunk in (1, 7, 64):
+        total = MomentsSum({k: v.mean(0) for k, v in xs.items()}, {k: v.mean(0) for k, v in ys.items()}, pairs)
+        for start in range(0, n, chunk):
+            total.add({k: v[start:start + chunk] for k, v in xs.items()},
+                      {k: v[start:start + chunk] for k, v in ys.items()})
+        for a, b in pairs:
+            m = total.moments(a, b)
+            assert m.n == n
+            for streamed, whole in ((cka_of, linear_cka), (debiased_cka_of, debiased_cka), (chance_cka_of, chance_cka)):
+                assert streamed(m) == pytest.approx(whole(xs[a], ys[b]), rel=1e-10)
+            assert np.allclose(correlation_of(m), correlation_matrix(xs[a], ys[b]), equal_nan=True, atol=1e-12)
+            streamed, whole = channel_match(m, 0.5), match_channels(xs[a], ys[b], 0.5)
+            assert [p[:2] for p in streamed.pairs] == [p[:2] for p in whole.pairs]
+            assert [p[2] for p in streamed.pairs] == pytest.approx([p[2] for p in whole.pairs], rel=1e-10)
+        assert cka_of(total.moments("conv1", "same")) == 1.0
+        assert channel_match(total.moments("conv2", "conv1"), 0.5).dead_a == [5]

@@ -16,7 +16,8 @@ from featuremaps.analysis.cka import linear_cka
 from featuremaps.errors import FeaturemapsError
 from featuremaps.params import RenderParams
 from featuremaps.sweep.output import checked_metrics, write_sweep
-from featuremaps.sweep.runs import Run, SweepError, check_one_dataset, checked_names, run_from_folder
+from featuremaps.sweep.runs import Run, SweepError, check_one_dataset, checked_names, read_representation, \
+    run_from_folder
 from featuremaps.sweep.study import study_json, study_of
 
 
@@ -50,7 +51,7 @@ def test_permuted_channels_have_cka_one_and_render_only_runs_exactly_one(stage_o
     # the same function: every prediction unchanged, conv2's columns a permutation of the source's
     per_image = [pd.read_parquet(f / paths.ACTIVATIONS / "per_image.parquet") for f in (stage_outputs, permuted)]
     assert (per_image[0]["pred"] == per_image[1]["pred"]).all()
-    np.testing.assert_allclose(moved.features["conv2"], source.features["conv2"][:, order], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(features_of(moved)["conv2"], features_of(source)["conv2"][:, order], rtol=1e-5, atol=1e-5)
 
     s = study_of([source, again, moved], source)
     assert s.cka["again"] == {"conv1": 1.0, "conv2": 1.0}  # exactly: the same representation
@@ -59,7 +60,23 @@ def test_permuted_channels_have_cka_one_and_render_only_runs_exactly_one(stage_o
     assert s.changed == []  # the three runs have the same params.yaml
 
 
-def fake_run(name: str, features: dict, keys: pd.DataFrame, sha="s", **params) -> Run:
+def representation_file(path: Path, features: dict, keys: pd.DataFrame) -> Path:
+    """A per_image.parquet holding `features` ({layer: [images, channels]}) as strongest-unit columns."""
+    frame = keys.copy()
+    for layer, x in features.items():
+        for j in range(x.shape[1]):
+            frame[f"{layer}_f{j + 1:02d}_max"] = x[:, j]
+    frame.to_parquet(path, row_group_size=16)  # row groups that cut the images, as a large run's do
+    return path
+
+
+def features_of(run: Run) -> dict:
+    """{layer: float32 [images, channels]} of a run's representation, read whole (for the expected values)."""
+    frame = pd.read_parquet(run.representation.path)
+    return {layer: frame[columns].to_numpy() for layer, columns in run.representation.columns.items()}
+
+
+def fake_run(name: str, features: dict, keys: pd.DataFrame, folder: Path, sha="s", **params) -> Run:
     nested = {}
     for key, value in params.items():
         section, _, leaf = key.partition("__")
@@ -71,11 +88,12 @@ def fake_run(name: str, features: dict, keys: pd.DataFrame, sha="s", **params) -
     return Run(name=name, commit=name.ljust(40, "0"), params=nested,
                metrics={"val_accuracy": accuracy, "val_loss": 1 - accuracy, "best_epoch": 3, "device": "cpu"},
                interpretability={"conv1": {"mean_selectivity": accuracy / 2, "dead_channels": 0}},
-               meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}}, keys=keys, features=features)
+               meta={"dataset": "mnist", "sha256": {"train": sha, "val": sha}},
+               representation=read_representation(representation_file(folder / f"{name}.parquet", features, keys)))
 
 
 @pytest.fixture
-def grid():
+def grid(tmp_path):
     """Runs of seeds 0..2 at two widths, with features drawn at random per run."""
     keys = pd.DataFrame({"split": ["val"] * 50, "index": np.arange(50)})
     rng = np.random.default_rng(0)
@@ -84,7 +102,7 @@ def grid():
         for seed in range(3):
             features = {"conv1": rng.normal(size=(50, 3)).astype(np.float32),
                         "conv2": rng.normal(size=(50, width)).astype(np.float32)}
-            runs.append(fake_run(f"w{width}s{seed}", features, keys, seed=seed, model__conv_channels=[3, width],
+            runs.append(fake_run(f"w{width}s{seed}", features, keys, tmp_path, seed=seed, model__conv_channels=[3, width],
                                  render__cmap="viridis"))
     return runs
 
@@ -100,11 +118,11 @@ def test_floor_groups_seeds_of_the_same_settings(grid):
         width = group.setting["model.conv_channels"][1]
         assert sorted(group.runs) == [f"w{width}s{i}" for i in range(3)]
         for layer in ("conv1", "conv2"):
-            expected = sorted(linear_cka(by[a].features[layer], by[b].features[layer])
+            expected = sorted(linear_cka(features_of(by[a])[layer], features_of(by[b])[layer])
                               for a, b in combinations(group.runs, 2))
             assert sorted(group.cka[layer]) == pytest.approx(expected, abs=1e-12)
     for run in grid:
-        assert s.cka[run.name]["conv2"] == pytest.approx(linear_cka(ref.features["conv2"], run.features["conv2"]),
+        assert s.cka[run.name]["conv2"] == pytest.approx(linear_cka(features_of(ref)["conv2"], features_of(run)["conv2"]),
                                                          abs=1e-12)
     low, mean = s.floor("conv2")
     every = [v for g in s.groups for v in g.cka["conv2"]]
@@ -146,13 +164,14 @@ def test_page_figure_and_numbers(grid, tmp_path):
     assert seen["images_loaded"] == [["sweep.png", True]] and not is_blank(tmp_path / "page.png")
 
 
-def test_bad_input_one_line(grid):
+def test_bad_input_one_line(grid, tmp_path):
     with pytest.raises(SweepError, match=r"^a sweep reads at least two runs; got 1 \(HEAD\): .*dvc exp run --queue"):
         checked_names(["HEAD", "HEAD"])
-    other = fake_run("fashion", grid[1].features, grid[1].keys, sha="t", seed=1)
+    keys = pd.read_parquet(grid[1].representation.path, columns=["split", "index"])
+    other = fake_run("fashion", features_of(grid[1]), keys, tmp_path, sha="t", seed=1)
     with pytest.raises(SweepError, match=r"^fashion and w4s0 were made from different datasets"):
         check_one_dataset([grid[0], other], grid[0])
-    fewer = fake_run("fewer", {k: v[:40] for k, v in grid[1].features.items()}, grid[1].keys[:40], seed=1)
+    fewer = fake_run("fewer", {k: v[:40] for k, v in features_of(grid[1]).items()}, keys[:40], tmp_path, seed=1)
     with pytest.raises(SweepError, match=r"^fewer and w4s0: the activations cover different images"):
         check_one_dataset([grid[0], fewer], grid[0])
 

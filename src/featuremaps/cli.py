@@ -79,7 +79,7 @@ def compare(args) -> int:
         write_comparison(building, c, render, images)
     warn_if_stale(repo, [args.a, args.b])  # after the read: a read that failed has said why already
     print(f"A = {a.name} ({a.commit[:10]}), B = {b.name} ({b.commit[:10]}): {a.meta['dataset']}, "
-          f"{len(a.per_image):,} images")
+          f"{a.n_images:,} images")
     print("\n".join(summary_lines(c)))
     for side, other in ((a, b), (b, a)):
         alone = [layer for layer in side.layers if layer not in other.layers]

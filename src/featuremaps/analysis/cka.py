@@ -6,64 +6,152 @@ with another.
   ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F). 1 for the same representation up to an orthogonal
   transform and a scale, such as a permutation of the channels.
   debiased_cka is the same ratio from the unbiased HSIC estimator, near 0 for unrelated
-  representations at any n; shuffled_cka is linear_cka against the other side's images shuffled,
-  the floor chance gives, to read a CKA against.
+  representations at any n; chance_cka is linear_cka's mean over every order of the other side's
+  images, the floor chance gives, to read a CKA against. Each is a function of Moments, which add
+  up a chunk of images at a time: `featuremaps compare` and `sweep` stream per-image tables of any
+  length through them.
   gram_cka is the same number from the images' centred Gram matrices (centred_gram), for
   representations wider than their number of images (the timelapse's whole maps).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear CKA of [n, p] and [n, q]; NaN when either side is constant over the images, exactly 1
-    for the same representation twice (the products would round to a hair off it)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+@dataclass
+class Moments:
+    """What CKA and channel correlations need of two representations X [n, p] and Y [n, q] of the
+    same images, columns centred: their products, each image's squared norm's sums (for the unbiased
+    HSIC), each column's largest magnitude before centring (for the dead-channel test). Accumulated a
+    chunk of images at a time (MomentsSum), so a representation never needs to be held whole."""
+    n: int
+    xx: np.ndarray       # [p, p] X^T X
+    yy: np.ndarray       # [q, q] Y^T Y
+    yx: np.ndarray       # [q, p] Y^T X
+    rows: np.ndarray     # [5] sums over images of rx ry, rx rx, ry ry, rx, ry (r: the image's squared norm)
+    peak_x: np.ndarray   # [p] max |x| of each column
+    peak_y: np.ndarray   # [q]
+    same: bool           # X and Y are the same numbers
+
+
+class MomentsSum:
+    """The Moments of pairs of representations of the same images, from chunks of their rows: several
+    X (xs, by name) against several Y, given each one's column means (a first pass over the images).
+    Each representation's own products are summed once, however many pairs it takes part in."""
+
+    def __init__(self, means_x: dict, means_y: dict, pairs: list):
+        self.means_x, self.means_y, self.pairs, self.n = means_x, means_y, list(pairs), 0
+        self.own_x, self.own_y = ({name: _Own(len(mean)) for name, mean in means.items()} for means in (means_x, means_y))
+        self.yx = {(a, b): np.zeros((len(means_y[b]), len(means_x[a]))) for a, b in self.pairs}
+        self.rows_xy = dict.fromkeys(self.pairs, 0.0)
+        self.same = dict.fromkeys(self.pairs, True)
+
+    def add(self, xs: dict, ys: dict) -> None:
+        """One chunk: {name: [rows, columns]} of the same images on both sides."""
+        lengths = {len(v) for v in list(xs.values()) + list(ys.values())}
+        if len(lengths) > 1:
+            raise ValueError(f"{' and '.join(map(str, sorted(lengths)))} rows: CKA compares representations of "
+                             f"the same images")
+        xs = {name: np.asarray(v, dtype=np.float64) for name, v in xs.items()}
+        ys = {name: np.asarray(v, dtype=np.float64) for name, v in ys.items()}
+        for a, b in self.pairs:
+            self.same[a, b] = self.same[a, b] and xs[a].shape == ys[b].shape and np.array_equal(xs[a], ys[b])
+        cx = {name: self.own_x[name].add(x, self.means_x[name]) for name, x in xs.items()}
+        cy = {name: self.own_y[name].add(y, self.means_y[name]) for name, y in ys.items()}
+        for a, b in self.pairs:
+            self.yx[a, b] += cy[b][0].T @ cx[a][0]
+            self.rows_xy[a, b] += cx[a][1] @ cy[b][1]
+        self.n += lengths.pop() if lengths else 0
+
+    def moments(self, a, b) -> Moments:
+        x, y = self.own_x[a], self.own_y[b]
+        rows = np.array([self.rows_xy[a, b], x.rows_sq, y.rows_sq, x.rows, y.rows])
+        return Moments(self.n, x.xx, y.xx, self.yx[a, b], rows, x.peak, y.peak, self.same[a, b])
+
+
+class _Own:
+    """One representation's own sums: X^T X, each image's squared norm's sum and sum of squares, peaks."""
+
+    def __init__(self, width: int):
+        self.xx, self.peak, self.rows, self.rows_sq = np.zeros((width, width)), np.zeros(width), 0.0, 0.0
+
+    def add(self, x: np.ndarray, mean: np.ndarray) -> tuple:
+        """(the chunk centred, its images' squared norms)."""
+        if len(x):
+            self.peak = np.maximum(self.peak, np.abs(x).max(axis=0))
+        x = x - mean
+        self.xx += x.T @ x
+        rows = np.einsum("ij,ij->i", x, x)
+        self.rows += rows.sum()
+        self.rows_sq += rows @ rows
+        return x, rows
+
+
+def moments_of(x, y) -> Moments:
+    """The Moments of two whole representations [n, p] and [n, q]."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) != len(y):
         raise ValueError(f"{len(x)} and {len(y)} rows: CKA compares representations of the same images")
-    same = x.shape == y.shape and np.array_equal(x, y)
-    x = x - x.mean(axis=0)
-    y = y - y.mean(axis=0)
-    denominator = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    total = MomentsSum({0: x.mean(axis=0)}, {0: y.mean(axis=0)}, [(0, 0)])
+    total.add({0: x}, {0: y})
+    return total.moments(0, 0)
+
+
+def linear_cka(x, y) -> float:
+    """Linear CKA of [n, p] and [n, q]; NaN when either side is constant over the images."""
+    return cka_of(moments_of(x, y))
+
+
+def cka_of(m: Moments) -> float:
+    """Linear CKA from Moments; exactly 1 for the same representation twice (the products would
+    round to a hair off it)."""
+    denominator = np.linalg.norm(m.xx) * np.linalg.norm(m.yy)
     if denominator == 0:
         return float("nan")
-    return 1.0 if same else float(np.linalg.norm(y.T @ x) ** 2 / denominator)
+    return 1.0 if m.same else float(np.linalg.norm(m.yx) ** 2 / denominator)
 
 
-def _hsic_terms(x: np.ndarray, y: np.ndarray) -> float:
+def _hsic(cross: float, n: int, rows_xy: float, sum_x: float, sum_y: float) -> float:
     """The unbiased estimator of ||Y^T X||_F^2 (HSIC with a linear kernel; Song et al. 2012, in the
-    feature-space form of Kornblith et al.'s reference code) for centred [n, p] and [n, q]."""
-    n = len(x)
-    rows_x, rows_y = np.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", y, y)
-    return float(np.linalg.norm(y.T @ x) ** 2 - n / (n - 2) * rows_x @ rows_y
-                 + rows_x.sum() * rows_y.sum() / ((n - 1) * (n - 2)))
+    feature-space form of Kornblith et al.'s reference code) from ||Y^T X||_F^2 and the image norms' sums."""
+    return float(cross - n / (n - 2) * rows_xy + sum_x * sum_y / ((n - 1) * (n - 2)))
 
 
-def debiased_cka(x: np.ndarray, y: np.ndarray) -> float:
+def debiased_cka(x, y) -> float:
+    """debiased_cka_of two whole representations [n, p] and [n, q]."""
+    return debiased_cka_of(moments_of(x, y))
+
+
+def debiased_cka_of(m: Moments) -> float:
     """Linear CKA from the unbiased HSIC estimator: unlike linear_cka it is near 0, not near a floor
     that depends on n and the widths, for unrelated representations (it can go slightly negative).
     NaN when either side is constant or there are fewer than 4 images."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} and {len(y)} rows: CKA compares representations of the same images")
-    if len(x) < 4:
+    if m.n < 4:
         return float("nan")
-    x = x - x.mean(axis=0)
-    y = y - y.mean(axis=0)
-    xx, yy = _hsic_terms(x, x), _hsic_terms(y, y)
+    xy_rows, xx_rows, yy_rows, sum_x, sum_y = m.rows
+    xx = _hsic(np.linalg.norm(m.xx) ** 2, m.n, xx_rows, sum_x, sum_x)
+    yy = _hsic(np.linalg.norm(m.yy) ** 2, m.n, yy_rows, sum_y, sum_y)
     if not (xx > 0 and yy > 0):
         return float("nan")
-    return _hsic_terms(x, y) / np.sqrt(xx * yy)
+    return _hsic(np.linalg.norm(m.yx) ** 2, m.n, xy_rows, sum_x, sum_y) / np.sqrt(xx * yy)
 
 
-def shuffled_cka(x: np.ndarray, y: np.ndarray, draws: int = 5, seed: int = 0) -> float:
-    """The CKA chance gives at this n and these widths: the mean linear CKA of x against y with its
-    rows (images) in a random order, over `draws` seeded shuffles. Read a CKA against it."""
-    rng = np.random.default_rng(seed)
-    return float(np.mean([linear_cka(x, np.asarray(y)[rng.permutation(len(y))]) for _ in range(draws)]))
+def chance_cka(x, y) -> float:
+    """chance_cka_of two whole representations [n, p] and [n, q]."""
+    return chance_cka_of(moments_of(x, y))
+
+
+def chance_cka_of(m: Moments) -> float:
+    """The CKA chance gives at this n and these widths: the mean linear CKA of X against Y with its
+    images in every possible order. Shuffling leaves X^T X and Y^T Y as they are, and the mean of
+    ||Y_shuffled^T X||_F^2 over all orders is tr(X^T X) tr(Y^T Y) / (n - 1) for centred columns, so
+    this is exact, not a few draws. Read a CKA against it."""
+    denominator = np.linalg.norm(m.xx) * np.linalg.norm(m.yy)
+    if denominator == 0 or m.n < 2:
+        return float("nan")
+    return float(np.trace(m.xx) * np.trace(m.yy) / ((m.n - 1) * denominator))
 
 
 def centred_gram(x: np.ndarray, chunk: int = 4096) -> np.ndarray:

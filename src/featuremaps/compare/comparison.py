@@ -8,8 +8,9 @@ import numpy as np
 
 from featuremaps.compare import REPRESENTATIONS
 from featuremaps.compare.sides import Side
-from featuremaps.analysis.cka import debiased_cka, linear_cka, shuffled_cka
-from featuremaps.compare.similarity import ChannelMatch, match_channels
+from featuremaps.analysis.cka import chance_cka_of, cka_of, debiased_cka_of
+from featuremaps.compare.representations import paired_moments
+from featuremaps.compare.similarity import ChannelMatch, channel_match
 
 
 @dataclass
@@ -22,16 +23,16 @@ class Comparison:
     cka: dict                   # A's layer -> B's layer -> linear CKA
     matches: dict               # layer -> ChannelMatch
     debiased: dict              # layer -> debiased CKA (unbiased HSIC) of the compared layer
-    shuffled: dict              # layer -> linear CKA with B's images shuffled: what chance gives at this n
+    shuffled: dict              # layer -> linear CKA's mean over every order of B's images: what chance gives at this n
 
 
 def compare_sides(a: Side, b: Side, layers: list, threshold: float, stat: str = "max") -> Comparison:
-    features_a = {layer: a.features(layer, stat) for layer in a.layers}
-    features_b = {layer: b.features(layer, stat) for layer in b.layers}
-    cka = {la: {lb: linear_cka(xa, xb) for lb, xb in features_b.items()} for la, xa in features_a.items()}
-    matches = {layer: match_channels(features_a[layer], features_b[layer], threshold) for layer in layers}
-    debiased = {layer: debiased_cka(features_a[layer], features_b[layer]) for layer in layers}
-    shuffled = {layer: shuffled_cka(features_a[layer], features_b[layer]) for layer in layers}
+    moments = paired_moments(a.representation(stat), b.representation(stat),
+                             [(la, lb) for la in a.layers for lb in b.layers])
+    cka = {la: {lb: cka_of(moments[la, lb]) for lb in b.layers} for la in a.layers}
+    matches = {layer: channel_match(moments[layer, layer], threshold) for layer in layers}
+    debiased = {layer: debiased_cka_of(moments[layer, layer]) for layer in layers}
+    shuffled = {layer: chance_cka_of(moments[layer, layer]) for layer in layers}
     return Comparison(a, b, layers, threshold, stat, cka, matches, debiased, shuffled)
 
 
@@ -88,7 +89,7 @@ def changed_params(a: dict, b: dict) -> list:
 def comparison_json(c: Comparison) -> dict:
     return {
         "a": _side_json(c.a), "b": _side_json(c.b),
-        "dataset": c.a.meta["dataset"], "images": int(len(c.a.per_image)),
+        "dataset": c.a.meta["dataset"], "images": c.a.n_images,
         "representation": f"per image and channel, {REPRESENTATIONS[c.stat]}", "by": c.stat, "threshold": c.threshold,
         "changed_params": [{"key": k, "a": va, "b": vb} for k, va, vb in changed_params(c.a.params, c.b.params)],
         "cka": {la: {lb: json_number(v) for lb, v in row.items()} for la, row in c.cka.items()},

@@ -105,5 +105,5 @@ def similarity_figure(path: Path, c: Comparison, render: RenderParams) -> None:
         if c.layers:
             _correlation_panels(bottom, bottom.subplots(1, len(c.layers), width_ratios=_widths(c)[1:], squeeze=False)[0],
                                 c, render)
-    fig.suptitle(f"{c.a.name} vs {c.b.name}: {c.a.meta['dataset']}, {len(c.a.per_image):,} images", fontsize=11)
+    fig.suptitle(f"{c.a.name} vs {c.b.name}: {c.a.meta['dataset']}, {c.a.n_images:,} images", fontsize=11)
     save(fig, path, render.dpi)

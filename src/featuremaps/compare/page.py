@@ -124,14 +124,14 @@ def page_html(c: Comparison, data: dict) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}{EXTRA_STYLE}</style></head>
 <body>
 <h1>Features compared: {html.escape(title)}</h1>
-<p class="sub">{html.escape(c.a.meta['dataset'])}, the same {len(c.a.per_image):,} images on both sides; each channel
+<p class="sub">{html.escape(c.a.meta['dataset'])}, the same {c.a.n_images:,} images on both sides; each channel
 represented in each image by {REPRESENTATIONS[c.stat]}.</p>
 {sides}
 <h2>What changed</h2>{changes}
 <h2>Layers</h2>
 <p>Linear CKA: 1 when B's layer holds the same information as A's up to a rotation and a scale (a permutation of
 channels included), lower the more they differ. On a finite number of images it never reaches 0 by chance:
-"chance" is the CKA of A against B with B's images shuffled (mean of 5 seeded shuffles), the floor to read it against;
+"chance" is the CKA of A against B with B's images shuffled (its exact mean over every order of the images), the floor to read it against;
 "debiased" is CKA from the unbiased HSIC estimator (Kornblith et al. 2019), near 0 for unrelated layers. Channels are matched one to one to maximise the summed correlation
 (Hungarian method); a pair correlated under {c.threshold:g} is no good match.</p>
 {table_html(["layer", "CKA", "debiased", "chance", "matched", "mean correlation", "A: no good match", "B: no good match"], summary)}

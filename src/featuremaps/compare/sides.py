@@ -13,8 +13,9 @@ import yaml
 
 from featuremaps import paths
 from featuremaps.analysis.feature_vis_store import FEATURES, read_visualizations
-from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, read_npz, read_per_image, \
+from featuremaps.analysis.store import CLASS_MEANS, PER_IMAGE, TOP_K, layer_columns, per_image_table, read_npz, \
     read_top_k
+from featuremaps.compare.representations import RepresentationTable, image_keys, representation_table
 from featuremaps.data.store import META, read_meta, read_split, split_files
 from featuremaps.errors import ArtifactError, FeaturemapsError
 from featuremaps.model.records import read_metrics
@@ -32,7 +33,9 @@ class Side:
     fs: object                  # DVC's file system of the revision, for files fetched later
     folder: Path                # the local copies of its files, laid out as the repository
     meta: dict                  # data/dataset/meta.json
-    per_image: pd.DataFrame     # sorted by split and index
+    per_image: Path             # its per_image.parquet, read a chunk of images at a time
+    columns: list               # per_image.parquet's columns
+    image_keys: tuple           # (images, digest of their split and index: compare.representations.image_keys)
     class_means: dict
     top_k: pd.DataFrame
     visualizations: dict | None  # features.npz, when the revision has the visualize stage's output
@@ -55,13 +58,18 @@ class Side:
         record = self.model.get("architecture")
         return record["family"] if record else model_family(self.model.get("config", {}))
 
+    @property
+    def n_images(self) -> int:
+        return self.image_keys[0]
+
     def channels(self, layer: str) -> int:
         """The channels of `layer` (any layer name: conv2, layer1.0.relu:2), as extract stored them."""
-        return len(layer_columns(self.per_image.columns, layer))
+        return len(layer_columns(self.columns, layer))
 
-    def features(self, layer: str, stat: str) -> np.ndarray:
-        """[images, channels]: each image's activation of each channel of `layer`, by `stat` (REPRESENTATIONS)."""
-        return self.per_image[layer_columns(self.per_image.columns, layer, stat)].to_numpy(np.float64)
+    def representation(self, stat: str) -> RepresentationTable:
+        """Each image's activation of each channel of every layer, by `stat` (REPRESENTATIONS), to stream."""
+        return representation_table(self.per_image, {layer: layer_columns(self.columns, layer, stat)
+                                                     for layer in self.layers}, self.image_keys)
 
 
 def _readable(name: str, folder: Path, read, *args):
@@ -88,13 +96,14 @@ def read_side(repo: str | Path, name: str, folder: Path) -> Side:
     class_means = _readable(name, folder, read_npz, folder / acts / CLASS_MEANS,
                             ["layers", "classes", "activation", "split", "counts", "input_means"])
     layers = [str(x) for x in class_means["layers"]]  # Side.layers, before there is a Side
-    per_image = _readable(name, folder, read_per_image, folder / acts / PER_IMAGE, layers)
+    per_image = _readable(name, folder, per_image_table, folder / acts / PER_IMAGE, layers)
     # its description only: a model of the user's own is not built (its code is the revision's, not here)
     ckpt = _readable(name, folder, read_checkpoint, folder / paths.MODEL)
     return Side(
         name=name, commit=commit, fs=fs, folder=folder,
         meta=_readable(name, folder, read_meta, folder / paths.DATASET),
-        per_image=per_image.sort_values(["split", "index"], kind="stable").reset_index(drop=True),
+        per_image=per_image.path, columns=per_image.columns,
+        image_keys=_readable(name, folder, image_keys, per_image.path),
         class_means=class_means,
         top_k=_readable(name, folder, read_top_k, folder / acts / TOP_K),
         visualizations=_readable(name, folder, read_visualizations, folder / paths.VISUALIZATIONS, layers)
@@ -136,6 +145,5 @@ def check_comparable(a: Side, b: Side, layers: list) -> None:
             raise CompareError(f"{side.name}: layer {missing[0]} was not extracted there (its layers: "
                                f"{', '.join(side.layers)}); --layers takes those of both: "
                                f"{', '.join(common) or 'none'}")
-    keys = ["split", "index"]
-    if not a.per_image[keys].equals(b.per_image[keys]):
+    if a.image_keys != b.image_keys:
         raise CompareError(f"{a.name} and {b.name}: the activations cover different images; rerun extract")

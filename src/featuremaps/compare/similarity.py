@@ -14,26 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-
-def live_channels(x: np.ndarray) -> np.ndarray:
-    """Boolean per column: does it vary over the rows (a constant one is dead)?"""
-    x = np.asarray(x, dtype=np.float64)
-    return x.std(axis=0) > 1e-12 * np.maximum(1.0, np.abs(x).max(axis=0))
+from featuremaps.analysis.cka import Moments, moments_of
 
 
-def correlation_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlation [p, q] of every column of x with every column of y; NaN for a dead column."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+def live_channels(peak: np.ndarray, centred_squares: np.ndarray, n: int) -> np.ndarray:
+    """Boolean per column: does it vary over the images (a constant one is dead)? From each column's
+    largest magnitude and its centred sum of squares (the diagonal of X^T X)."""
+    return np.sqrt(centred_squares / max(n, 1)) > 1e-12 * np.maximum(1.0, peak)
 
-    def standardised(m):
-        centred = m - m.mean(axis=0)
-        std = np.sqrt((centred * centred).mean(axis=0))
-        live = live_channels(m)
-        return np.where(live, centred / np.where(live, std, 1.0), np.nan)
 
-    corr = standardised(x).T @ standardised(y) / len(x)
+def correlation_of(m: Moments) -> np.ndarray:
+    """Pearson correlation [p, q] of every column of X with every column of Y; NaN for a dead column."""
+    sx, sy = np.sqrt(np.diag(m.xx) / m.n), np.sqrt(np.diag(m.yy) / m.n)
+    live_x, live_y = live_channels(m.peak_x, np.diag(m.xx), m.n), live_channels(m.peak_y, np.diag(m.yy), m.n)
+    scale = m.n * np.outer(np.where(live_x, sx, 1.0), np.where(live_y, sy, 1.0))
+    corr = np.where(np.outer(live_x, live_y), m.yx.T / scale, np.nan)
     return np.clip(corr, -1.0, 1.0)
+
+
+def correlation_matrix(x, y) -> np.ndarray:
+    """correlation_of two whole representations [n, p] and [n, q]."""
+    return correlation_of(moments_of(x, y))
 
 
 @dataclass
@@ -59,10 +60,16 @@ class ChannelMatch:
         return sorted(weak + rest)
 
 
-def match_channels(x: np.ndarray, y: np.ndarray, threshold: float) -> ChannelMatch:
-    """The one-to-one matching of x's columns to y's that maximises the sum of their correlations."""
-    corr = correlation_matrix(x, y)
-    alive_a, alive_b = live_channels(x), live_channels(y)
+def match_channels(x, y, threshold: float) -> ChannelMatch:
+    """channel_match of two whole representations [n, p] and [n, q]."""
+    return channel_match(moments_of(x, y), threshold)
+
+
+def channel_match(m: Moments, threshold: float) -> ChannelMatch:
+    """The one-to-one matching of X's columns to Y's that maximises the sum of their correlations."""
+    corr = correlation_of(m)
+    alive_a = live_channels(m.peak_x, np.diag(m.xx), m.n)
+    alive_b = live_channels(m.peak_y, np.diag(m.yy), m.n)
     live_a, live_b = np.flatnonzero(alive_a), np.flatnonzero(alive_b)
     rows, cols = linear_sum_assignment(corr[np.ix_(live_a, live_b)], maximize=True)
     pairs = [(int(live_a[r]) + 1, int(live_b[c]) + 1, float(corr[live_a[r], live_b[c]])) for r, c in zip(rows, cols)]

@@ -60,7 +60,7 @@ def page_html(s: Study, metrics: list, pages: dict, out: Path) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}{EXTRA_STYLE}</style></head>
 <body>
 <h1>Sweep: {html.escape(title)}</h1>
-<p class="sub">{html.escape(str(s.ref.meta.get('dataset')))}, the same {len(s.ref.keys):,} images in every run; params
+<p class="sub">{html.escape(str(s.ref.meta.get('dataset')))}, the same {s.ref.representation.n_images:,} images in every run; params
 that differ: {html.escape(', '.join(s.changed) or 'none')}. CKA (<code>&lt;layer&gt;.{CKA}</code>) is each layer's linear CKA
 to the reference <b>{html.escape(s.ref.name)}</b> ({s.ref.commit[:10]}), each channel represented in each image by its
 strongest unit: 1 for the same information up to a rotation and scale of the channels.</p>

@@ -4,7 +4,8 @@ named), and what is read of each through DVC's Python API: only the small files.
 Per run: params.yaml, reports/metrics.json and reports/interpretability.json (in git),
 data/dataset/meta.json (its sha256 per split: one dataset for all), and of
 data/activations/per_image.parquet only the columns of each channel's strongest unit per image
-(the representation CKA compares), with the images' split and index. No maps, models or images.
+(the representation CKA compares, streamed a chunk of images at a time), with the images' split
+and index. No maps, models or images.
 """
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import yaml
 
 from featuremaps import paths
 from featuremaps.analysis.store import PER_IMAGE
 from featuremaps.compare.comparison import flat_params
+from featuremaps.compare.representations import KEYS, RepresentationTable, representation_table
 from featuremaps.compare.sides import CompareError
 from featuremaps.data.store import META, read_meta
 from featuremaps.errors import ArtifactError, first_line
@@ -28,7 +28,6 @@ from featuremaps.model.records import read_metrics
 from featuremaps.revisions import fetch, open_revision
 
 STAT = "max"  # the representation: each channel's strongest unit per image (featuremaps.compare.REPRESENTATIONS)
-KEYS = ["split", "index"]
 _COLUMN = re.compile(rf"(.+)_f\d+_{STAT}")
 
 
@@ -44,12 +43,11 @@ class Run:
     metrics: dict               # reports/metrics.json
     interpretability: dict      # reports/interpretability.json: layer -> metric -> value ({} when absent)
     meta: dict                  # data/dataset/meta.json
-    keys: pd.DataFrame          # split and index of each image, in the order of `features`' rows
-    features: dict              # layer -> float32 [images, channels]: each channel's strongest unit
+    representation: RepresentationTable  # per_image.parquet's strongest-unit columns per layer, to stream
 
     @property
     def layers(self) -> list:
-        return list(self.features)
+        return list(self.representation.columns)
 
     @cached_property
     def flat(self) -> dict:
@@ -81,19 +79,15 @@ def layers_of(columns) -> list:
     return found
 
 
-def read_representations(path: Path) -> tuple:
-    """(keys, {layer: float32 [images, channels]}) from per_image.parquet, reading only the columns
-    needed, rows sorted by split and index."""
+def read_representation(path: Path) -> RepresentationTable:
+    """per_image.parquet's strongest-unit columns of every layer that has them, and its images' keys."""
     import pyarrow.parquet as pq
     columns = read_artifact(path, lambda p: pq.read_schema(p).names, what="a readable Parquet file", stage="extract")
     layers = layers_of(columns)
     if not layers or any(key not in columns for key in KEYS):
         raise ArtifactError(f"{path}: no split, index and <layer>_fNN_{STAT} columns; rerun the extract stage")
-    wanted = {layer: [c for c in columns if (m := _COLUMN.fullmatch(c)) and m.group(1) == layer] for layer in layers}
-    frame = read_artifact(path, lambda p: pd.read_parquet(p, columns=KEYS + sum(wanted.values(), [])),
-                          what="a readable Parquet file", stage="extract")
-    frame = frame.sort_values(KEYS, kind="stable").reset_index(drop=True)
-    return frame[KEYS], {layer: frame[cols].to_numpy(np.float32) for layer, cols in wanted.items()}
+    return representation_table(path, {layer: [c for c in columns if (m := _COLUMN.fullmatch(c)) and m.group(1) == layer]
+                                       for layer in layers})
 
 
 def run_from_folder(name: str, commit: str, folder: Path) -> Run:
@@ -104,7 +98,7 @@ def run_from_folder(name: str, commit: str, folder: Path) -> Run:
         except ArtifactError as exc:
             raise SweepError(f"{name}: {str(exc).replace(str(folder) + '/', '')}") from None
 
-    keys, features = readable(read_representations, folder / paths.ACTIVATIONS / PER_IMAGE)
+    representation = readable(read_representation, folder / paths.ACTIVATIONS / PER_IMAGE)
     interpretability = folder / paths.INTERPRETABILITY
     return Run(
         name=name, commit=commit,
@@ -112,7 +106,7 @@ def run_from_folder(name: str, commit: str, folder: Path) -> Run:
         metrics=readable(read_metrics, folder / paths.METRICS),
         interpretability=readable(read_json, interpretability, "attribute") if interpretability.exists() else {},
         meta=readable(read_meta, folder / paths.DATASET),
-        keys=keys, features=features)
+        representation=representation)
 
 
 def read_run(repo: str | Path, name: str, folder: Path) -> Run:
@@ -142,6 +136,6 @@ def check_one_dataset(runs: list, ref: Run) -> None:
                              f"({run.meta.get('dataset')} vs {ref.meta.get('dataset')}; their split sha256 in "
                              f"meta.json differ): a sweep compares runs on the same images; sweep each dataset's "
                              f"runs apart")
-        if not run.keys.equals(ref.keys):
+        if run.representation.keys != ref.representation.keys:
             raise SweepError(f"{run.name} and {ref.name}: the activations cover different images; rerun extract")
 

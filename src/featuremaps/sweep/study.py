@@ -11,7 +11,8 @@ from itertools import combinations
 import numpy as np
 
 from featuremaps.compare.comparison import flat_params, json_number
-from featuremaps.analysis.cka import linear_cka
+from featuremaps.analysis.cka import cka_of
+from featuremaps.compare.representations import paired_moments
 from featuremaps.sweep.runs import Run
 
 SEED = "seed"
@@ -89,10 +90,20 @@ def seed_groups(runs: list, changed: list, layers: list) -> list:
         pairs = [(a, b) for a, b in combinations(members, 2) if a.params.get(SEED) != b.params.get(SEED)]
         if not pairs:
             continue
-        cka = {layer: [linear_cka(a.features[layer], b.features[layer]) for a, b in pairs
-                       if layer in a.features and layer in b.features] for layer in layers}
+        by_pair = [layer_cka(a, b, layers) for a, b in pairs]
+        cka = {layer: [found[layer] for found in by_pair if layer in found] for layer in layers}
         groups.append(SeedGroup(dict(json.loads(key)), [r.name for r in members], cka))
     return groups
+
+
+def layer_cka(a: Run, b: Run, layers: list) -> dict:
+    """{layer: linear CKA of a's and b's representation} for each of `layers` both runs have, from one
+    streamed pass over their per_image files (two: the means, then the products)."""
+    shared = [layer for layer in layers if layer in a.layers and layer in b.layers]
+    if not shared:
+        return {}
+    moments = paired_moments(a.representation, b.representation, [(layer, layer) for layer in shared])
+    return {layer: cka_of(moments[layer, layer]) for layer in shared}
 
 
 def sort_key(run: Run, changed: list):
@@ -110,8 +121,8 @@ def study_of(runs: list, ref: Run) -> Study:
     changed = changed_keys(runs)
     others = sorted((r for r in runs if r is not ref), key=lambda r: sort_key(r, changed))
     runs = [ref] + others
-    cka = {run.name: {layer: linear_cka(ref.features[layer], run.features[layer]) if layer in run.features
-                      else float("nan") for layer in ref.layers} for run in runs}
+    cka = {run.name: {layer: found.get(layer, float("nan")) for layer in ref.layers}
+           for run, found in ((run, layer_cka(ref, run, ref.layers)) for run in runs)}
     values = {run.name: {**numbers(run.metrics), **numbers(run.interpretability),
                          **{f"{layer}.{CKA}": v for layer, v in cka[run.name].items()}} for run in runs}
     return Study(runs, ref, changed, ref.layers, cka, seed_groups(runs, changed, ref.layers), values)
@@ -122,7 +133,7 @@ def study_json(s: Study) -> dict:
         return json_number(v) if isinstance(v, float) else v
 
     return {
-        "reference": s.ref.name, "dataset": s.ref.meta.get("dataset"), "images": int(len(s.ref.keys)),
+        "reference": s.ref.name, "dataset": s.ref.meta.get("dataset"), "images": s.ref.representation.n_images,
         "representation": "per image and channel, its strongest unit (the map's maximum)",
         "changed_params": s.changed, "layers": s.layers,
         "runs": [{"name": r.name, "commit": r.commit,
