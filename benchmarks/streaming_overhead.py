@@ -4,11 +4,13 @@ outputs are the same bytes.
 
     .venv/bin/python benchmarks/streaming_overhead.py --before ca766df              # the default run
     .venv/bin/python benchmarks/streaming_overhead.py --before ca766df --fashion    # Fashion-MNIST 60k
+    .venv/bin/python benchmarks/streaming_overhead.py --before ca766df --busy       # beside a busy process
 
 Each revision is a clone of this repository run with its own code (PYTHONPATH=<clone>/src) and this
 checkout's .venv; its stages run as `python stages/<stage>.py`, without DVC, so the times are the
 stages' work alone. --fashion reads /usr/share/datasets/fashion-mnist (apt-get install
-dataset-fashion-mnist) through data.source: idx; --stages picks the stages timed.
+dataset-fashion-mnist) through data.source: idx; --stages picks the stages timed; --busy keeps one
+pure-Python spin loop running beside the stages the whole time (a user's busy machine).
 """
 from __future__ import annotations
 
@@ -66,17 +68,23 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fashion", action="store_true")
     parser.add_argument("--stages", default=",".join(ALL))
+    parser.add_argument("--busy", action="store_true")
     args = parser.parse_args()
     stages = args.stages.split(",")
     work = Path(tempfile.mkdtemp(prefix="featuremaps-overhead-"))
     folders = {rev: clone(rev, work / name, args.fashion) for name, rev in (("before", args.before), ("after", args.after))}
     times = {rev: {stage: [] for stage in stages} for rev in folders}
-    for _ in range(args.rounds):
-        for rev, folder in folders.items():  # in turn, so a busy spell falls on both
-            for stage in stages:
-                times[rev][stage].append(stage_seconds(folder, stage))
-    print(f"{'Fashion-MNIST 60k' if args.fashion else 'the default run'}: median of {args.rounds}, "
-          f"{args.before} -> {args.after}")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        for _ in range(args.rounds):
+            for rev, folder in folders.items():  # in turn, so a busy spell falls on both
+                for stage in stages:
+                    times[rev][stage].append(stage_seconds(folder, stage))
+    finally:
+        if spin:
+            spin.kill()
+    print(f"{'Fashion-MNIST 60k' if args.fashion else 'the default run'}{', one busy process beside' if args.busy else ''}: "
+          f"median of {args.rounds}, {args.before} -> {args.after}")
     print("| stage | before | after | after / before |")
     print("|---|---|---|---|")
     for stage in stages:
