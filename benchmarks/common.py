@@ -16,14 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the generated datasets
 
-from featuremaps.data.sources import FASHION_MNIST_IDX_DIR, idx_splits  # noqa: E402
+from featuremaps.data.idx import read_idx  # noqa: E402
+from featuremaps.data.sources import FASHION_MNIST_IDX_DIR  # noqa: E402
 from synthetic import synthetic_images, write_idx_folder  # noqa: E402
 
 
 def dataset_60k():
     """(train_x, train_y, val_x, val_y, description), uint8 arrays."""
     if (Path(FASHION_MNIST_IDX_DIR) / "train-images-idx3-ubyte.gz").exists():
-        tr_x, tr_y, va_x, va_y = idx_splits(FASHION_MNIST_IDX_DIR)
+        tr_x, tr_y, va_x, va_y = (read_idx(Path(FASHION_MNIST_IDX_DIR) / f"{prefix}-{what}-idx{ndim}-ubyte.gz", ndim)
+                                  for prefix in ("train", "t10k") for what, ndim in (("images", 3), ("labels", 1)))
         return tr_x, tr_y, va_x, va_y, f"Fashion-MNIST from {FASHION_MNIST_IDX_DIR}"
     tr_x, tr_y = synthetic_images(60000, seed=0)
     va_x, va_y = synthetic_images(10000, seed=1)

@@ -24,9 +24,9 @@ from torchvision import transforms
 
 from common import dataset_60k, median_time
 from featuremaps.data.store import pixel_mean_std
-from featuremaps.model.device import DEVICES, device_name, select_device, synchronize
-from featuremaps.model.network import build_model, model_config, normalised_images
-from featuremaps.params import Params
+from featuremaps.model.device import device_name, select_device, synchronize
+from featuremaps.model.network import build_model, model_config
+from featuremaps.params import DEVICES, Params
 from featuremaps.model.step import TrainStep, uses_cuda_graph
 from featuremaps.model.training import evaluate, optimizer_and_schedule, train_one_epoch
 
@@ -119,12 +119,12 @@ def matmul_flops_per_second(device, n=1024, repeats=5) -> float:
 PHASES = ("batch", "forward", "backward", "clipping", "optimizer", "bookkeeping")
 
 
-def profile_epoch(config, x, y, train_params, device):
+def profile_epoch(config, mean, std, x, y, train_params, device):
     """One epoch of ours under torch.profiler: the time of each phase of a step (the record_function
     labels of train_one_epoch) and the 15 operators with the most self time."""
     from torch.profiler import ProfilerActivity, profile
     torch.manual_seed(0)
-    m = build_model(config).to(device)
+    m = build_model(config, mean, std).to(device)
     if train_params.channels_last:
         m = m.to(memory_format=torch.channels_last)
     o, _ = optimizer_and_schedule(m, train_params, device)
@@ -162,7 +162,7 @@ def main():
     tr_x, tr_y, va_x, va_y, what = dataset_60k()
     mean, std = pixel_mean_std(tr_x)
     p = Params()
-    config = model_config(p.model, tr_x.shape[1:], 10)
+    config = model_config(p.model, {"image_shape": tr_x.shape[1:3], "classes": list(range(10)), "channels": 1})
     print(f"data: {what}; {len(tr_x)} train, {len(va_x)} val; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; device {device_name(device)}")
 
@@ -177,12 +177,11 @@ def main():
     print(f"reference: the notebook's epoch (its CNN, DataLoader with per-sample transforms, then train and val "
           f"re-scored): {ref:.2f} s")
 
-    x, y = normalised_images(tr_x, mean, std, device), torch.from_numpy(tr_y).long().to(device)
-    vx, vy = normalised_images(va_x, mean, std, device), torch.from_numpy(va_y).long().to(device)
+    x, y, vx, vy = tr_x, tr_y, va_x, va_y  # uint8: the model standardises its input, as in the train stage
 
     def ours(train_params, compile_model=False, graph=True):
         torch.manual_seed(0)
-        m = build_model(config).to(device)
+        m = build_model(config, mean, std).to(device)
         if train_params.channels_last:
             m = m.to(memory_format=torch.channels_last)
         run = torch.compile(m) if compile_model else m
@@ -206,7 +205,7 @@ def main():
         return seconds
 
     if args.profile:
-        profile_epoch(config, x, y, p.train, device)
+        profile_epoch(config, mean, std, x, y, p.train, device)
     base = ours(p.train)
     flops = training_flops_per_image(build_model(config), tr_x.shape[1:])
     peak = matmul_flops_per_second(device)
