@@ -20,32 +20,50 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class OwnSums:
+    """One representation's own sums over the images, columns centred: X^T X, its images' squared
+    norms' sum and sum of squares (for the unbiased HSIC), each column's largest magnitude before
+    centring (for the dead-channel test)."""
+
+    def __init__(self, width: int):
+        self.xx, self.peak, self.norms, self.norms_sq = np.zeros((width, width)), np.zeros(width), 0.0, 0.0
+
+    def add(self, x: np.ndarray, mean: np.ndarray) -> tuple:
+        """(the chunk centred, its images' squared norms)."""
+        if len(x):
+            self.peak = np.maximum(self.peak, np.abs(x).max(axis=0))
+        x = x - mean
+        self.xx += x.T @ x
+        norms = np.einsum("ij,ij->i", x, x)
+        self.norms += norms.sum()
+        self.norms_sq += norms @ norms
+        return x, norms
+
+
 @dataclass
 class Moments:
     """What CKA and channel correlations need of two representations X [n, p] and Y [n, q] of the
-    same images, columns centred: their products, each image's squared norm's sums (for the unbiased
-    HSIC), each column's largest magnitude before centring (for the dead-channel test). Accumulated a
-    chunk of images at a time (MomentsSum), so a representation never needs to be held whole."""
+    same images: each one's OwnSums and their cross products, summed a chunk of images at a time
+    (MomentsSum), so a representation never needs to be held whole."""
     n: int
-    xx: np.ndarray       # [p, p] X^T X
-    yy: np.ndarray       # [q, q] Y^T Y
-    yx: np.ndarray       # [q, p] Y^T X
-    rows: np.ndarray     # [5] sums over images of rx ry, rx rx, ry ry, rx, ry (r: the image's squared norm)
-    peak_x: np.ndarray   # [p] max |x| of each column
-    peak_y: np.ndarray   # [q]
+    x: OwnSums
+    y: OwnSums
+    yx: np.ndarray       # [q, p] Y^T X, columns centred
+    norms_xy: float      # the sum over images of x's squared norm times y's
     same: bool           # X and Y are the same numbers
 
 
 class MomentsSum:
     """The Moments of pairs of representations of the same images, from chunks of their rows: several
     X (xs, by name) against several Y, given each one's column means (a first pass over the images).
-    Each representation's own products are summed once, however many pairs it takes part in."""
+    Each representation's own sums are taken once, however many pairs it takes part in."""
 
     def __init__(self, means_x: dict, means_y: dict, pairs: list):
         self.means_x, self.means_y, self.pairs, self.n = means_x, means_y, list(pairs), 0
-        self.own_x, self.own_y = ({name: _Own(len(mean)) for name, mean in means.items()} for means in (means_x, means_y))
+        self.own_x, self.own_y = ({name: OwnSums(len(mean)) for name, mean in means.items()}
+                                  for means in (means_x, means_y))
         self.yx = {(a, b): np.zeros((len(means_y[b]), len(means_x[a]))) for a, b in self.pairs}
-        self.rows_xy = dict.fromkeys(self.pairs, 0.0)
+        self.norms_xy = dict.fromkeys(self.pairs, 0.0)
         self.same = dict.fromkeys(self.pairs, True)
 
     def add(self, xs: dict, ys: dict) -> None:
@@ -62,38 +80,16 @@ class MomentsSum:
         cy = {name: self.own_y[name].add(y, self.means_y[name]) for name, y in ys.items()}
         for a, b in self.pairs:
             self.yx[a, b] += cy[b][0].T @ cx[a][0]
-            self.rows_xy[a, b] += cx[a][1] @ cy[b][1]
+            self.norms_xy[a, b] += cx[a][1] @ cy[b][1]
         self.n += lengths.pop() if lengths else 0
 
     def moments(self, a, b) -> Moments:
-        x, y = self.own_x[a], self.own_y[b]
-        rows = np.array([self.rows_xy[a, b], x.rows_sq, y.rows_sq, x.rows, y.rows])
-        return Moments(self.n, x.xx, y.xx, self.yx[a, b], rows, x.peak, y.peak, self.same[a, b])
-
-
-class _Own:
-    """One representation's own sums: X^T X, each image's squared norm's sum and sum of squares, peaks."""
-
-    def __init__(self, width: int):
-        self.xx, self.peak, self.rows, self.rows_sq = np.zeros((width, width)), np.zeros(width), 0.0, 0.0
-
-    def add(self, x: np.ndarray, mean: np.ndarray) -> tuple:
-        """(the chunk centred, its images' squared norms)."""
-        if len(x):
-            self.peak = np.maximum(self.peak, np.abs(x).max(axis=0))
-        x = x - mean
-        self.xx += x.T @ x
-        rows = np.einsum("ij,ij->i", x, x)
-        self.rows += rows.sum()
-        self.rows_sq += rows @ rows
-        return x, rows
+        return Moments(self.n, self.own_x[a], self.own_y[b], self.yx[a, b], self.norms_xy[a, b], self.same[a, b])
 
 
 def moments_of(x, y) -> Moments:
     """The Moments of two whole representations [n, p] and [n, q]."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} and {len(y)} rows: CKA compares representations of the same images")
     total = MomentsSum({0: x.mean(axis=0)}, {0: y.mean(axis=0)}, [(0, 0)])
     total.add({0: x}, {0: y})
     return total.moments(0, 0)
@@ -107,7 +103,7 @@ def linear_cka(x, y) -> float:
 def cka_of(m: Moments) -> float:
     """Linear CKA from Moments; exactly 1 for the same representation twice (the products would
     round to a hair off it)."""
-    denominator = np.linalg.norm(m.xx) * np.linalg.norm(m.yy)
+    denominator = np.linalg.norm(m.x.xx) * np.linalg.norm(m.y.xx)
     if denominator == 0:
         return float("nan")
     return 1.0 if m.same else float(np.linalg.norm(m.yx) ** 2 / denominator)
@@ -130,12 +126,11 @@ def debiased_cka_of(m: Moments) -> float:
     NaN when either side is constant or there are fewer than 4 images."""
     if m.n < 4:
         return float("nan")
-    xy_rows, xx_rows, yy_rows, sum_x, sum_y = m.rows
-    xx = _hsic(np.linalg.norm(m.xx) ** 2, m.n, xx_rows, sum_x, sum_x)
-    yy = _hsic(np.linalg.norm(m.yy) ** 2, m.n, yy_rows, sum_y, sum_y)
+    xx = _hsic(np.linalg.norm(m.x.xx) ** 2, m.n, m.x.norms_sq, m.x.norms, m.x.norms)
+    yy = _hsic(np.linalg.norm(m.y.xx) ** 2, m.n, m.y.norms_sq, m.y.norms, m.y.norms)
     if not (xx > 0 and yy > 0):
         return float("nan")
-    return _hsic(np.linalg.norm(m.yx) ** 2, m.n, xy_rows, sum_x, sum_y) / np.sqrt(xx * yy)
+    return _hsic(np.linalg.norm(m.yx) ** 2, m.n, m.norms_xy, m.x.norms, m.y.norms) / np.sqrt(xx * yy)
 
 
 def chance_cka(x, y) -> float:
@@ -148,10 +143,10 @@ def chance_cka_of(m: Moments) -> float:
     images in every possible order. Shuffling leaves X^T X and Y^T Y as they are, and the mean of
     ||Y_shuffled^T X||_F^2 over all orders is tr(X^T X) tr(Y^T Y) / (n - 1) for centred columns, so
     this is exact, not a few draws. Read a CKA against it."""
-    denominator = np.linalg.norm(m.xx) * np.linalg.norm(m.yy)
+    denominator = np.linalg.norm(m.x.xx) * np.linalg.norm(m.y.xx)
     if denominator == 0 or m.n < 2:
         return float("nan")
-    return float(np.trace(m.xx) * np.trace(m.yy) / ((m.n - 1) * denominator))
+    return float(np.trace(m.x.xx) * np.trace(m.y.xx) / ((m.n - 1) * denominator))
 
 
 def centred_gram(x: np.ndarray, chunk: int = 4096) -> np.ndarray:

@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from featuremaps.analysis.cka import MomentsSum
-from featuremaps.analysis.store import STAGE
-from featuremaps.files import read_artifact
+from featuremaps.analysis.store import per_image_batches
 from featuremaps.memory import ROW_GROUP_BYTES
 
 KEYS = ["split", "index"]  # which image a row is
@@ -38,30 +35,16 @@ class RepresentationTable:
         return len(self.columns[layer])
 
 
-def _read(path: Path, read):
-    return read_artifact(path, read, what="a readable Parquet file", stage=STAGE,
-                         errors=(OSError, pa.ArrowException, ValueError))
-
-
 def chunk_rows(n_columns: int) -> int:
     """Images a chunk holds: about one row group's bytes as float64."""
     return max(64, ROW_GROUP_BYTES // (8 * max(n_columns, 1)))
-
-
-def _batches(path: Path, columns: list, rows: int):
-    """The file's record batches of `columns`, `rows` at a time; a damaged file stops in one line."""
-    # without pre-buffering: it reads ahead every row group's column chunks, 140 MiB at 1M images
-    file = _read(path, lambda p: pq.ParquetFile(p, pre_buffer=False))
-    batches = file.iter_batches(batch_size=rows, columns=columns)
-    while (batch := _read(path, lambda _: next(batches, None))) is not None:
-        yield batch
 
 
 def image_keys(path: str | Path) -> tuple:
     """(number of images, sha256 of every row's split and index in the file's order): a pass over
     those two columns."""
     digest, n = hashlib.sha256(), 0
-    for batch in _batches(Path(path), KEYS, 1 << 16):
+    for batch in per_image_batches(path, KEYS, 1 << 16):
         digest.update("\0".join(batch.column("split").to_pylist()).encode() + b"\1")
         digest.update(batch.column("index").to_numpy().astype(np.int64).tobytes())
         n += batch.num_rows
@@ -76,26 +59,15 @@ def representation_table(path: str | Path, columns: dict, keys: tuple | None = N
 
 def _chunks(table: RepresentationTable, layers: list, rows: int):
     """{layer: float64 [rows, channels]} a chunk of images at a time."""
-    for batch in _batches(table.path, sorted({c for layer in layers for c in table.columns[layer]}), rows):
+    for batch in per_image_batches(table.path, sorted({c for layer in layers for c in table.columns[layer]}), rows):
         yield {layer: np.stack([batch.column(c).to_numpy() for c in table.columns[layer]], 1).astype(np.float64)
                for layer in layers}
 
 
 def _paired_chunks(a: RepresentationTable, layers_a: list, b: RepresentationTable, layers_b: list):
-    """(A's chunk, B's chunk) of the same images: the two files' batches cut where either ends."""
+    """(A's chunk, B's chunk) of the same images: batches of one size cut both files alike."""
     rows = chunk_rows(sum(a.channels(x) for x in layers_a) + sum(b.channels(y) for y in layers_b))
-    left, right = _chunks(a, layers_a, rows), _chunks(b, layers_b, rows)
-    x = y = None
-    while True:
-        if x is None or not len(next(iter(x.values()))):
-            x = next(left, None)
-        if y is None or not len(next(iter(y.values()))):
-            y = next(right, None)
-        if x is None or y is None:
-            return
-        k = min(len(next(iter(x.values()))), len(next(iter(y.values()))))
-        yield {n: v[:k] for n, v in x.items()}, {n: v[:k] for n, v in y.items()}
-        x, y = {n: v[k:] for n, v in x.items()}, {n: v[k:] for n, v in y.items()}
+    return zip(_chunks(a, layers_a, rows), _chunks(b, layers_b, rows), strict=True)
 
 
 def column_means(table: RepresentationTable, layers: list) -> dict:

@@ -2,7 +2,7 @@
 same order on both sides: here one number per channel and image, extract's per_image.parquet, so a
 layer is an [images, channels] matrix). How alike whole layers are is featuremaps.analysis.cka.
 
-- match_channels: Pearson correlation of every channel of one side with every channel of the
+- channel_match (match_channels on whole arrays): Pearson correlation of every channel of one side with every channel of the
   other, and the one-to-one matching that maximises the total correlation (the Hungarian method,
   scipy.optimize.linear_sum_assignment). A channel that is constant over all images (dead) has
   no correlation and takes no part; a matched pair under the threshold counts as no good match.
@@ -14,19 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from featuremaps.analysis.cka import Moments, moments_of
+from featuremaps.analysis.cka import Moments, OwnSums, moments_of
 
 
-def live_channels(peak: np.ndarray, centred_squares: np.ndarray, n: int) -> np.ndarray:
-    """Boolean per column: does it vary over the images (a constant one is dead)? From each column's
-    largest magnitude and its centred sum of squares (the diagonal of X^T X)."""
-    return np.sqrt(centred_squares / max(n, 1)) > 1e-12 * np.maximum(1.0, peak)
+def live_channels(sums: OwnSums, n: int) -> np.ndarray:
+    """Boolean per column: does it vary over the images (a constant one is dead)?"""
+    return np.sqrt(np.diag(sums.xx) / max(n, 1)) > 1e-12 * np.maximum(1.0, sums.peak)
 
 
 def correlation_of(m: Moments) -> np.ndarray:
     """Pearson correlation [p, q] of every column of X with every column of Y; NaN for a dead column."""
-    sx, sy = np.sqrt(np.diag(m.xx) / m.n), np.sqrt(np.diag(m.yy) / m.n)
-    live_x, live_y = live_channels(m.peak_x, np.diag(m.xx), m.n), live_channels(m.peak_y, np.diag(m.yy), m.n)
+    live_x, live_y = live_channels(m.x, m.n), live_channels(m.y, m.n)
+    sx, sy = np.sqrt(np.diag(m.x.xx) / m.n), np.sqrt(np.diag(m.y.xx) / m.n)
     scale = m.n * np.outer(np.where(live_x, sx, 1.0), np.where(live_y, sy, 1.0))
     corr = np.where(np.outer(live_x, live_y), m.yx.T / scale, np.nan)
     return np.clip(corr, -1.0, 1.0)
@@ -68,8 +67,7 @@ def match_channels(x, y, threshold: float) -> ChannelMatch:
 def channel_match(m: Moments, threshold: float) -> ChannelMatch:
     """The one-to-one matching of X's columns to Y's that maximises the sum of their correlations."""
     corr = correlation_of(m)
-    alive_a = live_channels(m.peak_x, np.diag(m.xx), m.n)
-    alive_b = live_channels(m.peak_y, np.diag(m.yy), m.n)
+    alive_a, alive_b = live_channels(m.x, m.n), live_channels(m.y, m.n)
     live_a, live_b = np.flatnonzero(alive_a), np.flatnonzero(alive_b)
     rows, cols = linear_sum_assignment(corr[np.ix_(live_a, live_b)], maximize=True)
     pairs = [(int(live_a[r]) + 1, int(live_b[c]) + 1, float(corr[live_a[r], live_b[c]])) for r, c in zip(rows, cols)]

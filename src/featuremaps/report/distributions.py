@@ -88,7 +88,7 @@ def layer_distribution(table: PerImageTable, split: str, layer: str, n_classes: 
     columns = layer_columns(table.columns, layer)
     lo, hi, totals, images = _ranges_and_sums(table, split, columns, n_classes)
     edges = np.stack([histogram_edges(float(a), float(b), bins) if a <= b else histogram_edges(0.0, 1.0, bins)
-                      for a, b in zip(lo, hi)]).reshape(len(columns), bins + 1)
+                      for a, b in zip(lo, hi)])
     counts = np.zeros((len(columns), n_classes, bins), np.int64)
     for labels, sums in _groups(table, split, columns):
         for f in range(len(columns)):

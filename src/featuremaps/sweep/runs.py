@@ -17,13 +17,13 @@ from pathlib import Path
 import yaml
 
 from featuremaps import paths
-from featuremaps.analysis.store import PER_IMAGE
+from featuremaps.analysis.store import PER_IMAGE, read_parquet_file
 from featuremaps.compare.comparison import flat_params
 from featuremaps.compare.representations import KEYS, RepresentationTable, representation_table
 from featuremaps.compare.sides import CompareError
 from featuremaps.data.store import META, read_meta
 from featuremaps.errors import ArtifactError, first_line
-from featuremaps.files import read_artifact, read_json
+from featuremaps.files import read_json
 from featuremaps.model.records import read_metrics
 from featuremaps.revisions import fetch, open_revision
 
@@ -82,7 +82,7 @@ def layers_of(columns) -> list:
 def read_representation(path: Path) -> RepresentationTable:
     """per_image.parquet's strongest-unit columns of every layer that has them, and its images' keys."""
     import pyarrow.parquet as pq
-    columns = read_artifact(path, lambda p: pq.read_schema(p).names, what="a readable Parquet file", stage="extract")
+    columns = read_parquet_file(path, lambda p: pq.read_schema(p).names)
     layers = layers_of(columns)
     if not layers or any(key not in columns for key in KEYS):
         raise ArtifactError(f"{path}: no split, index and <layer>_fNN_{STAT} columns; rerun the extract stage")
